@@ -1,0 +1,106 @@
+"""French formatting of every number, amount and date the report prints (Babel, locale fr_FR).
+
+Thousands are separated by a narrow no-break space (U+202F), decimals by a comma, and a
+no-break space stands before % and units, as Babel's CLDR data for French prescribe.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+from babel.dates import format_date
+from babel.numbers import format_decimal
+
+LOCALE = "fr_FR"
+NNBSP = "\u202f"  # narrow no-break space: thousands, and before % and €
+MINUS = "\u2212"  # typographic minus sign
+
+
+def _isnan(x) -> bool:
+    try:
+        return x is None or math.isnan(float(x))
+    except (TypeError, ValueError):
+        return False
+
+
+def nombre(x, decimales: int = 0) -> str:
+    """`121067` -> `121 067`; `48.6` with 1 decimal -> `48,6`."""
+    if _isnan(x):
+        return "n.d."
+    pattern = "#,##0" + ("." + "0" * decimales if decimales else "")
+    s = format_decimal(round(float(x), decimales), format=pattern, locale=LOCALE)
+    return s.replace("-", MINUS).replace("\u00a0", NNBSP)
+
+
+def pourcent(part, decimales: int = 0) -> str:
+    """A share (0.96) as `96 %`."""
+    if _isnan(part):
+        return "n.d."
+    return f"{nombre(100 * float(part), decimales)}{NNBSP}%"
+
+
+def variation(x, decimales: int = 0, pourcentage: bool = False) -> str:
+    """A signed change: `+1,2 %`, `−350`, `0`. With `pourcentage`, x is a ratio (0.012)."""
+    if _isnan(x):
+        return "n.d."
+    value = 100 * float(x) if pourcentage else float(x)
+    if round(value, decimales) == 0:
+        body = nombre(0, decimales)
+        return f"{body}{NNBSP}%" if pourcentage else body
+    sign = "+" if value > 0 else MINUS
+    body = nombre(abs(value), decimales)
+    return f"{sign}{body}{NNBSP}%" if pourcentage else f"{sign}{body}"
+
+
+def points(x, decimales: int = 1) -> str:
+    """A change of a share, in percentage points: `+0,4 point`, `−1,5 point`."""
+    if _isnan(x):
+        return "n.d."
+    value = 100 * float(x)
+    unit = "point" if abs(round(value, decimales)) < 2 else "points"
+    return f"{variation(value, decimales)}{NNBSP}{unit}"
+
+
+def montant(euros, decimales: int = 1) -> str:
+    """Short amount: `1,1 M€`, `350 k€`, `980 €`."""
+    if _isnan(euros):
+        return "n.d."
+    e = float(euros)
+    if abs(e) >= 1e6:
+        return f"{nombre(e / 1e6, decimales)}{NNBSP}M€"
+    if abs(e) >= 1e4:
+        return f"{nombre(e / 1e3, 0)}{NNBSP}k€"
+    return f"{nombre(e, 0)}{NNBSP}€"
+
+
+def montant_long(euros, decimales: int = 1) -> str:
+    """Amount in words: `1,1 million d'euros`, `2,3 millions d'euros`, `350 000 euros`."""
+    if _isnan(euros):
+        return "n.d."
+    e = float(euros)
+    if abs(e) >= 1e6:
+        m = round(e / 1e6, decimales)
+        unit = "million" if abs(m) < 2 else "millions"
+        return f"{nombre(m, decimales)}\u00a0{unit} d’euros"
+    return f"{nombre(e, 0)}\u00a0euros"
+
+
+def date_longue(d: dt.date | str) -> str:
+    """`2023-12-31` -> `31 décembre 2023`; the first of a month is `1er`."""
+    if isinstance(d, str):
+        d = dt.date.fromisoformat(d)
+    text = format_date(d, format="d MMMM y", locale=LOCALE)
+    if d.day == 1:
+        text = "1er" + text[1:]
+    return text
+
+
+def mois_annee(d: dt.date) -> str:
+    """`décembre 2023`."""
+    return format_date(d, format="MMMM y", locale=LOCALE)
+
+
+def pluriel(n, singulier: str, pluriel_: str | None = None) -> str:
+    """`1 convention`, `5 conventions` (French: plural from 2)."""
+    word = singulier if abs(float(n)) < 2 else (pluriel_ or singulier + "s")
+    return f"{nombre(n)} {word}"

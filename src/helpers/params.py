@@ -1,0 +1,241 @@
+"""One typed parameter model, merged from defaults < year < --params file < --set.
+
+Every value is checked before any kernel starts; a problem names the key and where it came
+from, in French.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from . import config
+from .errors import ParamError, display_path
+
+ChapterName = Literal["portrait", "ctg", "cooperation"]
+FormatName = Literal["html", "pdf"]
+
+
+class Parametres(BaseModel):
+    """Everything a chapter may receive."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    year: int = Field(ge=2016, le=2100, description="année du rapport (données de décembre)")
+    departement: str = Field(pattern=r"^(0[1-9]|[1-8][0-9]|9[0-5]|2A|2B|97[1-6])$")
+    caf_name: str = Field(min_length=3)
+    observation_date: dt.date | None = None  # default: 31 December of `year`
+    data_dir: Path
+    cafdata_dir: Path | None = None  # default: the embedded demo data in data_dir/demo
+    geo_dir: Path | None = None  # boundaries and populations; absent: no maps
+    registers_dir: Path
+    reference_dir: Path
+    chapters: list[ChapterName] = ["portrait", "ctg", "cooperation"]
+    formats: list[FormatName] = ["html", "pdf"]
+    published: dict[str, float] = {}  # figures published in that year's report
+    report_title: str = "Portrait du territoire"
+
+    @field_validator("chapters", "formats")
+    @classmethod
+    def _not_empty(cls, v):
+        if not v:
+            raise ValueError("la liste ne peut pas être vide")
+        if len(set(v)) != len(v):
+            raise ValueError("la liste contient un doublon")
+        return v
+
+    @model_validator(mode="after")
+    def _dates(self):
+        if self.observation_date is None:
+            object.__setattr__(self, "observation_date", dt.date(self.year, 12, 31))
+        elif self.observation_date.year != self.year:
+            raise ValueError(
+                f"observation_date ({self.observation_date}) n’est pas dans l’année {self.year}"
+            )
+        return self
+
+    @property
+    def cafdata_path(self) -> Path:
+        return self.cafdata_dir or self.data_dir / "demo"
+
+    def to_jsonable(self) -> dict[str, Any]:
+        return json.loads(self.model_dump_json())
+
+
+PATH_KEYS = ("data_dir", "cafdata_dir", "geo_dir", "registers_dir", "reference_dir")
+
+_TYPE_MESSAGES = {
+    "int_parsing": "un nombre entier est attendu",
+    "int_type": "un nombre entier est attendu",
+    "int_from_float": "un nombre entier est attendu",
+    "float_parsing": "un nombre est attendu",
+    "float_type": "un nombre est attendu",
+    "string_type": "un texte est attendu",
+    "date_from_datetime_parsing": "une date AAAA-MM-JJ est attendue",
+    "date_parsing": "une date AAAA-MM-JJ est attendue",
+    "date_type": "une date AAAA-MM-JJ est attendue",
+    "list_type": "une liste est attendue",
+    "dict_type": "un dictionnaire (clé: valeur) est attendu",
+    "path_type": "un chemin de dossier est attendu",
+    "missing": "valeur obligatoire absente",
+    "extra_forbidden": "paramètre inconnu",
+    "string_pattern_mismatch": "format invalide",
+    "string_too_short": "texte trop court",
+}
+
+
+def _french_error(err: dict) -> str:
+    t = err["type"]
+    ctx = err.get("ctx", {})
+    if t == "greater_than_equal":
+        return f"doit être supérieur ou égal à {ctx.get('ge')}"
+    if t == "less_than_equal":
+        return f"doit être inférieur ou égal à {ctx.get('le')}"
+    if t == "literal_error":
+        return f"valeur non reconnue (valeurs possibles : {ctx.get('expected', '')})".replace(" or ", ", ")
+    if t == "value_error":
+        return str(ctx.get("error", err["msg"]))
+    return _TYPE_MESSAGES.get(t, err["msg"])
+
+
+def parse_set(items: list[str] | None) -> dict[str, Any]:
+    """`KEY=VALUE` pairs; the value is read as YAML (numbers, lists, dates)."""
+    out: dict[str, Any] = {}
+    for item in items or []:
+        if "=" not in item:
+            raise ParamError(f"--set « {item} » : la forme attendue est CLÉ=VALEUR")
+        key, raw = item.split("=", 1)
+        key = key.strip()
+        if not key:
+            raise ParamError(f"--set « {item} » : clé vide")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else None
+        except yaml.YAMLError:
+            value = raw
+        out[key] = value
+    return out
+
+
+def _read_yaml(path: Path, label: str) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f", ligne {mark.line + 1}" if mark else ""
+        raise ParamError(f"{label} : fichier YAML illisible{where} ({getattr(exc, 'problem', exc)})")
+    except OSError as exc:
+        raise ParamError(f"{label} : fichier introuvable ou illisible ({exc.strerror})")
+    if not isinstance(data, dict):
+        raise ParamError(f"{label} : le fichier doit contenir des paires clé: valeur")
+    return data
+
+
+class Resolved(BaseModel):
+    """The checked parameters and, for each key, where its value came from."""
+
+    model_config = ConfigDict(frozen=True)
+
+    params: Parametres
+    origins: dict[str, str]
+
+
+def resolve(
+    year: int | str,
+    departement: str | None = None,
+    params_file: str | Path | None = None,
+    overrides: dict[str, Any] | None = None,
+    params_dir: Path | None = None,
+    cli_extra: dict[str, Any] | None = None,
+) -> Resolved:
+    """Merge defaults < <year>.yaml < params_file < overrides, then check everything."""
+    params_dir = params_dir or config.PARAMS_DIR
+    overrides = dict(overrides or {})
+    if "year" in overrides:
+        year = overrides["year"]
+    try:
+        year_int = int(str(year))
+    except ValueError:
+        src = "--set" if "year" in overrides else "--year"
+        raise ParamError(f"Paramètre « year » (venant de {src}) : un nombre entier est attendu, reçu « {year} »")
+
+    layers: list[tuple[str, dict[str, Any]]] = []
+    defaults = params_dir / "defaults.yaml"
+    layers.append((display_path(defaults), _read_yaml(defaults, display_path(defaults))))
+    year_file = params_dir / f"{year_int}.yaml"
+    if not year_file.is_file():
+        known = sorted(p.stem for p in params_dir.glob("[0-9][0-9][0-9][0-9].yaml"))
+        raise ParamError(
+            f"Paramètre « year » : aucune paramétrisation pour l’année {year_int} "
+            f"(fichier {display_path(year_file)} absent). Années disponibles : {', '.join(known)}."
+        )
+    layers.append((display_path(year_file), _read_yaml(year_file, display_path(year_file))))
+    if params_file is not None:
+        pf = Path(params_file)
+        layers.append((f"--params {pf}", _read_yaml(pf, f"--params {pf}")))
+    cli: dict[str, Any] = {"year": year_int}
+    if departement is not None:
+        cli["departement"] = str(departement)
+    cli.update(cli_extra or {})
+    layers.append(("ligne de commande", cli))
+    layers.append(("--set", overrides))
+
+    merged: dict[str, Any] = {}
+    origins: dict[str, str] = {}
+    for label, values in layers:
+        for key, value in values.items():
+            if key == "published" and isinstance(value, dict) and isinstance(merged.get(key), dict):
+                value = {**merged[key], **value}
+            merged[key] = value
+            origins[key] = label
+    if "year" in overrides:
+        origins["year"] = "--set"
+
+    # Relative paths are relative to the project root (or to the --params file's folder).
+    for key in PATH_KEYS:
+        v = merged.get(key)
+        if isinstance(v, str) and v:
+            p = Path(v).expanduser()
+            if not p.is_absolute():
+                base = config.ROOT
+                if origins.get(key, "").startswith("--params") and params_file is not None:
+                    base = Path(params_file).resolve().parent
+                elif origins.get(key) in ("--set", "ligne de commande"):
+                    base = Path.cwd()
+                p = (base / p).resolve()
+            merged[key] = p
+        elif v == "" or v is None:
+            merged[key] = None if key in ("cafdata_dir", "geo_dir") else v
+
+    try:
+        params = Parametres(**merged)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            key = ".".join(str(x) for x in err["loc"]) or "?"
+            top = str(err["loc"][0]) if err["loc"] else ""
+            src = origins.get(top, "valeur par défaut du modèle")
+            got = err.get("input")
+            shown = "" if err["type"] in ("missing",) or isinstance(got, dict) else f", reçu « {got} »"
+            lines.append(f"Paramètre « {key} » (venant de {src}) : {_french_error(err)}{shown}")
+        raise ParamError("\n".join(lines))
+
+    for key in ("data_dir", "registers_dir", "reference_dir", "cafdata_dir", "geo_dir"):
+        p = getattr(params, key)
+        if p is not None and not Path(p).is_dir():
+            raise ParamError(
+                f"Paramètre « {key} » (venant de {origins.get(key, '?')}) : dossier introuvable « {p} »"
+            )
+    return Resolved(params=params, origins=origins)
+
+
+def describe(resolved: Resolved) -> list[tuple[str, str, str]]:
+    """(key, value, origin) rows for logs and the provenance annex."""
+    rows = []
+    for key, value in resolved.params.to_jsonable().items():
+        shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        rows.append((key, shown, resolved.origins.get(key, "valeur calculée")))
+    return rows
