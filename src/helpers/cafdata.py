@@ -1,0 +1,277 @@
+"""Cafdata open data, read exactly as data.caf.fr exports it (Opendatasoft API v2.1, CSV).
+
+Datasets: `s_ben_dep` (département, monthly, exact), `s_ben_epci_f` and `s_ben_com_f` (EPCI and
+commune, Decembers from 2020, counts rounded to 5). Layout: UTF-8 with or without BOM, `;`,
+header = field names, `dtreffre` as `YYYY-MM`, measures `ind{foy,nbp,mtt,ben}_<benefit>`.
+
+Traps handled: counts published as floats (`37793.0`) or as text; an empty `numcomdo` for
+non-localised allocataires (kept in totals, left out of maps); duplicated technical rows;
+communes merged since (old codes folded into the current commune); December N is located on
+the geography of January N+1.
+
+The Caf's internal extract of family configurations (not in open data) is read here too.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import pandera.pandas as pa
+
+from .errors import DataError, Problem, display_path
+from .reference import Reference, fold_codes
+from .schemas import RE_MONTH, read_text_csv, text_col, validate
+
+MEASURE_RE = re.compile(r"^ind(foy|nbp|mtt|ben)_[a-z0-9]+$")
+RE_COUNT = re.compile(r"^-?\d+(\.\d*)?$")
+
+# dataset -> (candidate code fields, candidate name fields)
+DATASETS = {
+    "s_ben_dep": (("numdep", "numdepdo", "dep"), ("nomdep", "libdep")),
+    "s_ben_epci_f": (("numepci", "epci", "siren_epci"), ("nomepci", "libepci")),
+    "s_ben_com_f": (("numcomdo", "numcom", "codgeo"), ("nomcom", "libcom")),
+}
+
+# Benefit groups of the portrait: label -> candidate foyer measures (first present is used).
+BENEFIT_GROUPS = [
+    ("Aides au logement", ["indfoy_ndural", "indfoy_al"]),
+    ("Revenu de solidarité active", ["indfoy_rsa"]),
+    ("Prime d’activité", ["indfoy_ppa"]),
+    ("Enfance et jeunesse (allocations familiales)", ["indfoy_af", "indfoy_ndurej"]),
+    ("Petite enfance (Paje)", ["indfoy_ndurpaje", "indfoy_paje"]),
+    ("Handicap (AAH)", ["indfoy_aah"]),
+]
+
+CONFIG_FILE_RE = "configuration_familiale*.csv"
+CONFIGURATIONS = ["isolé", "couple", "monoparent"]
+ENFANTS = ["0", "1", "2", "3+"]
+
+
+@dataclass
+class Dataset:
+    name: str
+    path: Path
+    frame: pd.DataFrame  # dtreffre (str YYYY-MM), code (str or NA), nom, measures (float)
+    measures: list[str]
+    duplicates_dropped: int = 0
+
+    def months(self) -> list[str]:
+        return sorted(self.frame.dtreffre.unique())
+
+
+def _find(folder: Path, dataset: str) -> Path | None:
+    # `s_ben_epci_f*.csv` must not catch `s_ben_epci_f` when looking for `s_ben_dep`, etc.
+    hits = sorted(p for p in Path(folder).glob(f"{dataset}*.csv")
+                  if re.match(rf"^{re.escape(dataset)}(?![a-z])", p.name))
+    return hits[0] if hits else None
+
+
+def read_export(path: Path, dataset: str, departement: str | None = None) -> Dataset:
+    """Read and check one Cafdata CSV export; raise DataError naming file, line and column."""
+    label = display_path(path)
+    raw = read_text_csv(path, sep=";")
+    code_fields, name_fields = DATASETS[dataset]
+    code_col = next((c for c in code_fields if c in raw.columns), None)
+    problems: list[Problem] = []
+    if "dtreffre" not in raw.columns:
+        problems.append(Problem(label, "colonne obligatoire absente", column="dtreffre"))
+    if code_col is None:
+        problems.append(Problem(label, "colonne obligatoire absente", column=code_fields[0]))
+    measures = [c for c in raw.columns if MEASURE_RE.match(c)]
+    if not measures:
+        problems.append(Problem(label, "aucune colonne de mesure (ind…_…) : ce n’est pas un export Cafdata"))
+    if problems:
+        raise DataError(problems)
+    name_col = next((c for c in name_fields if c in raw.columns), None)
+
+    cols = {"dtreffre": pa.Column(str, pa.Check.str_matches(
+        RE_MONTH, error="date de référence invalide (format attendu AAAA-MM)"), nullable=False)}
+    if dataset == "s_ben_epci_f":
+        cols[code_col] = text_col(r"^\d{9}$", "SIREN d’EPCI invalide (9 chiffres)")
+    elif dataset == "s_ben_com_f":
+        # empty = allocataires not localised in a commune: allowed
+        cols[code_col] = pa.Column(str, pa.Check.str_matches(
+            r"^(\d{5}|2[AB]\d{3})$", error="code commune invalide (5 caractères)"), nullable=True)
+    for m in measures:
+        cols[m] = pa.Column(str, pa.Check(
+            lambda s: s.str.replace(r"[\s\u202f\u00a0]", "", regex=True).str.match(RE_COUNT.pattern),
+            error="un nombre est attendu", ignore_na=True), nullable=True)
+    problems = validate(raw, pa.DataFrameSchema(cols), path)
+    if problems:
+        raise DataError(problems)
+
+    frame = pd.DataFrame({
+        "dtreffre": raw.dtreffre,
+        "code": raw[code_col],
+        "nom": raw[name_col] if name_col else pd.NA,
+        "_line": raw.index + 2,
+    })
+    for m in measures:
+        txt = raw[m].str.replace(r"[\s\u202f\u00a0]", "", regex=True)
+        frame[m] = pd.to_numeric(txt, errors="coerce").astype("float64")
+
+    if departement and dataset == "s_ben_com_f":
+        keep = frame.code.isna() | frame.code.str.startswith(departement)
+        frame = frame[keep]
+    if departement and dataset == "s_ben_dep":
+        frame = frame[frame.code.str.lstrip("0") == departement.lstrip("0")]
+
+    # Duplicated technical rows: identical rows are dropped; same key with other values is an error.
+    key = ["dtreffre", "code"]
+    body = key + measures
+    exact = frame.duplicated(subset=body, keep="first")
+    dropped = int(exact.sum())
+    frame = frame[~exact]
+    clash = frame.duplicated(subset=key, keep=False) & frame.code.notna()
+    if clash.any():
+        rows = frame[clash]
+        first = rows.iloc[0]
+        others = ", ".join(str(x) for x in rows[(rows.dtreffre == first.dtreffre) & (rows.code == first.code)]._line)
+        raise DataError([Problem(label, f"lignes en double pour {first.dtreffre} et le code {first.code} avec des "
+                                        f"valeurs différentes (lignes {others})", row=int(first._line), column=code_col)])
+    return Dataset(dataset, Path(path), frame.drop(columns="_line").reset_index(drop=True), measures, dropped)
+
+
+@dataclass
+class FamilyConfig:
+    path: Path
+    frame: pd.DataFrame  # dtreffre, configuration, nb_enfants, foyers
+
+
+CONFIG_SCHEMA_COLS = {
+    "dtreffre": pa.Column(str, pa.Check.str_matches(RE_MONTH, error="date de référence invalide (AAAA-MM)")),
+    "configuration": text_col(isin=CONFIGURATIONS),
+    "nb_enfants": text_col(isin=ENFANTS),
+    "foyers": pa.Column(str, pa.Check.str_matches(r"^\d+(\.0+)?$", error="un nombre entier positif est attendu")),
+}
+
+
+def read_family_config(path: Path, departement: str | None = None) -> FamilyConfig:
+    """The Caf's internal extract: foyers allocataires by family configuration.
+
+    Layout (`;`, UTF-8): dtreffre (YYYY-MM); numdep; configuration (isolé, couple, monoparent);
+    nb_enfants (0, 1, 2, 3+); foyers (count). One row per month, configuration and number of children.
+    """
+    raw = read_text_csv(path)
+    cols = dict(CONFIG_SCHEMA_COLS)
+    cols["numdep"] = text_col(r"^(\d{2}|2A|2B|97\d)$", "code de département invalide")
+    schema = pa.DataFrameSchema(cols, unique=["dtreffre", "numdep", "configuration", "nb_enfants"],
+                                report_duplicates="all")
+    problems = validate(raw, schema, path)
+    # A single parent has at least one child.
+    bad = raw[(raw.get("configuration") == "monoparent") & (raw.get("nb_enfants") == "0")] \
+        if {"configuration", "nb_enfants"} <= set(raw.columns) else raw.iloc[0:0]
+    for i in bad.index:
+        problems.append(Problem(display_path(path), "un foyer monoparental a au moins un enfant", row=i + 2,
+                                column="nb_enfants"))
+    if problems:
+        raise DataError(problems)
+    frame = raw.copy()
+    if departement:
+        frame = frame[frame.numdep == departement]
+    frame["foyers"] = pd.to_numeric(frame.foyers).astype(float)
+    return FamilyConfig(Path(path), frame.reset_index(drop=True))
+
+
+@dataclass
+class CafData:
+    """The Cafdata exports found in one folder, for one département."""
+
+    folder: Path
+    departement: str
+    dep: Dataset | None = None
+    epci: Dataset | None = None
+    com: Dataset | None = None
+    family: FamilyConfig | None = None
+    illustrative: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def files(self) -> list[Path]:
+        out = [d.path for d in (self.dep, self.epci, self.com) if d is not None]
+        if self.family:
+            out.append(self.family.path)
+        return out
+
+    def years(self) -> list[int]:
+        """Years whose December is present in the data."""
+        ys: set[int] = set()
+        for d in (self.dep, self.com, self.epci):
+            if d is not None:
+                ys |= {int(m[:4]) for m in d.months() if m.endswith("-12")}
+        return sorted(ys)
+
+
+def load_cafdata(folder: Path, departement: str) -> CafData:
+    folder = Path(folder)
+    label = display_path(folder)
+    if not folder.is_dir():
+        raise DataError([Problem(label, "dossier de données Cafdata introuvable")])
+    data = CafData(folder, departement)
+    data.illustrative = (folder / "DEMONSTRATION").is_file()
+    for name in DATASETS:
+        p = _find(folder, name)
+        if p is not None:
+            setattr(data, {"s_ben_dep": "dep", "s_ben_epci_f": "epci", "s_ben_com_f": "com"}[name],
+                    read_export(p, name, departement))
+    if data.dep is None and data.com is None:
+        raise DataError([Problem(label, "aucun export Cafdata s_ben_dep ou s_ben_com_f trouvé "
+                                        "(fichiers attendus : s_ben_dep*.csv, s_ben_com_f*.csv)")])
+    fam = sorted(folder.glob(CONFIG_FILE_RE))
+    if fam:
+        data.family = read_family_config(fam[0], departement)
+    if data.com is not None and data.com.frame.empty and data.dep is not None and data.dep.frame.empty:
+        raise DataError([Problem(label, f"aucune ligne pour le département {departement}")])
+    return data
+
+
+def december(year: int) -> str:
+    return f"{year}-12"
+
+
+@dataclass(frozen=True)
+class Totals:
+    year: int
+    foyers: float
+    personnes: float
+    measures: dict[str, float]
+    source: str  # dataset used
+    rounded: bool  # True when summed from counts rounded to 5
+
+
+def totals(data: CafData, year: int) -> Totals | None:
+    """Département totals for December of `year`: exact from s_ben_dep if present, else the sum
+    of the commune rows (non-localised allocataires included), whose counts are rounded to 5."""
+    month = december(year)
+    if data.dep is not None:
+        rows = data.dep.frame[data.dep.frame.dtreffre == month]
+        if not rows.empty:
+            sums = rows[data.dep.measures].sum(min_count=1)
+            return Totals(year, sums.get("indfoy_ndur", float("nan")), sums.get("indnbp_ndur", float("nan")),
+                          sums.to_dict(), "s_ben_dep", False)
+    if data.com is not None:
+        rows = data.com.frame[data.com.frame.dtreffre == month]
+        if not rows.empty:
+            sums = rows[data.com.measures].sum(min_count=1)
+            return Totals(year, sums.get("indfoy_ndur", float("nan")), sums.get("indnbp_ndur", float("nan")),
+                          sums.to_dict(), "s_ben_com_f", True)
+    return None
+
+
+def communes_year(data: CafData, ref: Reference, year: int) -> pd.DataFrame:
+    """Commune rows of December `year`, localised only, on the geography of 1 January year+1
+    (old codes folded into the commune they were merged into, values summed)."""
+    if data.com is None:
+        return pd.DataFrame(columns=["code", *([] if data.com is None else data.com.measures)])
+    df = data.com.frame[(data.com.frame.dtreffre == december(year)) & data.com.frame.code.notna()].copy()
+    df["code"] = fold_codes(df.code, ref.fusions, pd.Timestamp(year + 1, 1, 1))
+    return df.groupby("code", as_index=False)[data.com.measures].sum(min_count=1)
+
+
+def non_localised(data: CafData, year: int) -> float:
+    if data.com is None or "indfoy_ndur" not in data.com.measures:
+        return 0.0
+    f = data.com.frame
+    return float(f.loc[(f.dtreffre == december(year)) & f.code.isna(), "indfoy_ndur"].sum())

@@ -1,0 +1,105 @@
+"""Boundaries for maps and commune populations, read from a geo folder (`rapport fetch`, or
+any folder in the same layout):
+
+- `communes_<dep>_<year>[_<year>].geojson`: commune outlines, property `code` (and `nom`),
+  valid for the years in the name (commune geography of 1 January);
+- `epci_<dep>.geojson`: EPCI outlines, property `siren`;
+- `epci_<dep>_composition_*.csv`: member communes by year in force, with their population
+  (`annee_dgcl, siren_epci, insee, pmun`).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from .errors import DataError, Problem, display_path
+
+_YEARS = re.compile(r"_(\d{4})(?:_(\d{4}))?\.geojson$")
+
+
+@dataclass
+class Geo:
+    folder: Path
+    communes_files: list[tuple[int, int, Path]]
+    epci_file: Path | None
+    composition_file: Path | None
+
+    @property
+    def files(self) -> list[Path]:
+        out = [p for _, _, p in self.communes_files]
+        out += [p for p in (self.epci_file, self.composition_file) if p is not None]
+        return out
+
+    def communes_path(self, geography_year: int) -> Path | None:
+        if not self.communes_files:
+            return None
+        for lo, hi, p in self.communes_files:
+            if lo <= geography_year <= hi:
+                return p
+        return min(self.communes_files, key=lambda t: min(abs(t[0] - geography_year), abs(t[1] - geography_year)))[2]
+
+    def communes(self, geography_year: int):
+        import geopandas as gpd
+
+        p = self.communes_path(geography_year)
+        if p is None:
+            return None
+        g = _read(p, "code")
+        g["code"] = g["code"].astype(str)
+        return g
+
+    def epci(self):
+        if self.epci_file is None:
+            return None
+        g = _read(self.epci_file, "siren")
+        g["siren"] = g["siren"].astype(str)
+        return g
+
+    def commune_populations(self, year: int) -> pd.DataFrame | None:
+        """Population municipale of each commune in force in `year` (nearest year available)."""
+        if self.composition_file is None:
+            return None
+        df = pd.read_csv(self.composition_file, dtype=str, encoding="utf-8-sig")
+        need = {"annee_dgcl", "insee", "pmun", "siren_epci"}
+        if not need <= set(df.columns):
+            raise DataError([Problem(display_path(self.composition_file), "colonne obligatoire absente", column=c)
+                             for c in sorted(need - set(df.columns))])
+        years = sorted(int(y) for y in df.annee_dgcl.unique())
+        used = min(years, key=lambda y: (abs(y - year), -y))
+        out = df[df.annee_dgcl == str(used)][["insee", "pmun", "siren_epci"]].copy()
+        out["pmun"] = pd.to_numeric(out.pmun, errors="coerce")
+        return out.rename(columns={"insee": "code", "pmun": "population"})
+
+
+def _read(path: Path, key: str):
+    import geopandas as gpd
+
+    try:
+        g = gpd.read_file(path)
+    except Exception as exc:  # pyogrio raises several kinds of errors on a broken file
+        raise DataError([Problem(display_path(path), f"fichier GeoJSON illisible ({exc})")])
+    if key not in g.columns:
+        raise DataError([Problem(display_path(path), "propriété obligatoire absente", column=key)])
+    return g
+
+
+def load_geo(folder: Path | None, departement: str) -> Geo | None:
+    if folder is None:
+        return None
+    folder = Path(folder)
+    communes = []
+    for p in sorted(folder.glob(f"communes_{departement}_*.geojson")):
+        m = _YEARS.search(p.name)
+        if m:
+            lo = int(m.group(1))
+            communes.append((lo, int(m.group(2) or lo), p))
+    epci = folder / f"epci_{departement}.geojson"
+    comp = sorted(folder.glob(f"epci_{departement}_composition_*.csv"))
+    geo = Geo(folder, communes, epci if epci.is_file() else None, comp[0] if comp else None)
+    if not geo.communes_files and geo.epci_file is None:
+        raise DataError([Problem(display_path(folder), f"aucun contour trouvé pour le département {departement} "
+                                 f"(fichiers attendus : communes_{departement}_AAAA.geojson, epci_{departement}.geojson)")])
+    return geo

@@ -1,0 +1,151 @@
+"""Reference tables of public facts: the EPCI of the département with their legal
+populations by year in force, their member communes, and commune merges."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pandera.pandas as pa
+
+from .errors import DataError, Problem, display_path
+from .schemas import RE_INT, num_col, read_text_csv, text_col, validate
+
+EPCI_SCHEMA = pa.DataFrameSchema({
+    "departement": text_col(r"^(\d{2}|2A|2B|97\d)$", "code de département invalide"),
+    "siren": text_col(r"^\d{9}$", "SIREN invalide (9 chiffres attendus)"),
+    "annee_vigueur": text_col(r"^\d{4}$", "année invalide"),
+    "nom": text_col(),
+    "type": text_col(isin=["CA", "CC", "CU", "ME"]),
+    "population_municipale": num_col(integer=True),
+    "source": text_col(),
+})
+
+COMMUNES_SCHEMA = pa.DataFrameSchema({
+    "departement": text_col(r"^(\d{2}|2A|2B|97\d)$", "code de département invalide"),
+    "annee_vigueur": text_col(r"^\d{4}$", "année invalide"),
+    "code_commune": text_col(r"^(\d{5}|2[AB]\d{3})$", "code commune invalide (5 caractères)"),
+    "nom": text_col(),
+    "siren_epci": text_col(r"^\d{9}$", "SIREN invalide (9 chiffres attendus)"),
+    "population_municipale": num_col(integer=True),
+    "source": text_col(),
+})
+
+FUSIONS_SCHEMA = pa.DataFrameSchema({
+    "departement": text_col(),
+    "code_ancien": text_col(r"^(\d{5}|2[AB]\d{3})$", "code commune invalide"),
+    "code_nouveau": text_col(r"^(\d{5}|2[AB]\d{3})$", "code commune invalide"),
+    "date_effet": text_col(r"^\d{4}-\d{2}-\d{2}$", "date invalide (AAAA-MM-JJ)"),
+    "source": text_col(),
+})
+
+
+def _load(path: Path, schema: pa.DataFrameSchema) -> pd.DataFrame:
+    df = read_text_csv(path)
+    problems = validate(df, schema, path)
+    if problems:
+        raise DataError(problems)
+    return df
+
+
+@dataclass(frozen=True)
+class Reference:
+    """EPCI and communes of one département (possibly none: an unknown département)."""
+
+    departement: str
+    epci: pd.DataFrame  # siren, annee_vigueur (int), nom, type, population_municipale (int), source
+    communes: pd.DataFrame  # code_commune, annee_vigueur, nom, siren_epci, population_municipale
+    fusions: pd.DataFrame  # code_ancien, code_nouveau, date_effet (Timestamp)
+    files: tuple[Path, ...]
+    epci_origin: str
+
+    @property
+    def known(self) -> bool:
+        return not self.epci.empty
+
+    def epci_year(self, year: int) -> tuple[pd.DataFrame, int]:
+        """The EPCI with the legal populations in force in `year` (or the nearest earlier year
+        available, else the earliest), and the year of the figures used."""
+        if self.epci.empty:
+            return self.epci, year
+        years = sorted(self.epci.annee_vigueur.unique())
+        earlier = [y for y in years if y <= year]
+        used = earlier[-1] if earlier else years[0]
+        return self.epci[self.epci.annee_vigueur == used].reset_index(drop=True), int(used)
+
+    def sirens(self) -> set[str]:
+        return set(self.epci.siren)
+
+
+def load_reference(reference_dir: Path, departement: str, geo_dir: Path | None = None) -> Reference:
+    """Read the embedded reference tables, or those of geo_dir where it provides them."""
+    files: list[Path] = []
+    epci_path = Path(reference_dir) / "epci.csv"
+    epci = _load(epci_path, EPCI_SCHEMA)
+    files.append(epci_path)
+    epci = epci[epci.departement == departement].copy()
+    epci_origin = display_path(epci_path)
+    if geo_dir is not None:
+        geo_epci = Path(geo_dir) / f"epci_{departement}.csv"
+        if geo_epci.is_file():
+            epci = read_geo_epci(geo_epci, departement)
+            files.append(geo_epci)
+            epci_origin = display_path(geo_epci)
+    epci["annee_vigueur"] = epci.annee_vigueur.astype(int)
+    epci["population_municipale"] = pd.to_numeric(epci.population_municipale).astype(int)
+
+    com_path = Path(reference_dir) / "communes.csv"
+    communes = _load(com_path, COMMUNES_SCHEMA)
+    files.append(com_path)
+    communes = communes[communes.departement == departement].copy()
+    communes["annee_vigueur"] = communes.annee_vigueur.astype(int)
+    communes["population_municipale"] = pd.to_numeric(communes.population_municipale).astype(int)
+
+    fus_path = Path(reference_dir) / "fusions_communes.csv"
+    fusions = _load(fus_path, FUSIONS_SCHEMA)
+    files.append(fus_path)
+    fusions = fusions[fusions.departement == departement].copy()
+    fusions["date_effet"] = pd.to_datetime(fusions.date_effet)
+    return Reference(departement, epci.reset_index(drop=True), communes.reset_index(drop=True),
+                     fusions.reset_index(drop=True), tuple(files), epci_origin)
+
+
+def read_geo_epci(path: Path, departement: str) -> pd.DataFrame:
+    """The EPCI summary of a geo folder (columns siren, nom, type, population, annee_vigueur)."""
+    df = pd.read_csv(path, dtype=str, encoding="utf-8-sig", keep_default_na=False)
+    need = ["siren", "nom", "type", "population", "annee_vigueur"]
+    missing = [c for c in need if c not in df.columns]
+    if missing:
+        raise DataError([Problem(display_path(path), "colonne obligatoire absente", column=c) for c in missing])
+    out = pd.DataFrame({
+        "departement": departement,
+        "siren": df.siren.str.strip(),
+        "annee_vigueur": df.annee_vigueur,
+        "nom": df.nom,
+        "type": df.type,
+        "population_municipale": df.population,
+        "source": df.get("source", pd.Series(display_path(path), index=df.index)),
+    })
+    bad = ~out.population_municipale.str.fullmatch(RE_INT.strip("^$"))
+    if bad.any():
+        i = int(bad.idxmax())
+        raise DataError([Problem(display_path(path), "un nombre entier est attendu", row=i + 2, column="population")])
+    return out
+
+
+def fold_codes(codes: pd.Series, fusions: pd.DataFrame, geography: pd.Timestamp) -> pd.Series:
+    """Map old commune codes to the commune they were merged into, for merges effective on
+    or before `geography` (chains of merges are followed)."""
+    active = fusions[fusions.date_effet <= geography]
+    mapping = dict(zip(active.code_ancien, active.code_nouveau))
+    if not mapping:
+        return codes
+
+    def follow(c):
+        seen = set()
+        while c in mapping and c not in seen:
+            seen.add(c)
+            c = mapping[c]
+        return c
+
+    return codes.map(lambda c: follow(c) if isinstance(c, str) else c)
