@@ -1,0 +1,122 @@
+"""Annexes computed at build time: sources and method, published vs computed figures,
+provenance of the build."""
+from __future__ import annotations
+
+import hashlib
+import html
+import importlib.metadata as md
+import platform
+import subprocess
+from pathlib import Path
+
+from . import config, fmt
+from .errors import display_path
+from .params import Resolved, describe
+
+LABELS = {
+    "foyers_allocataires": ("Foyers allocataires", "nombre"),
+    "personnes_couvertes": ("Personnes couvertes", "nombre"),
+    "part_sans_enfant": ("Part des allocataires sans enfant", "part"),
+    "epci_couverts_ctg": ("Epci couverts par une Ctg", "nombre"),
+    "part_habitants_couverts_ctg": ("Part des habitants couverts par une Ctg", "part"),
+    "ctg_signees_annee": ("Ctg signées dans l’année", "nombre"),
+    "professionnels_cooperation": ("Professionnels de la coopération", "nombre"),
+    "etp_cooperation": ("ETP de coopération", "etp"),
+    "financement_caf_cooperation": ("Financement Caf des postes de coopération", "euros"),
+    "reunions_reseau": ("Rencontres du réseau", "nombre"),
+    "reunions_reseau_elus": ("dont avec responsables et élus", "nombre"),
+}
+PACKAGES = ["pandas", "numpy", "matplotlib", "seaborn", "papermill", "nbconvert", "weasyprint", "pydantic",
+            "pandera", "babel", "geopandas"]
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _fmt_value(v: float, kind: str) -> str:
+    if v is None:
+        return "–"
+    return {"part": lambda x: fmt.pourcent(x, 1), "etp": lambda x: fmt.nombre(x, 1),
+            "euros": fmt.montant}.get(kind, fmt.nombre)(v)
+
+
+def _table(headers: list[str], rows: list[list[str]], caption: str, numeric: set[int] = frozenset(),
+           cls: dict[int, str] | None = None) -> str:
+    head = "".join(f'<th scope="col"{" class=num" if i in numeric else ""}>{html.escape(h)}</th>'
+                   for i, h in enumerate(headers))
+    body = []
+    for r in rows:
+        cells = []
+        for i, v in enumerate(r):
+            c = " ".join(x for x in (("num" if i in numeric else ""), (cls or {}).get(i, "")) if x)
+            attr = f' class="{c}"' if c else ""
+            cells.append(f"<th scope=\"row\"{attr}>{html.escape(v)}</th>" if i == 0 else f"<td{attr}>{html.escape(v)}</td>")
+        body.append(f"<tr>{''.join(cells)}</tr>")
+    return (f"<table><caption>{html.escape(caption)}</caption><thead><tr>{head}</tr></thead>"
+            f"<tbody>{''.join(body)}</tbody></table>")
+
+
+def published(resolved: Resolved, computed: dict[str, float]) -> str:
+    pub = resolved.params.published
+    if not pub:
+        return (f"<p>Aucun chiffre publié n’est renseigné pour {resolved.params.year} (clé « published » de "
+                f"params/{resolved.params.year}.yaml).</p>")
+    rows = []
+    for key, p in pub.items():
+        label, kind = LABELS.get(key, (key, "nombre"))
+        c = computed.get(key)
+        gap = "–" if c is None else (fmt.points(c - p) if kind == "part" else
+                                      fmt.variation(c - p, 1 if kind == "etp" else 0))
+        rel = "–" if c is None or not p or kind == "part" else fmt.variation((c - p) / p, 3, pourcentage=True)
+        rows.append([label, _fmt_value(p, kind), _fmt_value(c, kind), gap, rel])
+    intro = ("<p>Chiffres publiés dans le rapport d’activité de l’année, comparés aux chiffres que ce document "
+             "recalcule à partir des fichiers de données. Un écart s’explique par la source (somme de communes "
+             "arrondies à 5 au lieu du chiffre départemental exact), la date d’extraction, ou des données "
+             "illustratives.</p>")
+    return intro + _table(["Indicateur", "Publié", "Calculé", "Écart", "Écart relatif"], rows,
+                          "Chiffres publiés et chiffres recalculés", numeric={1, 2, 3, 4})
+
+
+def sources(method_items: list[tuple[str, str]]) -> str:
+    items = "".join(f"<dt>{html.escape(t)}</dt><dd>{d}</dd>" for t, d in method_items)
+    return f"<dl class=\"methode\">{items}</dl>"
+
+
+def git_state() -> tuple[str, str]:
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=config.ROOT, capture_output=True, text=True,
+                                timeout=10).stdout.strip() or "inconnu"
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=config.ROOT,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        return commit, "oui" if dirty else "non"
+    except (OSError, subprocess.SubprocessError):
+        return "inconnu (pas de dépôt git)", "inconnu"
+
+
+def provenance(resolved: Resolved, files: list[Path], started: str, duration_s: float) -> str:
+    commit, dirty = git_state()
+    versions = [["Python", platform.python_version()]]
+    for p in PACKAGES:
+        try:
+            versions.append([p, md.version(p)])
+        except md.PackageNotFoundError:
+            pass
+    params_rows = [[k, v, o] for k, v, o in describe(resolved)]
+    file_rows = []
+    for f in sorted(set(files)):
+        file_rows.append([display_path(f), fmt.nombre(Path(f).stat().st_size), sha256(Path(f))])
+    return (
+        f"<p>Construit le {html.escape(started)}, en {fmt.nombre(duration_s, 1)} secondes (exécution des "
+        f"chapitres et assemblage, avant l’écriture du PDF).</p>"
+        f"<p>Version du code : commit <code>{html.escape(commit)}</code> ; modifications non enregistrées dans "
+        f"l’arbre de travail : {dirty}.</p>"
+        + _table(["Paramètre", "Valeur", "Origine"], params_rows, "Paramètres de la construction")
+        + _table(["Fichier d’entrée", "Taille (octets)", "Empreinte SHA-256"], file_rows,
+                 "Fichiers de données lus", numeric={1}, cls={2: "somme"})
+        + _table(["Logiciel", "Version"], versions, "Versions des logiciels")
+    )

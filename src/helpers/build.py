@@ -1,0 +1,252 @@
+"""The annual build: checked parameters and data -> Papermill -> HTML -> PDF, published
+atomically into the output folder (a failed build leaves what was published untouched)."""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import annexes, config, fmt
+from .contexte import Contexte, load_for, registers_folder
+from .errors import DataError, Problem, RapportError, display_path
+from .params import Resolved, describe
+
+log = logging.getLogger("rapport")
+
+KERNEL = "python3"
+
+
+class ChapterFailed(RapportError):
+    pass
+
+
+@dataclass
+class Checked:
+    """Everything loaded and checked before any kernel starts."""
+
+    contexts: dict[str, Contexte]
+    computed: dict[str, float] = field(default_factory=dict)
+    files: list[Path] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def check(resolved: Resolved, chapters: list[str] | None = None) -> Checked:
+    """Load and check every input the chapters need; collect all problems, then raise."""
+    from . import cooperation, ctg, portrait
+
+    p = resolved.params
+    chapters = chapters or list(p.chapters)
+    problems: list[Problem] = []
+    contexts: dict[str, Contexte] = {}
+    for ch in chapters:
+        try:
+            contexts[ch] = load_for(ch, p, resolved)
+        except DataError as exc:
+            for prob in exc.problems:
+                if str(prob) not in {str(x) for x in problems}:
+                    problems.append(prob)
+    if problems:
+        raise DataError(problems)
+    out = Checked(contexts)
+    for ch, ctx in contexts.items():
+        out.files += list(ctx.reference.files)
+        if ctx.geo is not None:
+            out.files += ctx.geo.files
+        if ch == "portrait":
+            out.files += ctx.cafdata.files
+            out.computed.update(portrait.kept_values(ctx))
+        elif ch == "ctg" and ctg.disponible(ctx):
+            out.files += list(ctx.registers.files)
+            out.computed.update(ctg.kept_values(ctx))
+        elif ch == "cooperation" and cooperation.disponible(ctx):
+            out.files += list(ctx.registers.files)
+            out.computed.update(cooperation.kept_values(ctx))
+        elif ch in ("ctg", "cooperation"):
+            out.notes.append(f"pas de registre pour le département {p.departement} ({display_path(registers_folder(p))})")
+    out.files = sorted(set(out.files))
+    return out
+
+
+def _kernel_env() -> None:
+    """Papermill starts the `python3` kernel with this environment's own interpreter."""
+    bindir = str(Path(sys.executable).parent)
+    if not os.environ.get("PATH", "").startswith(bindir):
+        os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
+
+
+def notebook_parameters(resolved: Resolved, params_file: Path | None, overrides: dict) -> dict:
+    """What Papermill injects: the same inputs as the command line, with absolute paths, so
+    that every chapter resolves exactly the same parameters."""
+    from .params import PATH_KEYS
+
+    ov = {}
+    for k, v in overrides.items():
+        ov[k] = str(getattr(resolved.params, k)) if k in PATH_KEYS and v not in (None, "") else v
+    ov = {k: (v.isoformat() if isinstance(v, (dt.date, dt.datetime)) else v) for k, v in ov.items()}
+    return {"year": resolved.params.year, "departement": resolved.params.departement,
+            "params_file": str(Path(params_file).resolve()) if params_file else None, "overrides": ov}
+
+
+def execute(chapter: str, src: Path, dst: Path, parameters: dict) -> None:
+    import papermill as pm
+    from papermill.exceptions import PapermillExecutionError
+
+    _kernel_env()
+    try:
+        pm.execute_notebook(str(src), str(dst), parameters=parameters, kernel_name=KERNEL,
+                            cwd=str(config.NOTEBOOKS_DIR), progress_bar=False, log_output=False)
+    except PapermillExecutionError as exc:
+        # Number the cell as in the source notebook: Papermill inserted its injected-parameters cell.
+        index = exc.cell_index
+        try:
+            import nbformat
+
+            cells = nbformat.read(dst, as_version=4).cells
+            injected = next((i for i, c in enumerate(cells)
+                             if "injected-parameters" in c.metadata.get("tags", [])), None)
+            if injected is not None and injected < index:
+                index -= 1
+        except Exception:  # the partial notebook is only used to refine the cell number
+            pass
+        raise ChapterFailed(
+            f"Le chapitre « {chapter} » a échoué à la cellule {index + 1} de {src.name} : "
+            f"{exc.ename} : {exc.evalue}\nNotebook partiel enregistré : {dst}")
+
+
+def _method_items(checked: Checked, resolved: Resolved) -> list[tuple[str, str]]:
+    import html
+
+    p = resolved.params
+    items = []
+    ctx = checked.contexts.get("portrait")
+    if ctx is not None:
+        d = ctx.cafdata
+        for ds in (d.dep, d.epci, d.com):
+            if ds is None:
+                continue
+            months = ds.months()
+            what = {"s_ben_dep": "département, mensuel, effectifs exacts",
+                    "s_ben_epci_f": "EPCI, décembre, effectifs arrondis à 5",
+                    "s_ben_com_f": "commune, décembre, effectifs arrondis à 5"}[ds.name]
+            extra = f" ; {ds.duplicates_dropped} lignes techniques en double écartées" if ds.duplicates_dropped else ""
+            items.append((f"Cafdata {ds.name}",
+                          f"{what} ; de {months[0]} à {months[-1]} ; fichier {html.escape(display_path(ds.path))}{extra}."
+                          + (" <strong>Jeu de démonstration : chiffres illustratifs.</strong>" if d.illustrative else "")))
+        if d.family is not None:
+            items.append(("Configurations familiales", "extrait interne de la Caf (isolé, couple, monoparent ; nombre "
+                          f"d’enfants), fichier {html.escape(display_path(d.family.path))}."))
+        items.append(("Arrondis et secret statistique",
+                      "Dans les fichiers communaux et intercommunaux de Cafdata, chaque effectif est arrondi à 5 ; "
+                      "une somme de communes diffère donc du total départemental exact. Les allocataires non "
+                      "localisés dans une commune (code commune vide) sont comptés dans les totaux, pas sur les cartes."))
+        items.append(("Géographie", "Les données de décembre N sont localisées sur la géographie communale du "
+                      "1er janvier N+1 ; les anciennes communes sont rattachées à la commune nouvelle."))
+    any_ctx = next(iter(checked.contexts.values()))
+    epci, used = any_ctx.reference.epci_year(p.year)
+    if not epci.empty:
+        items.append(("Populations", f"Population municipale des Epci en vigueur en {used} (recensement "
+                      f"{used - 3}), {fmt.nombre(int(epci.population_municipale.sum()))} habitants ; source : "
+                      f"{html.escape(epci.source.iloc[0])} ({html.escape(any_ctx.reference.epci_origin)})."))
+    items.append(("Définitions", "Foyer allocataire : foyer dont au moins un membre perçoit une prestation de la "
+                  "Caf au titre du mois ; personnes couvertes : allocataires, conjoints, enfants et autres personnes "
+                  "à charge ; taux de couverture : personnes couvertes rapportées à la population municipale. "
+                  "Ctg en vigueur : convention signée dont la période couvre le 31 décembre ; poste en cours : poste "
+                  "commencé au plus tard le 31 décembre et non terminé avant."))
+    if any(c.registers is not None for c in checked.contexts.values()):
+        items.append(("Registres de la Caf", "Conventions territoriales globales, postes de coopération et rencontres "
+                      f"du réseau : {html.escape(display_path(registers_folder(p)))} (colonne « source » de chaque ligne)."))
+    for n in checked.notes:
+        items.append(("Registres", html.escape(n)))
+    return items
+
+
+def publish_dir(staging: Path, out: Path) -> None:
+    """Replace `out` by `staging` with renames only: never a half-written output folder."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    old = out.with_name(f".{out.name}.ancien-{os.getpid()}")
+    if out.exists():
+        out.rename(old)
+    try:
+        staging.rename(out)
+    except OSError:
+        if old.exists():
+            old.rename(out)
+        raise
+    if old.exists():
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def build(resolved: Resolved, out: Path, params_file: Path | None, overrides: dict,
+          chapters: list[str] | None = None, formats: list[str] | None = None) -> list[Path]:
+    from . import publish
+
+    t0 = time.monotonic()
+    started = dt.datetime.now().astimezone()
+    p = resolved.params
+    chapters = chapters or list(p.chapters)
+    formats = formats or list(p.formats)
+    log.info("Paramètres : %s", "; ".join(f"{k}={v} [{o}]" for k, v, o in describe(resolved)))
+
+    checked = check(resolved, chapters)  # raises DataError before any kernel starts
+    out = Path(out).resolve()
+    staging = out.with_name(f".{out.name}.partiel-{os.getpid()}")
+    failed = out.with_name(f"{out.name}.echec")
+    if staging.exists():
+        shutil.rmtree(staging)
+    (staging / "notebooks").mkdir(parents=True)
+    parameters = notebook_parameters(resolved, params_file, overrides)
+    built = []
+    try:
+        for ch in chapters:
+            name = config.CHAPTERS[ch][0]
+            dst = staging / "notebooks" / name
+            log.info("Chapitre « %s » : exécution de %s", ch, name)
+            try:
+                execute(ch, config.NOTEBOOKS_DIR / name, dst, parameters)
+            except ChapterFailed as exc:
+                if failed.exists():
+                    shutil.rmtree(failed)
+                staging.rename(failed)
+                raise ChapterFailed(str(exc).replace(str(staging), str(failed)) +
+                                    f"\nRien n’a été publié dans {out}.") from None
+            ctx = checked.contexts[ch]
+            illus = (ctx.cafdata.illustrative if ch == "portrait" else
+                     bool(ctx.registers and any(ctx.registers.illustrative.values())))
+            built.append(publish.chapter_from_notebook(ch, dst, illus))
+
+        meta = publish.Meta(p.year, p.caf_name, p.report_title, fmt.date_longue(p.observation_date),
+                            any(c.illustrative for c in built))
+        ann = [("annexe-sources", "Annexe 1 — Sources et méthode",
+                annexes.sources(_method_items(checked, resolved))),
+               ("annexe-publies", "Annexe 2 — Chiffres publiés et chiffres recalculés",
+                annexes.published(resolved, checked.computed))]
+        duration = time.monotonic() - t0
+        ann.append(("annexe-provenance", "Annexe 3 — Provenance de la construction",
+                    annexes.provenance(resolved, checked.files, started.strftime("%d/%m/%Y à %H:%M:%S %Z"), duration)))
+        full, pages = publish.assemble(meta, built, ann)
+        written = []
+        if "html" in formats:
+            target = staging / f"rapport-{p.year}.html"
+            target.write_text(full, encoding="utf-8")
+            written.append(target)
+            for name, text in pages.items():
+                (staging / name).write_text(text, encoding="utf-8")
+                written.append(staging / name)
+        if "pdf" in formats:
+            log.info("PDF : mise en page avec WeasyPrint")
+            publish.write_pdf(full, staging / f"rapport-{p.year}.pdf", staging)
+            written.append(staging / f"rapport-{p.year}.pdf")
+    except BaseException:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+        raise
+    publish_dir(staging, out)
+    if failed.exists():
+        shutil.rmtree(failed, ignore_errors=True)
+    log.info("Terminé en %s s", fmt.nombre(time.monotonic() - t0, 1))
+    return [out / w.relative_to(staging) for w in written]

@@ -1,0 +1,163 @@
+"""Charts in one house style: seaborn theme, Okabe-Ito colour-blind-safe palette (distinct in
+greyscale too, by lightness), sized for an A4 column at print resolution."""
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker as mticker  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+from . import fmt  # noqa: E402
+
+# Okabe-Ito, ordered so that neighbours differ in lightness (greyscale-readable).
+PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#56B4E9", "#CC79A7", "#F0E442", "#000000"]
+BLUE, ORANGE, GREEN, VERMILION, SKY, PURPLE = PALETTE[:6]
+GREY = "#BBBBBB"
+WIDTH = 6.3  # inches: the text width of an A4 page with 2 cm margins
+DPI = 200
+
+
+def theme() -> None:
+    sns.set_theme(style="whitegrid", palette=PALETTE, font="DejaVu Sans", rc={
+        "figure.dpi": 100, "savefig.dpi": DPI, "axes.titlesize": 11, "axes.labelsize": 9.5,
+        "xtick.labelsize": 9, "ytick.labelsize": 9, "legend.fontsize": 9, "axes.spines.top": False,
+        "axes.spines.right": False, "axes.edgecolor": "#555555", "grid.color": "#E3E3E3",
+        "axes.titlelocation": "left", "axes.titleweight": "bold", "text.color": "#222222",
+        "axes.labelcolor": "#222222", "xtick.color": "#333333", "ytick.color": "#333333",
+    })
+
+
+theme()
+
+
+def _fr_axis(ax, axis: str = "y", decimals: int = 0, percent: bool = False) -> None:
+    f = (lambda v, _: fmt.pourcent(v, decimals)) if percent else (lambda v, _: fmt.nombre(v, decimals))
+    (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(mticker.FuncFormatter(f))
+
+
+def evolution(df: pd.DataFrame, year: int) -> plt.Figure:
+    """Foyers allocataires and personnes couvertes by December, with the report's year marked."""
+    fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 2.6), sharex=True)
+    for ax, col, title, color in ((axes[0], "foyers", "Foyers allocataires", BLUE),
+                                  (axes[1], "personnes", "Personnes couvertes", ORANGE)):
+        ax.plot(df.annee, df[col], marker="o", color=color, linewidth=2, markersize=4)
+        cur = df[df.annee == year]
+        if not cur.empty:
+            ax.scatter(cur.annee, cur[col], s=60, color=color, zorder=3, edgecolor="black")
+            ax.annotate(fmt.nombre(cur[col].iloc[0]), (cur.annee.iloc[0], cur[col].iloc[0]),
+                        textcoords="offset points", xytext=(0, 8), ha="center", fontsize=8.5)
+        ax.set_title(title)
+        lo, hi = df[col].min(), df[col].max()
+        pad = (hi - lo) * 0.35 + 1
+        ax.set_ylim(lo - pad, hi + pad)
+        _fr_axis(ax)
+        ax.set_xticks(df.annee)
+        ax.tick_params(axis="x", rotation=0)
+        ax.xaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _: f"{int(v)}"))
+        if len(df) > 6:
+            for label in ax.get_xticklabels()[::2]:
+                label.set_visible(False)
+    fig.tight_layout()
+    return fig
+
+
+def barh(labels, values, value_fmt=fmt.nombre, color=BLUE, highlight=None, xlabel: str = "",
+         height_per_bar: float = 0.32, percent: bool = False) -> plt.Figure:
+    """Horizontal bars sorted as given, with the value printed at the end of each bar."""
+    labels, values = list(labels), list(values)
+    fig, ax = plt.subplots(figsize=(WIDTH, 0.6 + height_per_bar * len(labels)))
+    colors = [VERMILION if highlight is not None and lab in highlight else color for lab in labels]
+    ax.barh(range(len(labels)), values, color=colors)
+    ax.set_yticks(range(len(labels)), labels)
+    ax.invert_yaxis()
+    vmax = max(values) if values else 1
+    for i, v in enumerate(values):
+        ax.text(v + vmax * 0.01, i, value_fmt(v), va="center", fontsize=8.5)
+    ax.set_xlim(0, vmax * 1.15)
+    _fr_axis(ax, "x", percent=percent)
+    ax.set_xlabel(xlabel)
+    ax.grid(axis="y", visible=False)
+    fig.tight_layout()
+    return fig
+
+
+def stacked_family(table: pd.DataFrame) -> plt.Figure:
+    """Foyers by family configuration, stacked by number of children."""
+    fig, ax = plt.subplots(figsize=(WIDTH, 2.4))
+    left = pd.Series(0.0, index=table.index)
+    labels = {"0": "sans enfant", "1": "1 enfant", "2": "2 enfants", "3+": "3 enfants ou plus"}
+    colors = [GREY, SKY, BLUE, "#003F66"]
+    for col, c in zip(table.columns, colors):
+        ax.barh(table.index, table[col], left=left, color=c, label=labels.get(col, col), edgecolor="white")
+        left += table[col]
+    ax.invert_yaxis()
+    _fr_axis(ax, "x")
+    ax.legend(ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.18), frameon=False)
+    ax.grid(axis="y", visible=False)
+    fig.tight_layout()
+    return fig
+
+
+def timeline(ctg: pd.DataFrame, names: dict[str, str], year: int) -> plt.Figure:
+    """Convention periods by EPCI (bars) and signature dates (diamonds)."""
+    order = sorted(ctg.siren_epci.unique(), key=lambda s: (ctg[ctg.siren_epci == s].date_signature.min(), names.get(s, s)))
+    fig, ax = plt.subplots(figsize=(WIDTH, 0.55 + 0.3 * len(order)))
+    for i, s in enumerate(order):
+        for _, r in ctg[ctg.siren_epci == s].iterrows():
+            start, end = r.date_debut, r.date_fin + pd.Timedelta(days=1)
+            ax.barh(i, (end - start).days, left=start, height=0.55, color=SKY, edgecolor=BLUE)
+            ax.scatter(r.date_signature, i, marker="D", s=22, color=VERMILION, zorder=3)
+    ax.axvline(pd.Timestamp(year, 12, 31), color="black", linewidth=1, linestyle="--")
+    ax.text(pd.Timestamp(year, 12, 31), -0.9, f"31/12/{year}", ha="center", fontsize=8)
+    ax.set_yticks(range(len(order)), [names.get(s, s) for s in order])
+    ax.set_ylim(len(order) - 0.4, -1.2)
+    ax.grid(axis="y", visible=False)
+    ax.scatter([], [], marker="D", color=VERMILION, label="signature")
+    ax.barh([], [], color=SKY, edgecolor=BLUE, label="période de la convention")
+    ax.legend(loc="lower left", bbox_to_anchor=(0, 1.0), ncol=2, frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def choropleth(gdf, column: str, legend_title: str, percent: bool = True, cmap: str = "Blues",
+               missing_label: str = "donnée non disponible", outline=None, categorical: bool = False,
+               colors: dict | None = None) -> plt.Figure:
+    """A map of `gdf[column]`: quantile classes for numbers, fixed colours for categories."""
+    import matplotlib.patches as mpatches
+
+    fig, ax = plt.subplots(figsize=(WIDTH, 5.6))
+    ax.set_axis_off()
+    missing = gdf[gdf[column].isna()]
+    if not missing.empty:
+        missing.plot(ax=ax, color="white", edgecolor="#999999", hatch="///", linewidth=0.3)
+    data = gdf[gdf[column].notna()]
+    handles = []
+    if categorical:
+        for cat, color in (colors or {}).items():
+            part = data[data[column] == cat]
+            if not part.empty:
+                part.plot(ax=ax, color=color, edgecolor="white", linewidth=0.6)
+            handles.append(mpatches.Patch(facecolor=color, edgecolor="#666666", label=cat))
+    else:
+        k = min(5, max(2, data[column].nunique()))
+        bins = pd.qcut(data[column], q=k, duplicates="drop")
+        cats = bins.cat.categories
+        cm = plt.get_cmap(cmap)
+        shades = [cm(0.2 + 0.75 * i / max(1, len(cats) - 1)) for i in range(len(cats))]
+        for cat, shade in zip(cats, shades):
+            part = data[bins == cat]
+            part.plot(ax=ax, color=shade, edgecolor="white", linewidth=0.25)
+            lo, hi = (fmt.pourcent(cat.left, 0), fmt.pourcent(cat.right, 0)) if percent else \
+                (fmt.nombre(cat.left), fmt.nombre(cat.right))
+            handles.append(mpatches.Patch(facecolor=shade, edgecolor="#666666", label=f"{lo} à {hi}"))
+    if not missing.empty:
+        handles.append(mpatches.Patch(facecolor="white", edgecolor="#999999", hatch="///", label=missing_label))
+    if outline is not None:
+        outline.boundary.plot(ax=ax, color="#333333", linewidth=0.8)
+    ax.legend(handles=handles, title=legend_title, loc="lower left", frameon=True, fontsize=8.5, title_fontsize=9)
+    ax.set_aspect(1 / 0.7)  # about 1/cos(46°N): no distortion at the latitude of the département
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,146 @@
+"""The `rapport` command line (messages in French)."""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from . import config
+from .errors import DataError, ParamError, RapportError
+
+_FR = {
+    "usage: ": "utilisation : ",
+    "positional arguments": "arguments",
+    "options": "options",
+    "show this help message and exit": "afficher cette aide et quitter",
+    "the following arguments are required: %s": "arguments obligatoires manquants : %s",
+    "unrecognized arguments: %s": "arguments non reconnus : %s",
+    "%(prog)s: error: %(message)s\n": "%(prog)s : erreur : %(message)s\n",
+    "expected one argument": "une valeur est attendue",
+    "invalid choice: %(value)r (choose from %(choices)s)": "choix invalide : %(value)r (choix possibles : %(choices)s)",
+    "argument %(argument_name)s: %(message)s": "argument %(argument_name)s : %(message)s",
+    "invalid %(type)s value: %(value)r": "valeur invalide (%(type)s) : %(value)r",
+    "ambiguous option: %(option)s could match %(matches)s": "option ambiguë : %(option)s (%(matches)s)",
+}
+argparse._ = lambda s: _FR.get(s, s)  # argparse looks its messages up through this module-level name
+
+log = logging.getLogger("rapport")
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--year", required=True, metavar="ANNÉE",
+                   help="année du rapport (données au 31 décembre) ; il faut un fichier params/ANNÉE.yaml")
+    p.add_argument("--departement", metavar="CODE", help="code du département (par défaut : celui des paramètres, 17)")
+    p.add_argument("--params", metavar="FICHIER", type=Path, help="fichier YAML de paramètres supplémentaire")
+    p.add_argument("--set", metavar="CLÉ=VALEUR", action="append", default=[], dest="sets",
+                   help="impose un paramètre (répétable), par exemple --set cafdata_dir=chemin/vers/exports")
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog="rapport",
+        description="Construit le rapport d’activité de la Caf (chapitre « Portrait du territoire ») "
+                    "à partir des données : notebooks exécutés, HTML et PDF.",
+        epilog="Exemple : rapport build --year 2023. Aide d’une commande : rapport build --help.")
+    ap.add_argument("-q", "--quiet", action="store_true", help="n’afficher que les erreurs")
+    sub = ap.add_subparsers(dest="commande", metavar="COMMANDE", title="commandes")
+
+    b = sub.add_parser("build", help="construire le rapport d’une année",
+                       description="Vérifie paramètres et données, exécute les notebooks des chapitres avec Papermill, "
+                                   "puis écrit le rapport en HTML et en PDF. Rien n’est publié si un chapitre échoue.")
+    _common(b)
+    b.add_argument("--chapters", metavar="LISTE", help="chapitres, séparés par des virgules : portrait,ctg,cooperation")
+    b.add_argument("--formats", metavar="LISTE", help="formats, séparés par des virgules : html,pdf")
+    b.add_argument("--out", metavar="DOSSIER", type=Path, help="dossier de sortie (par défaut : outputs/ANNÉE)")
+
+    c = sub.add_parser("check", help="vérifier paramètres, registres et données sans construire",
+                       description="Charge et vérifie tous les fichiers d’entrée ; affiche chaque problème "
+                                   "(fichier, ligne, colonne) et sort avec un code non nul s’il y en a.")
+    _common(c)
+
+    d = sub.add_parser("demo", help="régénérer le jeu de démonstration intégré (data/demo)",
+                       description="Régénère, avec la même graine, le jeu de démonstration illustratif de data/demo.")
+    d.add_argument("--out", metavar="DOSSIER", type=Path, default=config.DATA_DIR / "demo")
+    return ap
+
+
+def _split(value: str | None) -> list[str] | None:
+    return None if value is None else [x.strip() for x in value.split(",") if x.strip()]
+
+
+def _resolve(args):
+    from .params import parse_set, resolve
+
+    overrides = parse_set(args.sets)
+    extra = {}
+    if getattr(args, "chapters", None) is not None:
+        extra["chapters"] = _split(args.chapters)
+    if getattr(args, "formats", None) is not None:
+        extra["formats"] = _split(args.formats)
+    resolved = resolve(args.year, args.departement, args.params, overrides, cli_extra=extra)
+    return resolved, overrides
+
+
+def cmd_build(args) -> int:
+    from .build import build
+
+    resolved, overrides = _resolve(args)
+    out = args.out or (config.OUTPUTS_DIR / str(resolved.params.year))
+    written = build(resolved, out, args.params, overrides)
+    for w in written:
+        print(f"écrit : {w}")
+    return 0
+
+
+def cmd_check(args) -> int:
+    from .build import check
+
+    resolved, _ = _resolve(args)
+    checked = check(resolved)
+    print(f"Aucun problème : {len(checked.files)} fichiers vérifiés pour {resolved.params.year} "
+          f"(département {resolved.params.departement}).")
+    for n in checked.notes:
+        print(f"Remarque : {n}")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from .demo import generate
+
+    for p in generate(args.out, config.DATA_DIR / "reference"):
+        print(f"écrit : {p}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = parser()
+    args = ap.parse_args(argv)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("rapport : %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.ERROR if args.quiet else logging.INFO)
+    log.propagate = False
+    logging.basicConfig(level=logging.ERROR)
+    if args.commande is None:
+        ap.print_help()
+        return 2
+    try:
+        return {"build": cmd_build, "check": cmd_check, "demo": cmd_demo}[args.commande](args)
+    except ParamError as exc:
+        print(f"Erreur de paramètre :\n{exc}", file=sys.stderr)
+        return exc.exit_code
+    except DataError as exc:
+        n = len(exc.problems)
+        print(f"Erreur dans les données ({n} problème{'s' if n > 1 else ''}) :\n{exc}", file=sys.stderr)
+        return 1
+    except RapportError as exc:
+        print(f"Erreur : {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("Interrompu : rien n’a été publié.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,77 @@
+"""What a chapter notebook opens first: checked parameters and data, for one year."""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import fmt
+from .cafdata import CafData, load_cafdata
+from .errors import DataError, Problem, display_path
+from .geo import Geo, load_geo
+from .page import Page
+from .params import Parametres, Resolved, resolve
+from .reference import Reference, load_reference
+from .registers import Registers, load_registers
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Contexte:
+    chapter: str
+    resolved: Resolved
+    reference: Reference
+    cafdata: CafData | None = None
+    registers: Registers | None = None
+    geo: Geo | None = None
+    page: Page = field(default=None)  # type: ignore[assignment]
+
+    @property
+    def p(self) -> Parametres:
+        return self.resolved.params
+
+    @property
+    def year(self) -> int:
+        return self.p.year
+
+    @property
+    def date_obs(self) -> str:
+        return fmt.date_longue(self.p.observation_date)
+
+    def base_values(self) -> dict[str, str]:
+        return {"annee": str(self.year), "annee_precedente": str(self.year - 1), "date_obs": self.date_obs,
+                "caf": self.p.caf_name, "departement": self.p.departement}
+
+    def source(self, what: str) -> str:
+        return f"Source : {what} ; traitement {self.p.caf_name}."
+
+
+def registers_folder(p: Parametres) -> Path:
+    return Path(p.registers_dir) / p.departement
+
+
+def load_for(chapter: str, p: Parametres, resolved: Resolved) -> Contexte:
+    ref = load_reference(p.reference_dir, p.departement, p.geo_dir)
+    ctx = Contexte(chapter, resolved, ref, page=Page(chapter))
+    ctx.geo = load_geo(p.geo_dir, p.departement)
+    if chapter == "portrait":
+        ctx.cafdata = load_cafdata(p.cafdata_path, p.departement)
+        if p.year not in ctx.cafdata.years():
+            avail = ", ".join(str(y) for y in ctx.cafdata.years())
+            raise DataError([Problem(display_path(p.cafdata_path),
+                                     f"pas de données pour décembre {p.year} (années présentes : {avail})")])
+    else:
+        folder = registers_folder(p)
+        if folder.is_dir():
+            ctx.registers = load_registers(folder, ref.sirens() if ref.known else None)
+    return ctx
+
+
+def ouvrir(chapter: str, year: int, departement: str | None = None, params_file: str | None = None,
+           overrides: dict[str, Any] | None = None) -> Contexte:
+    """Resolve the parameters exactly as `rapport build` does, then load the chapter's data."""
+    resolved = resolve(year, departement, params_file, overrides)
+    return load_for(chapter, resolved.params, resolved)

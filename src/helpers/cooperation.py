@@ -1,0 +1,114 @@
+"""Cooperation chapter: posts of chargés de coopération territoriale and the network."""
+from __future__ import annotations
+
+import pandas as pd
+
+from . import charts, fmt
+from . import indicators as ind
+from .contexte import Contexte
+
+
+def disponible(ctx: Contexte) -> bool:
+    return ctx.registers is not None and ctx.reference.known
+
+
+def annee(ctx: Contexte) -> ind.CoopYear:
+    return ind.coop_year(ctx.registers, ctx.reference, ctx.year)
+
+
+def source(ctx: Contexte) -> str:
+    demo = " (lignes illustratives comprises)" if ctx.registers.illustrative["postes"] else ""
+    return ctx.source(f"registre des postes de coopération de la Caf au {ctx.date_obs}{demo}")
+
+
+def valeurs(ctx: Contexte) -> dict[str, str]:
+    k = annee(ctx)
+    prev = ind.coop_year(ctx.registers, ctx.reference, ctx.year - 1)
+    v = ctx.base_values()
+    v.update({
+        "professionnels": fmt.nombre(k.professionals),
+        "etp": fmt.nombre(k.fte, 1),
+        "financement_caf": fmt.montant_long(k.caf_funding),
+        "financement_caf_court": fmt.montant(k.caf_funding),
+        "financement_collectivites": fmt.montant_long(k.local_funding),
+        "professionnels_var": fmt.variation(k.professionals - prev.professionals),
+        "etp_var": fmt.variation(k.fte - prev.fte, 1),
+        "reunions": fmt.nombre(len(k.meetings)),
+        "reunions_mot": "regroupement a été organisé" if len(k.meetings) < 2 else "regroupements ont été organisés",
+        "reunions_elus": fmt.nombre(k.meetings_with_managers_and_elected),
+        "reunions_elus_mot": "temps d’échange dédié" if k.meetings_with_managers_and_elected < 2 else "temps d’échanges dédiés",
+        "epci_avec_poste": fmt.nombre(int((k.by_epci.postes > 0).sum())),
+    })
+    return v
+
+
+def chiffres_cles(ctx: Contexte):
+    v = valeurs(ctx)
+    return [
+        (v["professionnels"], "professionnels", f"{v['professionnels_var']} en un an"),
+        (v["etp"], "équivalents temps plein", f"{v['etp_var']} en un an"),
+        (v["financement_caf_court"], "financement de la Caf", "postes en cours au " + ctx.date_obs),
+        (v["reunions"], f"regroupements du réseau en {ctx.year}", f"dont {v['reunions_elus']} avec responsables et élus"),
+    ]
+
+
+def kept_values(ctx: Contexte) -> dict[str, float]:
+    k = annee(ctx)
+    return {"professionnels_cooperation": k.professionals, "etp_cooperation": k.fte,
+            "financement_caf_cooperation": k.caf_funding, "reunions_reseau": len(k.meetings),
+            "reunions_reseau_elus": k.meetings_with_managers_and_elected}
+
+
+def tableau_types(ctx: Contexte):
+    k = annee(ctx)
+    t = k.by_type
+    labels = {"coopération": "Coopération (pilotage, suivi, évaluation)", "thématique": "Thématique",
+              "infra-territorial": "Infra-territorial"}
+    out = pd.DataFrame({
+        "Type de poste": t.type_poste.map(labels),
+        "Postes": t.postes.map(fmt.nombre),
+        "ETP": t.etp.map(lambda x: fmt.nombre(x, 1)),
+        "Financement Caf": t.financement_caf.map(fmt.montant),
+    })
+    out.loc[len(out)] = ["Ensemble", fmt.nombre(k.professionals), fmt.nombre(k.fte, 1), fmt.montant(k.caf_funding)]
+    resume = " ; ".join(f"{labels[r.type_poste]} : {fmt.nombre(r.postes)} postes, {fmt.nombre(r.etp, 1)} ETP"
+                        for r in t.itertuples()) + "."
+    return out, resume
+
+
+def figure_epci(ctx: Contexte):
+    k = annee(ctx)
+    b = k.by_epci.sort_values("etp_10000_hab", ascending=False)
+    fig = charts.barh(b.nom, b.etp_10000_hab, value_fmt=lambda x: fmt.nombre(x, 2),
+                      xlabel="équivalents temps plein pour 10 000 habitants")
+    alt = "Barres horizontales, ETP de coopération pour 10 000 habitants : " + " ; ".join(
+        f"{n} {fmt.nombre(x, 2)}" for n, x in zip(b.nom, b.etp_10000_hab)) + "."
+    return fig, alt
+
+
+def tableau_epci(ctx: Contexte):
+    k = annee(ctx)
+    b = k.by_epci
+    out = pd.DataFrame({
+        "EPCI": b.nom,
+        "Postes": b.postes.map(fmt.nombre),
+        "ETP": b.etp.map(lambda x: fmt.nombre(x, 1)),
+        "ETP pour 10 000 hab.": b.etp_10000_hab.map(lambda x: fmt.nombre(x, 2)),
+        "Financement Caf": b.financement_caf.map(fmt.montant),
+    })
+    resume = f"{fmt.nombre(int((b.postes > 0).sum()))} EPCI sur {fmt.nombre(len(b))} ont au moins un poste en cours."
+    return out, resume
+
+
+def tableau_reunions(ctx: Contexte):
+    k = annee(ctx)
+    m = k.meetings
+    if m.empty:
+        return None
+    out = pd.DataFrame({
+        "Date": m.date.map(lambda d: fmt.date_longue(d.date())),
+        "Rencontre": m.intitule,
+        "Publics": m.audiences.map(", ".join),
+    })
+    resume = f"{fmt.nombre(len(m))} rencontres du réseau en {ctx.year}."
+    return out, resume

@@ -1,0 +1,128 @@
+"""CTG chapter: values, figures and tables computed from the CTG register at 31 December."""
+from __future__ import annotations
+
+import pandas as pd
+
+from . import charts, fmt
+from . import indicators as ind
+from .contexte import Contexte
+
+STATUS_COLORS = {ind.STATUS_BEFORE: charts.BLUE, ind.STATUS_SIGNED: charts.ORANGE, ind.STATUS_NONE: "#DDDDDD"}
+
+
+def disponible(ctx: Contexte) -> bool:
+    return ctx.registers is not None and ctx.reference.known
+
+
+def annee(ctx: Contexte) -> ind.CtgYear:
+    return ind.ctg_year(ctx.registers, ctx.reference, ctx.year)
+
+
+def source(ctx: Contexte) -> str:
+    demo = " (lignes illustratives comprises)" if ctx.registers.illustrative["ctg"] else ""
+    return ctx.source(f"registre des CTG de la Caf au {ctx.date_obs}{demo} ; DGCL, populations légales "
+                      f"en vigueur en {ctx.reference.epci_year(ctx.year)[1]}")
+
+
+def valeurs(ctx: Contexte) -> dict[str, str]:
+    c = annee(ctx)
+    prev = ind.ctg_year(ctx.registers, ctx.reference, ctx.year - 1)
+    v = ctx.base_values()
+    n_cov = len(c.covered)
+    v.update({
+        "epci_couverts": fmt.nombre(n_cov),
+        "epci_total": fmt.nombre(c.n_epci),
+        "part_habitants": fmt.pourcent(c.share_covered),
+        "part_habitants_var": fmt.points(c.share_covered - prev.share_covered),
+        "signees": fmt.nombre(len(c.signed)),
+        "signees_mot": "nouvelle Ctg" if len(c.new) < 2 else "nouvelles Ctg",
+        "nouvelles": fmt.nombre(len(c.new)),
+        "renouvelees": fmt.nombre(len(c.signed) - len(c.new)),
+        "fin_annee": fmt.nombre(len(c.ending)),
+        "epci_couverts_prec": fmt.nombre(len(prev.covered)),
+        "annee_population": str(c.population_year),
+        "population_couverte": fmt.nombre(c.population_covered),
+        "population_totale": fmt.nombre(c.population_total),
+        "non_couverts": ", ".join(c.status.loc[c.status.statut == ind.STATUS_NONE, "nom"]) or "aucun",
+        "signees_liste": ", ".join(c.status.loc[c.status.statut == ind.STATUS_SIGNED, "nom"]) or "aucune",
+        "anterieures_liste": ", ".join(c.status.loc[c.status.statut == ind.STATUS_BEFORE, "nom"]) or "aucune",
+    })
+    v["phrase_signatures"] = (
+        f"Une année {ctx.year} très dynamique avec la signature de {fmt.pluriel(len(c.new), 'nouvelle Ctg', 'nouvelles Ctg')}"
+        if len(c.new) >= 3 else
+        f"En {ctx.year}, {fmt.pluriel(len(c.signed), 'Ctg signée', 'Ctg signées')}"
+        + (f", dont {fmt.pluriel(len(c.new), 'première convention', 'premières conventions')}" if len(c.signed) else ""))
+    return v
+
+
+def chiffres_cles(ctx: Contexte):
+    c = annee(ctx)
+    v = valeurs(ctx)
+    return [
+        (f"{v['epci_couverts']} / {v['epci_total']}", "EPCI couverts par une Ctg", f"{v['epci_couverts_prec']} fin {ctx.year - 1}"),
+        (v["part_habitants"], "des habitants couverts", f"{v['part_habitants_var']} en un an"),
+        (v["signees"], f"Ctg signées en {ctx.year}", f"dont {v['nouvelles']} premières"),
+        (v["fin_annee"], f"conventions arrivant à échéance en {ctx.year}", ""),
+    ]
+
+
+def kept_values(ctx: Contexte) -> dict[str, float]:
+    c = annee(ctx)
+    return {"epci_couverts_ctg": len(c.covered), "part_habitants_couverts_ctg": c.share_covered,
+            "ctg_signees_annee": len(c.signed)}
+
+
+def tableau_statut(ctx: Contexte):
+    c = annee(ctx)
+    st = c.status
+    out = pd.DataFrame({
+        "EPCI": st.nom,
+        "Statut au " + ctx.date_obs: st.statut,
+        "Signature": st.date_signature.map(lambda d: fmt.date_longue(d.date()) if pd.notna(d) else "–"),
+        "Fin de la convention": st.date_fin.map(lambda d: fmt.date_longue(d.date()) if pd.notna(d) else "–"),
+        "Population municipale": st.population_municipale.map(fmt.nombre),
+    })
+    counts = st.statut.value_counts()
+    resume = "; ".join(f"{s} : {fmt.nombre(counts.get(s, 0))} EPCI" for s in ind.STATUS_ORDER) + "."
+    return out, resume
+
+
+def carte_statut(ctx: Contexte):
+    if ctx.geo is None or ctx.geo.epci() is None:
+        return None
+    c = annee(ctx)
+    g = ctx.geo.epci().merge(c.status[["siren", "statut"]], on="siren", how="left")
+    fig = charts.choropleth(g, "statut", f"Situation au {ctx.date_obs}", categorical=True, colors=STATUS_COLORS)
+    counts = c.status.statut.value_counts()
+    alt = (f"Carte des {c.n_epci} EPCI : " + " ; ".join(
+        f"{fmt.nombre(counts.get(s, 0))} avec le statut « {s} »" for s in ind.STATUS_ORDER) + ".")
+    return fig, alt
+
+
+def frise(ctx: Contexte):
+    ctg = ctx.registers.ctg[ctx.registers.ctg.date_signature <= ind.end_of_year(ctx.year)]
+    names = dict(zip(ctx.reference.epci_year(ctx.year)[0].siren, ctx.reference.epci_year(ctx.year)[0].nom))
+    fig = charts.timeline(ctg, names, ctx.year)
+    first = ctg.date_signature.min()
+    alt = (f"Frise des {len(ctg)} conventions signées jusqu’au {ctx.date_obs}, la première le "
+           f"{fmt.date_longue(first.date())} ; une barre par période de convention et un losange par signature.")
+    return fig, alt
+
+
+def tableau_thematiques(ctx: Contexte):
+    from .registers import THEMES
+
+    c = annee(ctx)
+    st = c.status[c.status.statut != ind.STATUS_NONE]
+    short = {"petite enfance": "Petite enfance", "jeunesse": "Jeunesse", "soutien à la parentalité": "Parentalité",
+             "animation de la vie sociale": "Vie sociale", "accès aux droits et inclusion numérique": "Accès aux droits",
+             "logement": "Logement", "handicap": "Handicap"}
+    rows = []
+    for _, r in st.iterrows():
+        themes = r.themes if isinstance(r.themes, list) else []
+        rows.append({"EPCI": r.nom, **{short[t]: ("oui" if t in themes else "–") for t in THEMES}})
+    out = pd.DataFrame(rows)
+    counts = {short[t]: int((out[short[t]] == "oui").sum()) for t in THEMES} if not out.empty else {}
+    resume = "Nombre de Ctg en vigueur par thématique : " + " ; ".join(
+        f"{k} {fmt.nombre(n)}" for k, n in counts.items()) + "."
+    return out, resume

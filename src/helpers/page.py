@@ -1,0 +1,127 @@
+"""What a chapter notebook displays: prose with computed values, key figures, numbered
+figures and tables with caption, source and alt text. Each call displays HTML that the report
+assembly (publish.py) numbers, links and styles; in JupyterLab it shows as is."""
+from __future__ import annotations
+
+import base64
+import html
+import io
+import re
+import string
+
+import matplotlib.pyplot as plt
+import mistune
+import pandas as pd
+from IPython.display import HTML, display
+
+from .errors import RapportError
+
+_md = mistune.create_markdown(escape=False, plugins=["table"])
+_ID = re.compile(r"^[a-z][a-z0-9-]*$")
+
+
+class FigureError(RapportError):
+    """A figure or table lacks its number anchor, caption, source or alt text."""
+
+
+def _require(kind: str, ident: str, **fields) -> None:
+    if not ident or not _ID.match(ident):
+        raise FigureError(f"{kind} « {ident} » : identifiant invalide (lettres minuscules, chiffres et tirets)")
+    missing = [name for name, value in fields.items() if not value or not str(value).strip()]
+    if missing:
+        raise FigureError(f"{kind} « {ident} » : {', '.join(missing)} manquant(s) — "
+                          "chaque figure et chaque tableau a un titre, une source et un texte alternatif")
+
+
+class _Values(dict):
+    def __missing__(self, key):
+        raise RapportError(f"valeur « {key} » absente du texte à compléter")
+
+
+def render_text(template: str, values: dict | None = None) -> str:
+    """Markdown with `{name}` placeholders filled from computed values (already formatted)."""
+    text = string.Formatter().vformat(template, (), _Values(values or {}))
+    return _md(text)
+
+
+class Page:
+    """Display helpers for one chapter."""
+
+    def __init__(self, chapter: str):
+        self.chapter = chapter
+        self.ids: set[str] = set()
+
+    def _show(self, markup: str) -> None:
+        display(HTML(markup))
+
+    def _unique(self, ident: str) -> None:
+        if ident in self.ids:
+            raise FigureError(f"identifiant « {ident} » utilisé deux fois dans le chapitre {self.chapter}")
+        self.ids.add(ident)
+
+    def texte(self, template: str, values: dict | None = None) -> None:
+        self._show(f'<div class="texte">{render_text(template, values)}</div>')
+
+    def avertissement(self, template: str, values: dict | None = None, kind: str = "illustratif") -> None:
+        self._show(f'<aside class="avertissement {kind}" role="note">{render_text(template, values)}</aside>')
+
+    def chiffres_cles(self, items: list[tuple[str, str, str]], titre: str = "Chiffres clés") -> None:
+        """items: (value, label, detail) — all already formatted."""
+        cells = "".join(
+            f'<div class="chiffre"><span class="valeur">{html.escape(v)}</span>'
+            f'<span class="libelle">{html.escape(label)}</span>'
+            + (f'<span class="detail">{html.escape(d)}</span>' if d else "") + "</div>"
+            for v, label, d in items)
+        self._show(f'<section class="chiffres-cles" aria-label="{html.escape(titre)}">'
+                   f'<p class="chiffres-titre">{html.escape(titre)}</p><div class="chiffres">{cells}</div></section>')
+
+    def figure(self, fig: plt.Figure, id: str, titre: str, source: str, alt: str) -> None:
+        _require("Figure", id, titre=titre, source=source, alt=alt)
+        self._unique(id)
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=200, bbox_inches="tight")
+        plt.close(fig)
+        data = base64.b64encode(buf.getvalue()).decode("ascii")
+        self._show(
+            f'<figure class="figure" id="{id}" data-kind="figure">'
+            f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt, quote=True)}"/>'
+            f'<figcaption><span class="numero">Figure</span> <span class="titre">{html.escape(titre)}</span>'
+            f'<span class="source">{html.escape(source)}</span></figcaption></figure>')
+
+    def tableau(self, df: pd.DataFrame, id: str, titre: str, source: str, resume: str,
+                row_header: bool = True, numeric: list[str] | None = None, total: bool = False) -> None:
+        """A data table: `df` holds formatted strings; `resume` is its text summary (accessible
+        description, like a figure's alt text)."""
+        _require("Tableau", id, titre=titre, source=source, resume=resume)
+        self._unique(id)
+        numeric = set(numeric if numeric is not None else df.columns[1:])
+        head = "".join(f'<th scope="col" class="{"num" if c in numeric else ""}">{html.escape(str(c))}</th>'
+                       for c in df.columns)
+        body = []
+        for i, (_, row) in enumerate(df.iterrows()):
+            cells = []
+            for j, c in enumerate(df.columns):
+                v = html.escape("" if pd.isna(row[c]) else str(row[c]))
+                cls = "num" if c in numeric else ""
+                if j == 0 and row_header:
+                    cells.append(f'<th scope="row" class="{cls}">{v}</th>')
+                else:
+                    cells.append(f'<td class="{cls}">{v}</td>')
+            tr_cls = ' class="total"' if total and i == len(df) - 1 else ""
+            body.append(f"<tr{tr_cls}>{''.join(cells)}</tr>")
+        self._show(
+            f'<figure class="tableau" id="{id}" data-kind="tableau">'
+            f'<table aria-describedby="{id}-resume"><caption><span class="numero">Tableau</span> '
+            f'<span class="titre">{html.escape(titre)}</span></caption>'
+            f'<thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+            f'<p class="source">{html.escape(source)}</p>'
+            f'<p class="resume" id="{id}-resume">{html.escape(resume)}</p></figure>')
+
+    def lien(self, url: str, texte: str) -> None:
+        self._show(f'<p class="lien-externe"><a href="{html.escape(url, quote=True)}">{html.escape(texte)}</a>'
+                   f' <span class="url">({html.escape(url)})</span></p>')
+
+
+def ref(ident: str, kind: str = "figure") -> str:
+    """A cross-reference to a figure or table, in any chapter: resolved to « figure 4 » at assembly."""
+    return f'<a class="xref" href="#{ident}" data-kind="{kind}">{kind} ?</a>'

@@ -1,0 +1,181 @@
+"""Portrait chapter: values, figures and tables computed from Cafdata and the references."""
+from __future__ import annotations
+
+import pandas as pd
+
+from . import charts, fmt
+from . import indicators as ind
+from .cafdata import communes_year
+from .contexte import Contexte
+
+
+def annee(ctx: Contexte) -> ind.PortraitYear:
+    y = ind.portrait_year(ctx.cafdata, ctx.reference, ctx.year)
+    assert y is not None  # checked when the context was opened
+    return y
+
+
+def source_cafdata(ctx: Contexte, datasets: str | None = None) -> str:
+    d = ctx.cafdata
+    names = datasets or ", ".join(x.name for x in (d.dep, d.epci, d.com) if x is not None)
+    demo = " (jeu de démonstration, chiffres illustratifs)" if d.illustrative else ""
+    return ctx.source(f"Cnaf, Cafdata {names}, décembre {ctx.year}{demo}")
+
+
+def valeurs(ctx: Contexte) -> dict[str, str]:
+    y = annee(ctx)
+    t, prev = y.totals, y.previous
+    v = ctx.base_values()
+    v.update({
+        "foyers": fmt.nombre(t.foyers),
+        "personnes": fmt.nombre(t.personnes),
+        "part_habitants": fmt.pourcent(y.share_covered),
+        "population": fmt.nombre(y.population),
+        "annee_population": str(y.population_year),
+        "millesime_population": str(y.population_year - 3),
+        "source_totaux": "somme des communes (effectifs arrondis à 5)" if t.rounded else "fichier départemental",
+    })
+    if prev is not None:
+        v["foyers_var"] = fmt.variation(t.foyers / prev.foyers - 1, 1, pourcentage=True)
+        v["foyers_var_abs"] = fmt.variation(t.foyers - prev.foyers)
+        v["personnes_var"] = fmt.variation(t.personnes / prev.personnes - 1, 1, pourcentage=True)
+        v["personnes_var_abs"] = fmt.variation(t.personnes - prev.personnes)
+    else:
+        for k in ("foyers_var", "foyers_var_abs", "personnes_var", "personnes_var_abs"):
+            v[k] = "n.d."
+    if y.share_without_children is not None:
+        v["sans_enfant"] = fmt.pourcent(y.share_without_children)
+        v["sans_enfant_var"] = (fmt.points(y.share_without_children - y.share_without_children_previous)
+                                if y.share_without_children_previous is not None else "n.d.")
+    share = y.share_covered
+    v["part_habitants_mots"] = (
+        "un peu moins de la moitié" if 0.4 <= share < 0.5 else
+        "un peu plus de la moitié" if 0.5 <= share < 0.6 else
+        f"{fmt.pourcent(share)}")
+    return v
+
+
+def chiffres_cles(ctx: Contexte) -> list[tuple[str, str, str]]:
+    v = valeurs(ctx)
+    y = annee(ctx)
+    items = [
+        (v["foyers"], "foyers allocataires", f"{v['foyers_var']} en un an"),
+        (v["personnes"], "personnes couvertes", f"{v['personnes_var']} en un an"),
+        (v["part_habitants"], "des habitants couverts", f"population légale {v['annee_population']}"),
+    ]
+    if y.share_without_children is not None:
+        items.append((v["sans_enfant"], "des allocataires sans enfant", f"{v['sans_enfant_var']} en un an"))
+    return items
+
+
+def kept_values(ctx: Contexte) -> dict[str, float]:
+    """Raw computed figures, for the annex of published figures."""
+    y = annee(ctx)
+    out = {"foyers_allocataires": float(y.totals.foyers), "personnes_couvertes": float(y.totals.personnes)}
+    if y.share_without_children is not None:
+        out["part_sans_enfant"] = y.share_without_children
+    return out
+
+
+def figure_evolution(ctx: Contexte):
+    df = ind.evolution(ctx.cafdata)
+    fig = charts.evolution(df, ctx.year)
+    first, last = df.iloc[0], df.iloc[-1]
+    alt = (f"Deux courbes, de décembre {int(first.annee)} à décembre {int(last.annee)}. Foyers allocataires : "
+           f"{fmt.nombre(first.foyers)} en {int(first.annee)}, {fmt.nombre(last.foyers)} en {int(last.annee)}. "
+           f"Personnes couvertes : {fmt.nombre(first.personnes)} puis {fmt.nombre(last.personnes)}.")
+    return fig, alt
+
+
+def tableau_evolution(ctx: Contexte):
+    df = ind.evolution(ctx.cafdata)
+    out = pd.DataFrame({
+        "Décembre": df.annee.astype(str),
+        "Foyers allocataires": df.foyers.map(fmt.nombre),
+        "Évolution annuelle": (df.foyers / df.foyers.shift() - 1).map(lambda x: fmt.variation(x, 1, True)),
+        "Personnes couvertes": df.personnes.map(fmt.nombre),
+    })
+    out.loc[0, "Évolution annuelle"] = "–"
+    resume = f"{len(df)} années, de {int(df.annee.min())} à {int(df.annee.max())}."
+    return out, resume
+
+
+def prestations(ctx: Contexte):
+    y = annee(ctx)
+    b = ind.benefit_groups(y.totals, y.previous)
+    fig = charts.barh(b.groupe, b.foyers, xlabel="foyers allocataires")
+    alt = "Barres horizontales : " + " ; ".join(
+        f"{g} {fmt.nombre(n)} foyers ({fmt.pourcent(p)})" for g, n, p in zip(b.groupe, b.foyers, b.part)) + "."
+    table = pd.DataFrame({
+        "Prestation": b.groupe,
+        "Foyers bénéficiaires": b.foyers.map(fmt.nombre),
+        "Part des allocataires": b.part.map(fmt.pourcent),
+        "Évolution sur un an": b.variation.map(lambda x: fmt.variation(x, 1, True)),
+    })
+    resume = (f"Foyers bénéficiaires de chaque groupe de prestations en décembre {ctx.year} ; un foyer peut "
+              "percevoir plusieurs prestations, les parts ne s’additionnent pas.")
+    return fig, alt, table, resume
+
+
+def configuration(ctx: Contexte):
+    t = ind.family_table(ctx.cafdata, ctx.year)
+    if t is None:
+        return None
+    fig = charts.stacked_family(t)
+    total = t.values.sum()
+    alt = "Barres empilées par configuration familiale : " + " ; ".join(
+        f"{conf} {fmt.nombre(t.loc[conf].sum())} foyers dont {fmt.nombre(t.loc[conf].get('0', 0))} sans enfant"
+        for conf in t.index) + f". Total {fmt.nombre(total)}."
+    return fig, alt
+
+
+def tableau_epci(ctx: Contexte):
+    df = ind.coverage_by_epci(ctx.cafdata, ctx.reference, ctx.year)
+    if df.empty:
+        return None
+    out = pd.DataFrame({
+        "EPCI": df.nom,
+        "Foyers allocataires": df.indfoy_ndur.map(fmt.nombre),
+        "Personnes couvertes": df.indnbp_ndur.map(fmt.nombre),
+        "Population municipale": df.population_municipale.map(fmt.nombre),
+        "Taux de couverture": df.taux_couverture.map(fmt.pourcent),
+    })
+    hi, lo = df.iloc[0], df.iloc[-1]
+    resume = (f"Taux de couverture le plus élevé : {hi.nom} ({fmt.pourcent(hi.taux_couverture)}) ; "
+              f"le plus bas : {lo.nom} ({fmt.pourcent(lo.taux_couverture)}).")
+    return out, resume, df
+
+
+def carte_epci(ctx: Contexte):
+    if ctx.geo is None or ctx.geo.epci() is None:
+        return None
+    t = tableau_epci(ctx)
+    if t is None:
+        return None
+    _, _, df = t
+    g = ctx.geo.epci().merge(df[["siren", "taux_couverture"]], on="siren", how="left")
+    fig = charts.choropleth(g, "taux_couverture", "Personnes couvertes / population")
+    hi, lo = df.iloc[0], df.iloc[-1]
+    alt = (f"Carte des {len(df)} EPCI colorés selon le taux de couverture, de {fmt.pourcent(lo.taux_couverture)} "
+           f"({lo.nom}) à {fmt.pourcent(hi.taux_couverture)} ({hi.nom}).")
+    return fig, alt
+
+
+def carte_communes(ctx: Contexte):
+    if ctx.geo is None or not ctx.geo.communes_files:
+        return None
+    pops = ctx.geo.commune_populations(ctx.year)
+    if pops is None:
+        return None
+    com = communes_year(ctx.cafdata, ctx.reference, ctx.year)
+    shapes = ctx.geo.communes(ctx.year + 1)
+    g = shapes.merge(com[["code", "indnbp_ndur"]], on="code", how="left").merge(pops[["code", "population"]],
+                                                                                  on="code", how="left")
+    g["taux"] = g.indnbp_ndur / g.population
+    g.loc[g.population.isna() | (g.population <= 0), "taux"] = float("nan")
+    fig = charts.choropleth(g, "taux", "Personnes couvertes / population", outline=ctx.geo.epci())
+    known = g.dropna(subset=["taux"])
+    alt = (f"Carte des {len(g)} communes colorées en cinq classes selon la part des habitants couverts par la Caf, "
+           f"médiane {fmt.pourcent(known.taux.median())}, de {fmt.pourcent(known.taux.min())} à "
+           f"{fmt.pourcent(known.taux.max())} ; {len(g) - len(known)} communes sans donnée.")
+    return fig, alt

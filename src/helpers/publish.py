@@ -1,0 +1,200 @@
+"""Report assembly: executed chapter notebooks -> nbconvert fragments (project template) ->
+one self-contained HTML report (cover, contents, chapters, annexes) and one page per chapter,
+with figures and tables numbered across the report and cross-references resolved; then the
+PDF with WeasyPrint from the same HTML and the print stylesheet."""
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+from bs4 import BeautifulSoup
+from nbconvert import HTMLExporter
+
+from . import config
+from .errors import RapportError
+
+
+@dataclass
+class Chapter:
+    key: str
+    title: str
+    fragment: str  # HTML of the chapter body (headings demoted, ids prefixed)
+    illustrative: bool
+
+
+def slug(text: str) -> str:
+    t = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+    return re.sub(r"[^a-z0-9]+", "-", t).strip("-")[:60] or "section"
+
+
+def notebook_fragment(nb_path: Path) -> str:
+    """The chapter's narrative and outputs, through the project's nbconvert template."""
+    exporter = HTMLExporter(template_name="chapitre", extra_template_basedirs=[str(config.TEMPLATES_DIR)])
+    exporter.exclude_input = True
+    exporter.exclude_input_prompt = True
+    exporter.exclude_output_prompt = True
+    body, _ = exporter.from_notebook_node(nbformat.read(nb_path, as_version=4))
+    return body
+
+
+def chapter_from_notebook(key: str, nb_path: Path, illustrative: bool) -> Chapter:
+    soup = BeautifulSoup(notebook_fragment(nb_path), "html.parser")
+    root = soup.find("section", class_="chapitre-source") or soup
+    for a in root.select("a.anchor-link"):
+        a.decompose()
+    if root.select(".erreur-figure"):
+        raise RapportError(f"Chapitre « {key} » : une image est affichée sans page.figure() (titre, source et texte "
+                           "alternatif obligatoires)")
+    h1 = root.find("h1")
+    if h1 is None:
+        raise RapportError(f"Chapitre « {key} » : le titre (# …) du chapitre est absent du notebook")
+    title = h1.get_text(" ", strip=True)
+    h1.decompose()
+    # headings of the notebook: ## section -> h3 in the report, ### -> h4
+    used: set[str] = set()
+    for h in root.find_all(["h2", "h3", "h4", "h5"]):
+        level = int(h.name[1]) + 1
+        h.name = f"h{min(level, 6)}"
+        base = f"{key}-{slug(h.get_text(' ', strip=True))}"
+        ident, n = base, 2
+        while ident in used:
+            ident, n = f"{base}-{n}", n + 1
+        used.add(ident)
+        h["id"] = ident
+    inner = "".join(str(c) for c in root.contents)
+    return Chapter(key, title, inner, illustrative)
+
+
+def _number(soup: BeautifulSoup) -> dict[str, tuple[str, int]]:
+    """Number figures and tables in document order; return id -> (kind, number)."""
+    numbers: dict[str, tuple[str, int]] = {}
+    count = {"figure": 0, "tableau": 0}
+    for el in soup.select("figure[data-kind]"):
+        kind = el["data-kind"]
+        count[kind] += 1
+        label = el.select_one(".numero")
+        if label is not None:
+            label.string = f"{'Figure' if kind == 'figure' else 'Tableau'} {count[kind]} :"
+        numbers[el["id"]] = (kind, count[kind])
+    return numbers
+
+
+def _resolve_xrefs(soup: BeautifulSoup, numbers: dict[str, tuple[str, int]], where: dict[str, str] | None = None,
+                   here: str | None = None) -> None:
+    for a in soup.select("a.xref"):
+        target = a["href"].lstrip("#").split("#")[-1]
+        if target not in numbers:
+            raise RapportError(f"Renvoi vers « {target} » : aucune figure ni aucun tableau ne porte cet identifiant")
+        kind, n = numbers[target]
+        a.string = f"{'figure' if kind == 'figure' else 'tableau'} {n}"
+        if where is not None and where.get(target) != here:
+            a["href"] = f"{where[target]}#{target}"
+
+
+def _css() -> str:
+    return (config.STATIC_DIR / "rapport.css").read_text(encoding="utf-8")
+
+
+def _head(title: str, description: str) -> str:
+    return (f'<head><meta charset="utf-8"/><meta name="viewport" content="width=device-width, initial-scale=1"/>'
+            f'<title>{html.escape(title)}</title><meta name="description" content="{html.escape(description)}"/>'
+            f'<meta name="generator" content="rapport-caf"/><style>{_css()}</style></head>')
+
+
+@dataclass
+class Meta:
+    year: int
+    caf_name: str
+    report_title: str
+    date_obs: str
+    illustrative: bool
+
+    @property
+    def title(self) -> str:
+        return f"Rapport d’activité {self.year} — {self.report_title} — {self.caf_name}"
+
+
+def toc(chapters: list[Chapter], annexes: list[tuple[str, str]]) -> str:
+    items = []
+    for ch in chapters:
+        soup = BeautifulSoup(ch.fragment, "html.parser")
+        subs = "".join(f'<li><a href="#{h["id"]}">{html.escape(h.get_text(" ", strip=True))}</a></li>'
+                       for h in soup.find_all("h3"))
+        items.append(f'<li class="niveau-1"><a href="#ch-{ch.key}">{html.escape(ch.title)}</a>'
+                     + (f"<ol>{subs}</ol>" if subs else "") + "</li>")
+    for ident, title in annexes:
+        items.append(f'<li class="niveau-1"><a href="#{ident}">{html.escape(title)}</a></li>')
+    return ('<nav class="sommaire" aria-labelledby="sommaire-titre"><h2 id="sommaire-titre">Sommaire</h2>'
+            f'<ol>{"".join(items)}</ol></nav>')
+
+
+def _chapter_section(ch: Chapter, heading: str = "h2") -> str:
+    cls = "chapitre illustratif" if ch.illustrative else "chapitre"
+    return (f'<section class="{cls}" id="ch-{ch.key}" data-titre="{html.escape(ch.title, quote=True)}" '
+            f'aria-labelledby="titre-{ch.key}"><{heading} id="titre-{ch.key}">{html.escape(ch.title)}</{heading}>'
+            f"{ch.fragment}</section>")
+
+
+def cover(meta: Meta) -> str:
+    notice = ('<p class="avertissement illustratif">Ce document est construit en partie sur des <strong>données '
+              'illustratives</strong> (jeu de démonstration) : voir les mentions dans chaque chapitre.</p>'
+              if meta.illustrative else "")
+    return (f'<header class="couverture" role="banner"><p class="organisme">{html.escape(meta.caf_name)}</p>'
+            f'<h1>Rapport d’activité {meta.year}<span class="sous-titre">{html.escape(meta.report_title)}</span></h1>'
+            f'<p class="date">Données au {html.escape(meta.date_obs)}</p>{notice}</header>')
+
+
+def page_name(year: int, key: str) -> str:
+    return f"rapport-{year}-{key}.html"
+
+
+def assemble(meta: Meta, chapters: list[Chapter], annexes: list[tuple[str, str, str]]) -> tuple[str, dict[str, str]]:
+    """The whole report, and one standalone page per chapter (name -> HTML)."""
+    body = "".join(_chapter_section(ch) for ch in chapters)
+    body += "".join(f'<section class="annexe" id="{i}" data-titre="{html.escape(t, quote=True)}" '
+                    f'aria-labelledby="titre-{i}"><h2 id="titre-{i}">{html.escape(t)}</h2>{content}</section>'
+                    for i, t, content in annexes)
+    doc = (f'<!DOCTYPE html><html lang="fr">{_head(meta.title, meta.title)}'
+           f'<body data-rapport="{html.escape(f"Rapport d’activité {meta.year} — {meta.caf_name}", quote=True)}">'
+           f'{cover(meta)}{toc(chapters, [(i, t) for i, t, _ in annexes])}<main id="contenu">{body}</main>'
+           f'<footer class="pied" role="contentinfo"><p>{html.escape(meta.caf_name)} — rapport d’activité '
+           f'{meta.year}, chapitre « {html.escape(meta.report_title)} ».</p></footer></body></html>')
+    soup = BeautifulSoup(doc, "html.parser")
+    numbers = _number(soup)
+    _resolve_xrefs(soup, numbers)
+    full = str(soup)
+
+    # per-chapter pages share the report's numbering
+    where = {}
+    for ch in chapters:
+        for el in BeautifulSoup(ch.fragment, "html.parser").select("figure[data-kind]"):
+            where[el["id"]] = page_name(meta.year, ch.key)
+    pages = {}
+    nav_links = [f'<a href="rapport-{meta.year}.html">Rapport complet</a>'] + [
+        f'<a href="{page_name(meta.year, c.key)}">{html.escape(c.title)}</a>' for c in chapters]
+    for ch in chapters:
+        title = f"{ch.title} — Rapport d’activité {meta.year} — {meta.caf_name}"
+        section = soup.find("section", id=f"ch-{ch.key}")
+        part = BeautifulSoup(str(section), "html.parser")
+        sec = part.find("section")
+        sec.find("h2").name = "h1"
+        for h in sec.find_all(["h3", "h4", "h5", "h6"]):
+            h.name = f"h{int(h.name[1]) - 1}"
+        _resolve_xrefs(part, numbers, where, page_name(meta.year, ch.key))
+        pages[page_name(meta.year, ch.key)] = (
+            f'<!DOCTYPE html><html lang="fr">{_head(title, title)}<body data-rapport="'
+            f'{html.escape(f"Rapport d’activité {meta.year} — {meta.caf_name}", quote=True)}">'
+            f'<nav class="chapitres" aria-label="Chapitres">{" ".join(nav_links)}</nav>'
+            f'<main id="contenu">{part}</main><footer class="pied" role="contentinfo"><p>'
+            f'{html.escape(meta.caf_name)} — rapport d’activité {meta.year}.</p></footer></body></html>')
+    return full, pages
+
+
+def write_pdf(html_text: str, target: Path, base_url: Path) -> None:
+    from weasyprint import HTML
+
+    HTML(string=html_text, base_url=str(base_url)).write_pdf(target, pdf_variant="pdf/ua-1")
