@@ -1,0 +1,139 @@
+"""End-to-end: build a whole year with the default (embedded) data and inspect the outputs."""
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import nbformat
+import pytest
+from pypdf import PdfReader
+
+from helpers import cli, config
+
+pytestmark = pytest.mark.e2e
+NNBSP = "\u202f"
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    out = tmp_path_factory.mktemp("sortie") / "2023"
+    code = cli.main(["-q", "build", "--year", "2023", "--out", str(out)])
+    assert code == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def pdf_text(built):
+    """Text of each page, laid out (poppler's pdftotext, installed by .ci/run)."""
+    out = subprocess.run(["pdftotext", "-layout", str(built / "rapport-2023.pdf"), "-"], capture_output=True,
+                         text=True, check=True).stdout
+    return out.split("\f")[:-1]
+
+
+def test_outputs_written(built):
+    names = {p.name for p in built.iterdir()}
+    assert {"rapport-2023.html", "rapport-2023.pdf", "rapport-2023-portrait.html", "rapport-2023-ctg.html",
+            "rapport-2023-cooperation.html", "notebooks"} <= names
+    assert sorted(p.name for p in (built / "notebooks").iterdir()) == [
+        "01_portrait.ipynb", "02_ctg.ipynb", "03_cooperation.ipynb"]
+    assert not list(built.parent.glob(".*partiel*"))
+
+
+def test_pdf_is_a4_tagged_with_title_and_language(built):
+    reader = PdfReader(built / "rapport-2023.pdf")
+    box = reader.pages[0].mediabox
+    assert (round(float(box.width)), round(float(box.height))) == (595, 842)
+    assert reader.metadata.title.startswith("Rapport d’activité 2023")
+    root = reader.trailer["/Root"]
+    assert root["/Lang"] == "fr"
+    assert root["/MarkInfo"]["/Marked"]
+    assert "/StructTreeRoot" in root
+    assert len(reader.outline) >= 3  # bookmarks per chapter
+
+
+def test_pdf_contains_chapters_and_key_figures(built):
+    # pypdf keeps the exact characters (pdftotext turns the narrow no-break space into a space)
+    text = "\n".join(page.extract_text() for page in PdfReader(built / "rapport-2023.pdf").pages)
+    for title in ("Qui sont nos allocataires ?", "les conventions territoriales globales", "La coopération territoriale"):
+        assert title in text
+    for figure in (f"121{NNBSP}067", f"271{NNBSP}931", f"49{NNBSP}%", "12 / 13", "48,6", f"1,1{NNBSP}M€", "71"):
+        assert figure in text, figure
+    assert "31 décembre 2023" in text
+    assert "Données illustratives" in text
+
+
+def test_pdf_has_contents_with_page_numbers_and_running_heads(pdf_text):
+    toc = pdf_text[1]
+    assert "Sommaire" in toc
+    m = re.search(r"Qui sont nos allocataires \?\s*(\d+)", toc)
+    assert m, toc
+    page = int(m.group(1))
+    assert "Qui sont nos allocataires ?" in pdf_text[page - 1]
+    n = len(pdf_text)
+    assert f"page 3 / {n}" in pdf_text[2]
+    assert "Rapport d’activité 2023 — Caf de la Charente-Maritime" in pdf_text[3]
+
+
+def test_html_has_no_code_and_no_network(built):
+    html = (built / "rapport-2023.html").read_text(encoding="utf-8")
+    assert '<html lang="fr">' in html
+    assert "<script" not in html
+    assert "jp-InputArea" not in html and "highlight-ipynb" not in html and "In&nbsp;[" not in html
+    assert "contexte.ouvrir" not in html and "import " not in html
+    for m in re.finditer(r'(?:src|href)="([^"#][^"]*)"', html):
+        assert m.group(1).startswith(("data:", "https://data.caf.fr", "https://www.caf.fr")), m.group(1)
+        assert not m.group(0).startswith("src=\"http")
+    assert "@import" not in html and "url(http" not in html
+
+
+def test_html_toc_links_every_chapter_and_section(built):
+    html = (built / "rapport-2023.html").read_text(encoding="utf-8")
+    nav = re.search(r'<nav[^>]*class="sommaire".*?</nav>', html, re.S).group(0)
+    targets = re.findall(r'href="#([^"]+)"', nav)
+    assert {"ch-portrait", "ch-ctg", "ch-cooperation"} <= set(targets)
+    assert len(targets) > 10
+    for t in targets:
+        assert f'id="{t}"' in html, t
+
+
+def test_figures_numbered_with_caption_source_alt(built):
+    html = (built / "rapport-2023.html").read_text(encoding="utf-8")
+    numbers = re.findall(r'<span class="numero">Figure (\d+) :</span>', html)
+    assert numbers == [str(i) for i in range(1, len(numbers) + 1)] and len(numbers) >= 4
+    assert html.count("<img ") == html.count('alt="') - html.count('alt=""')
+    assert 'alt=""' not in html
+
+
+def test_executed_notebooks_received_the_parameters(built):
+    nb = nbformat.read(built / "notebooks" / "02_ctg.ipynb", as_version=4)
+    injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert injected and "year = 2023" in injected[0].source
+
+
+def test_failing_chapter_publishes_nothing(built, tmp_path, monkeypatch, capsys):
+    nbdir = tmp_path / "notebooks"
+    shutil.copytree(config.NOTEBOOKS_DIR, nbdir)
+    nb = nbformat.read(nbdir / "02_ctg.ipynb", as_version=4)
+    nb.cells.insert(4, nbformat.v4.new_code_cell('raise ValueError("panne simulée")'))
+    nbformat.write(nb, nbdir / "02_ctg.ipynb")
+    monkeypatch.setattr(config, "NOTEBOOKS_DIR", nbdir)
+    before = {p.name: p.stat().st_mtime_ns for p in built.iterdir()}
+    code = cli.main(["-q", "build", "--year", "2023", "--out", str(built), "--formats", "html"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "« ctg »" in err and "cellule 5" in err and "ValueError : panne simulée" in err
+    partial = re.search(r"Notebook partiel enregistré : (\S+)", err).group(1)
+    assert Path(partial).is_file()
+    assert {p.name: p.stat().st_mtime_ns for p in built.iterdir()} == before  # nothing overwritten
+    shutil.rmtree(Path(partial).parents[1])
+
+
+def test_notebooks_committed_without_outputs_and_with_python3_kernel():
+    for nb_path in sorted(config.NOTEBOOKS_DIR.glob("*.ipynb")):
+        nb = json.loads(nb_path.read_text(encoding="utf-8"))
+        assert nb["metadata"]["kernelspec"]["name"] == "python3"
+        assert all(not c.get("outputs") for c in nb["cells"] if c["cell_type"] == "code"), nb_path
+        assert any("parameters" in c.get("metadata", {}).get("tags", []) for c in nb["cells"])
+        assert not any(re.search(r"^\s*(def|class) ", c["source"] if isinstance(c["source"], str) else "".join(c["source"]), re.M)
+                       for c in nb["cells"] if c["cell_type"] == "code"), nb_path

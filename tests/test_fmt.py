@@ -1,0 +1,48 @@
+import datetime as dt
+
+from helpers import fmt
+
+NNBSP = "\u202f"
+
+
+def test_thousands_use_narrow_no_break_space():
+    assert fmt.nombre(121067) == f"121{NNBSP}067"
+    assert fmt.nombre(1234567) == f"1{NNBSP}234{NNBSP}567"
+    assert fmt.nombre(999) == "999"
+
+
+def test_decimal_comma():
+    assert fmt.nombre(48.6, 1) == "48,6"
+    assert fmt.nombre(48.0, 1) == "48,0"
+    assert fmt.nombre(float("nan")) == "n.d."
+
+
+def test_percent_has_no_break_space():
+    assert fmt.pourcent(0.96) == f"96{NNBSP}%"
+    assert fmt.pourcent(0.4861, 1) == f"48,6{NNBSP}%"
+
+
+def test_dates_in_french():
+    assert fmt.date_longue(dt.date(2023, 12, 31)) == "31 décembre 2023"
+    assert fmt.date_longue(dt.date(2024, 1, 1)) == "1er janvier 2024"
+    assert fmt.date_longue("2022-12-15") == "15 décembre 2022"
+
+
+def test_amounts():
+    assert fmt.montant(1_093_800) == f"1,1{NNBSP}M€"
+    assert fmt.montant_long(1_093_800) == "1,1\u00a0million d’euros"
+    assert fmt.montant_long(2_300_000) == "2,3\u00a0millions d’euros"
+    assert fmt.montant(350_000) == f"350{NNBSP}k€"
+
+
+def test_signed_changes_use_real_minus():
+    assert fmt.variation(0.012, 1, pourcentage=True) == f"+1,2{NNBSP}%"
+    assert fmt.variation(-350) == "\u2212350"
+    assert fmt.variation(0) == "0"
+    assert fmt.points(-0.015) == f"\u22121,5{NNBSP}point"
+    assert fmt.points(0.032) == f"+3,2{NNBSP}points"
+
+
+def test_plural_from_two():
+    assert fmt.pluriel(1, "convention") == "1 convention"
+    assert fmt.pluriel(5, "convention") == "5 conventions"

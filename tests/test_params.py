@@ -1,0 +1,91 @@
+from pathlib import Path
+
+import pytest
+
+from helpers import cli
+from helpers.errors import ParamError
+from helpers.params import parse_set, resolve
+
+
+def test_defaults_then_year_file():
+    r = resolve(2023)
+    assert r.params.year == 2023
+    assert r.params.departement == "17"
+    assert r.params.caf_name == "Caf de la Charente-Maritime"
+    assert r.params.observation_date.isoformat() == "2023-12-31"
+    assert r.params.published["foyers_allocataires"] == 121067
+    assert r.origins["caf_name"].endswith("defaults.yaml")
+    assert r.origins["published"].endswith("2023.yaml")
+
+
+def test_merge_order_params_file_then_set(tmp_path):
+    extra = tmp_path / "extra.yaml"
+    extra.write_text('caf_name: "Caf de test"\nreport_title: "Titre du fichier"\n', encoding="utf-8")
+    r = resolve(2023, params_file=extra, overrides=parse_set(["report_title=Titre imposé"]))
+    assert r.params.caf_name == "Caf de test"
+    assert r.origins["caf_name"] == f"--params {extra}"
+    assert r.params.report_title == "Titre imposé"
+    assert r.origins["report_title"] == "--set"
+
+
+def test_unknown_key_names_key_and_origin():
+    with pytest.raises(ParamError) as e:
+        resolve(2023, overrides=parse_set(["nope=1"]))
+    assert "« nope »" in str(e.value) and "--set" in str(e.value) and "inconnu" in str(e.value)
+
+
+def test_wrong_type():
+    with pytest.raises(ParamError) as e:
+        resolve(2023, overrides=parse_set(["year=abc"]))
+    assert "« year »" in str(e.value) and "entier" in str(e.value)
+
+
+def test_year_without_parameters():
+    with pytest.raises(ParamError) as e:
+        resolve(1990)
+    assert "1990" in str(e.value) and "2023" in str(e.value)
+
+
+def test_bad_chapter_and_missing_folder():
+    with pytest.raises(ParamError) as e:
+        resolve(2023, overrides=parse_set(["chapters=[portrait, inconnu]"]))
+    assert "chapters" in str(e.value)
+    with pytest.raises(ParamError) as e:
+        resolve(2023, overrides=parse_set(["cafdata_dir=/nulle/part"]))
+    assert "cafdata_dir" in str(e.value) and "introuvable" in str(e.value)
+
+
+def test_bad_yaml_file(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("year: [2023\n", encoding="utf-8")
+    with pytest.raises(ParamError) as e:
+        resolve(2023, params_file=bad)
+    assert "YAML" in str(e.value)
+
+
+@pytest.mark.parametrize("argv", [
+    ["build", "--year", "2023", "--set", "year=abc"],
+    ["build", "--year", "2023", "--set", "nope=1"],
+    ["build", "--year", "1990"],
+    ["build", "--year", "2023", "--chapters", "portrait,nimporte"],
+    ["build", "--year", "2023", "--set", "departement=999"],
+])
+def test_cli_refuses_bad_parameters_with_exit_2_before_any_kernel(argv, monkeypatch, tmp_path, capsys):
+    import helpers.build as build
+
+    def boom(*a, **k):
+        raise AssertionError("un noyau a été démarré")
+
+    monkeypatch.setattr(build, "execute", boom)
+    code = cli.main([*argv, "--out", str(tmp_path / "out")])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "Erreur de paramètre" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_help_is_french(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["build", "--help"])
+    out = capsys.readouterr().out
+    assert "utilisation" in out and "afficher cette aide" in out and "année du rapport" in out
