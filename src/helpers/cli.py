@@ -59,6 +59,19 @@ def parser() -> argparse.ArgumentParser:
                                    "(fichier, ligne, colonne) et sort avec un code non nul s’il y en a.")
     _common(c)
 
+    f = sub.add_parser("fetch", help="télécharger les données ouvertes (Cafdata, contours, populations)",
+                       description="Télécharge les exports Cafdata du département et les contours et populations "
+                                   "des communes et EPCI dans un cache, avec un manifeste (adresse, date, taille, "
+                                   "sha256). Le cache n’est remplacé qu’une fois tous les fichiers reçus et vérifiés.")
+    f.add_argument("--year", required=True, metavar="ANNÉE", help="année du rapport à préparer")
+    f.add_argument("--departement", metavar="CODE", default="17", help="code du département (par défaut : 17)")
+    f.add_argument("--out", metavar="DOSSIER", type=Path, help="dossier du cache (par défaut : data/cache/CODE)")
+    f.add_argument("--cafdata-url", metavar="URL", default="https://data.caf.fr",
+                   help="adresse du portail Cafdata (Opendatasoft)")
+    f.add_argument("--geo-url", metavar="URL", default="https://geo.api.gouv.fr", help="adresse de l’API géographique")
+    f.add_argument("--timeout", metavar="SECONDES", type=float, default=60.0, help="délai d’attente par requête")
+    f.add_argument("--retries", metavar="N", type=int, default=3, help="nombre d’essais par fichier")
+
     d = sub.add_parser("demo", help="régénérer le jeu de démonstration intégré (data/demo)",
                        description="Régénère, avec la même graine, le jeu de démonstration illustratif de data/demo.")
     d.add_argument("--out", metavar="DOSSIER", type=Path, default=config.DATA_DIR / "demo")
@@ -105,6 +118,12 @@ def cmd_check(args) -> int:
     return 0
 
 
+def cmd_fetch(args) -> int:
+    from .fetch import run_fetch
+
+    return run_fetch(args)
+
+
 def cmd_demo(args) -> int:
     from .demo import generate
 
@@ -126,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         ap.print_help()
         return 2
     try:
-        return {"build": cmd_build, "check": cmd_check, "demo": cmd_demo}[args.commande](args)
+        return {"build": cmd_build, "check": cmd_check, "fetch": cmd_fetch, "demo": cmd_demo}[args.commande](args)
     except ParamError as exc:
         print(f"Erreur de paramètre :\n{exc}", file=sys.stderr)
         return exc.exit_code
