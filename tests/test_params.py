@@ -14,8 +14,15 @@ def test_defaults_then_year_file():
     assert r.params.caf_name == "Caf de la Charente-Maritime"
     assert r.params.observation_date.isoformat() == "2023-12-31"
     assert r.params.published["foyers_allocataires"] == 121067
-    assert r.origins["caf_name"].endswith("defaults.yaml")
+    assert r.origins["report_title"].endswith("defaults.yaml")
+    assert r.origins["caf_name"].startswith("déduit du département")
     assert r.origins["published"].endswith("2023.yaml")
+
+
+def test_caf_name_follows_the_departement():
+    assert resolve(2022, "33").params.caf_name == "Caf de la Gironde"
+    assert resolve(2022, "01").params.caf_name == "Caf de l’Ain"
+    assert resolve(2022, "59").params.caf_name == "Caf du Nord"
 
 
 def test_merge_order_params_file_then_set(tmp_path):

@@ -48,7 +48,8 @@ def evolution(df: pd.DataFrame, year: int) -> plt.Figure:
         if not cur.empty:
             ax.scatter(cur.annee, cur[col], s=60, color=color, zorder=3, edgecolor="black")
             ax.annotate(fmt.nombre(cur[col].iloc[0]), (cur.annee.iloc[0], cur[col].iloc[0]),
-                        textcoords="offset points", xytext=(0, 8), ha="center", fontsize=8.5)
+                        textcoords="offset points", xytext=(0, 12), ha="center", fontsize=8.5, fontweight="bold",
+                        bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": "none", "alpha": 0.9})
         ax.set_title(title)
         lo, hi = df[col].min(), df[col].max()
         pad = (hi - lo) * 0.35 + 1
@@ -110,6 +111,11 @@ def timeline(ctg: pd.DataFrame, names: dict[str, str], year: int) -> plt.Figure:
             start, end = r.date_debut, r.date_fin + pd.Timedelta(days=1)
             ax.barh(i, (end - start).days, left=start, height=0.55, color=SKY, edgecolor=BLUE)
             ax.scatter(r.date_signature, i, marker="D", s=22, color=VERMILION, zorder=3)
+    import matplotlib.dates as mdates
+
+    ax.xaxis.set_major_locator(mdates.YearLocator(1))
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
+    ax.tick_params(axis="x", labelsize=8)
     ax.axvline(pd.Timestamp(year, 12, 31), color="black", linewidth=1, linestyle="--")
     ax.text(pd.Timestamp(year, 12, 31), -0.9, f"31/12/{year}", ha="center", fontsize=8)
     ax.set_yticks(range(len(order)), [names.get(s, s) for s in order])
@@ -147,11 +153,12 @@ def choropleth(gdf, column: str, legend_title: str, percent: bool = True, cmap: 
         cats = bins.cat.categories
         cm = plt.get_cmap(cmap)
         shades = [cm(0.2 + 0.75 * i / max(1, len(cats) - 1)) for i in range(len(cats))]
-        for cat, shade in zip(cats, shades):
+        for i, (cat, shade) in enumerate(zip(cats, shades)):
             part = data[bins == cat]
             part.plot(ax=ax, color=shade, edgecolor="white", linewidth=0.25)
-            lo, hi = (fmt.pourcent(cat.left, 0), fmt.pourcent(cat.right, 0)) if percent else \
-                (fmt.nombre(cat.left), fmt.nombre(cat.right))
+            left = data[column].min() if i == 0 else cat.left  # qcut widens the first bin below the minimum
+            lo, hi = (fmt.pourcent(left, 0), fmt.pourcent(cat.right, 0)) if percent else \
+                (fmt.nombre(left), fmt.nombre(cat.right))
             handles.append(mpatches.Patch(facecolor=shade, edgecolor="#666666", label=f"{lo} à {hi}"))
     if not missing.empty:
         handles.append(mpatches.Patch(facecolor="white", edgecolor="#999999", hatch="///", label=missing_label))

@@ -6,6 +6,7 @@ import pandas as pd
 from . import charts, fmt
 from . import indicators as ind
 from .contexte import Contexte
+from .page import ref
 
 STATUS_COLORS = {ind.STATUS_BEFORE: charts.BLUE, ind.STATUS_SIGNED: charts.ORANGE, ind.STATUS_NONE: "#DDDDDD"}
 
@@ -46,6 +47,7 @@ def valeurs(ctx: Contexte) -> dict[str, str]:
         "non_couverts": ", ".join(c.status.loc[c.status.statut == ind.STATUS_NONE, "nom"]) or "aucun",
         "signees_liste": ", ".join(c.status.loc[c.status.statut == ind.STATUS_SIGNED, "nom"]) or "aucune",
         "anterieures_liste": ", ".join(c.status.loc[c.status.statut == ind.STATUS_BEFORE, "nom"]) or "aucune",
+        "renvoi_tableau_epci": ref("tab-epci", "tableau", "portrait"),
     })
     v["phrase_signatures"] = (
         f"Une année {ctx.year} très dynamique avec la signature de {fmt.pluriel(len(c.new), 'nouvelle Ctg', 'nouvelles Ctg')}"

@@ -40,8 +40,8 @@ class CtgYear:
         return self.population_covered / self.population_total if self.population_total else float("nan")
 
 
-STATUS_SIGNED = "CTG signée dans l’année"
-STATUS_BEFORE = "CTG signée auparavant"
+STATUS_SIGNED = "Ctg signée dans l’année"
+STATUS_BEFORE = "Ctg signée auparavant"
 STATUS_NONE = "non couvert"
 STATUS_ORDER = [STATUS_BEFORE, STATUS_SIGNED, STATUS_NONE]
 

@@ -122,6 +122,9 @@ class Page:
                    f' <span class="url">({html.escape(url)})</span></p>')
 
 
-def ref(ident: str, kind: str = "figure") -> str:
-    """A cross-reference to a figure or table, in any chapter: resolved to « figure 4 » at assembly."""
-    return f'<a class="xref" href="#{ident}" data-kind="{kind}">{kind} ?</a>'
+def ref(ident: str, kind: str = "figure", chapitre: str | None = None) -> str:
+    """A cross-reference « (voir la figure 4) » to a figure or table of any chapter, resolved at
+    assembly; left out when the target's chapter (`chapitre`) is not part of the build."""
+    article = "la" if kind == "figure" else "le"
+    return (f'<span class="renvoi" data-chapitre="{chapitre or ""}">(voir {article} '
+            f'<a class="xref" href="#{ident}" data-kind="{kind}">{kind} ?</a>)</span>')

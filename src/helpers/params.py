@@ -27,7 +27,7 @@ class Parametres(BaseModel):
 
     year: int = Field(ge=2016, le=2100, description="année du rapport (données de décembre)")
     departement: str = Field(pattern=r"^(0[1-9]|[1-8][0-9]|9[0-5]|2A|2B|97[1-6])$")
-    caf_name: str = Field(min_length=3)
+    caf_name: str = Field(min_length=3)  # default: "Caf de la <département>" (data/reference/departements.csv)
     observation_date: dt.date | None = None  # default: 31 December of `year`
     data_dir: Path
     cafdata_dir: Path | None = None  # default: the embedded demo data in data_dir/demo
@@ -210,6 +210,12 @@ def resolve(
         elif v == "" or v is None:
             merged[key] = None if key in ("cafdata_dir", "geo_dir") else v
 
+    if not merged.get("caf_name") and isinstance(merged.get("departement"), str):
+        name = caf_name_for(merged["departement"], merged.get("reference_dir"))
+        if name:
+            merged["caf_name"] = name
+            origins["caf_name"] = "déduit du département (data/reference/departements.csv)"
+
     try:
         params = Parametres(**merged)
     except ValidationError as exc:
@@ -230,6 +236,22 @@ def resolve(
                 f"Paramètre « {key} » (venant de {origins.get(key, '?')}) : dossier introuvable « {p} »"
             )
     return Resolved(params=params, origins=origins)
+
+
+def caf_name_for(departement: str, reference_dir: Path | None) -> str | None:
+    """`Caf de la Charente-Maritime`, from the public list of départements."""
+    import csv
+
+    path = Path(reference_dir or config.DATA_DIR / "reference") / "departements.csv"
+    if not path.is_file():
+        return None
+    with open(path, encoding="utf-8") as f:
+        for row in csv.DictReader(f, delimiter=";"):
+            if row["code"] == departement:
+                article = row["article"]
+                sep = "" if article.endswith("’") else " "
+                return f"Caf {article}{sep}{row['nom']}"
+    return None
 
 
 def describe(resolved: Resolved) -> list[tuple[str, str, str]]:

@@ -48,10 +48,16 @@ def valeurs(ctx: Contexte) -> dict[str, str]:
         v["sans_enfant_var"] = (fmt.points(y.share_without_children - y.share_without_children_previous)
                                 if y.share_without_children_previous is not None else "n.d.")
     share = y.share_covered
-    v["part_habitants_mots"] = (
-        "un peu moins de la moitié" if 0.4 <= share < 0.5 else
-        "un peu plus de la moitié" if 0.5 <= share < 0.6 else
-        f"{fmt.pourcent(share)}")
+    if y.population:
+        words = ("un peu moins de la moitié" if 0.4 <= share < 0.5 else
+                 "un peu plus de la moitié" if 0.5 <= share < 0.6 else
+                 "près d’un tiers" if 0.3 <= share < 0.4 else None)
+        v["phrase_couverture"] = (
+            (f", c’est-à-dire {words} des habitants du département" if words else "")
+            + f" ({v['part_habitants']} de ses {v['population']} habitants, population municipale en vigueur en "
+              f"{v['annee_population']})")
+    else:
+        v["phrase_couverture"] = " (la population légale du département n’est pas disponible dans les données de référence)"
     return v
 
 
@@ -61,8 +67,9 @@ def chiffres_cles(ctx: Contexte) -> list[tuple[str, str, str]]:
     items = [
         (v["foyers"], "foyers allocataires", f"{v['foyers_var']} en un an"),
         (v["personnes"], "personnes couvertes", f"{v['personnes_var']} en un an"),
-        (v["part_habitants"], "des habitants couverts", f"population légale {v['annee_population']}"),
     ]
+    if y.population:
+        items.append((v["part_habitants"], "des habitants couverts", f"population légale {v['annee_population']}"))
     if y.share_without_children is not None:
         items.append((v["sans_enfant"], "des allocataires sans enfant", f"{v['sans_enfant_var']} en un an"))
     return items

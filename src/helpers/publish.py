@@ -84,10 +84,15 @@ def _number(soup: BeautifulSoup) -> dict[str, tuple[str, int]]:
 
 
 def _resolve_xrefs(soup: BeautifulSoup, numbers: dict[str, tuple[str, int]], where: dict[str, str] | None = None,
-                   here: str | None = None) -> None:
+                   here: str | None = None, built: set[str] | None = None) -> None:
     for a in soup.select("a.xref"):
         target = a["href"].lstrip("#").split("#")[-1]
         if target not in numbers:
+            span = a.find_parent("span", class_="renvoi")
+            chapter = span.get("data-chapitre") if span is not None else ""
+            if span is not None and chapter and built is not None and chapter not in built:
+                span.decompose()  # the target's chapter is not part of this build
+                continue
             raise RapportError(f"Renvoi vers « {target} » : aucune figure ni aucun tableau ne porte cet identifiant")
         kind, n = numbers[target]
         a.string = f"{'figure' if kind == 'figure' else 'tableau'} {n}"
@@ -165,7 +170,7 @@ def assemble(meta: Meta, chapters: list[Chapter], annexes: list[tuple[str, str, 
            f'{meta.year}, chapitre « {html.escape(meta.report_title)} ».</p></footer></body></html>')
     soup = BeautifulSoup(doc, "html.parser")
     numbers = _number(soup)
-    _resolve_xrefs(soup, numbers)
+    _resolve_xrefs(soup, numbers, built={c.key for c in chapters})
     full = str(soup)
 
     # per-chapter pages share the report's numbering
