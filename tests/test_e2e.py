@@ -137,3 +137,23 @@ def test_notebooks_committed_without_outputs_and_with_python3_kernel():
         assert any("parameters" in c.get("metadata", {}).get("tags", []) for c in nb["cells"])
         assert not any(re.search(r"^\s*(def|class) ", c["source"] if isinstance(c["source"], str) else "".join(c["source"]), re.M)
                        for c in nb["cells"] if c["cell_type"] == "code"), nb_path
+
+
+def test_no_empty_page_and_illustrative_notice_on_every_chapter_page(pdf_text):
+    for i, page in enumerate(pdf_text, start=1):
+        lines = [l for l in page.splitlines() if l.strip()]
+        assert len(lines) >= 4, f"page {i} presque vide"
+    first_annex = next(i for i, p in enumerate(pdf_text) if "Annexe 1 — Sources et méthode" in p and i > 2)
+    for i, page in enumerate(pdf_text[2:first_annex], start=3):
+        assert "Données illustratives" in page, f"page {i} sans mention des données illustratives"
+
+
+def test_annexes_list_inputs_with_checksums_and_parameters(built):
+    import hashlib
+
+    html = (built / "rapport-2023.html").read_text(encoding="utf-8")
+    demo = config.DATA_DIR / "demo" / "s_ben_dep_17.csv"
+    assert hashlib.sha256(demo.read_bytes()).hexdigest() in html
+    for key in ("year", "departement", "cafdata_dir", "registers_dir", "published"):
+        assert f"<th scope=\"row\">{key}</th>" in html, key
+    assert "Chiffres publiés et chiffres recalculés" in html

@@ -43,10 +43,14 @@ def valeurs(ctx: Contexte) -> dict[str, str]:
     else:
         for k in ("foyers_var", "foyers_var_abs", "personnes_var", "personnes_var_abs"):
             v[k] = "n.d."
+    # "(−0,7 % en un an)", or nothing when the previous December is not in the data
+    v["foyers_evol"] = f" ({v['foyers_var']} en un an)" if prev is not None else ""
     if y.share_without_children is not None:
         v["sans_enfant"] = fmt.pourcent(y.share_without_children)
         v["sans_enfant_var"] = (fmt.points(y.share_without_children - y.share_without_children_previous)
                                 if y.share_without_children_previous is not None else "n.d.")
+        v["sans_enfant_evol"] = (f" ({v['sans_enfant_var']} en un an)"
+                                 if y.share_without_children_previous is not None else "")
     share = y.share_covered
     if y.population:
         words = ("un peu moins de la moitié" if 0.4 <= share < 0.5 else
@@ -64,14 +68,16 @@ def valeurs(ctx: Contexte) -> dict[str, str]:
 def chiffres_cles(ctx: Contexte) -> list[tuple[str, str, str]]:
     v = valeurs(ctx)
     y = annee(ctx)
+    has_prev = y.previous is not None
     items = [
-        (v["foyers"], "foyers allocataires", f"{v['foyers_var']} en un an"),
-        (v["personnes"], "personnes couvertes", f"{v['personnes_var']} en un an"),
+        (v["foyers"], "foyers allocataires", f"{v['foyers_var']} en un an" if has_prev else ""),
+        (v["personnes"], "personnes couvertes", f"{v['personnes_var']} en un an" if has_prev else ""),
     ]
     if y.population:
         items.append((v["part_habitants"], "des habitants couverts", f"population légale {v['annee_population']}"))
     if y.share_without_children is not None:
-        items.append((v["sans_enfant"], "des allocataires sans enfant", f"{v['sans_enfant_var']} en un an"))
+        items.append((v["sans_enfant"], "des allocataires sans enfant",
+                      f"{v['sans_enfant_var']} en un an" if y.share_without_children_previous is not None else ""))
     return items
 
 
