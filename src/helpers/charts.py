@@ -117,7 +117,7 @@ def timeline(ctg: pd.DataFrame, names: dict[str, str], year: int) -> plt.Figure:
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
     ax.tick_params(axis="x", labelsize=8)
     ax.axvline(pd.Timestamp(year, 12, 31), color="black", linewidth=1, linestyle="--")
-    ax.text(pd.Timestamp(year, 12, 31), -0.9, f"31/12/{year}", ha="center", fontsize=8)
+    ax.text(pd.Timestamp(year, 12, 31), len(order) - 0.55, f" 31/12/{year}", ha="left", va="bottom", fontsize=8)
     ax.set_yticks(range(len(order)), [names.get(s, s) for s in order])
     ax.set_ylim(len(order) - 0.4, -1.2)
     ax.grid(axis="y", visible=False)
