@@ -15,11 +15,18 @@ def annee(ctx: Contexte) -> ind.PortraitYear:
     return y
 
 
-def source_cafdata(ctx: Contexte, datasets: str | None = None) -> str:
+def source_cafdata(ctx: Contexte, datasets: str | None = None, periode: str | None = None) -> str:
+    """Source line; by default the dataset the département totals come from, December of the year."""
     d = ctx.cafdata
-    names = datasets or ", ".join(x.name for x in (d.dep, d.epci, d.com) if x is not None)
+    names = datasets or annee(ctx).totals.source
     demo = " (jeu de démonstration, chiffres illustratifs)" if d.illustrative else ""
-    return ctx.source(f"Cnaf, Cafdata {names}, décembre {ctx.year}{demo}")
+    return ctx.source(f"Cnaf, Cafdata {names}, {periode or f'décembre {ctx.year}'}{demo}")
+
+
+def source_evolution(ctx: Contexte) -> str:
+    df = ind.evolution(ctx.cafdata)
+    names = ", ".join(sorted(df.source.unique()))
+    return source_cafdata(ctx, names, f"décembre {int(df.annee.min())} à décembre {int(df.annee.max())}")
 
 
 def valeurs(ctx: Contexte) -> dict[str, str]:
