@@ -23,7 +23,12 @@ $(STAMP): pyproject.toml requirements.lock
 report: $(STAMP) ## Construire le rapport de l'année YEAR dans outputs/YEAR (HTML et PDF)
 	$(BIN)/rapport build --year $(YEAR)
 
-test: $(STAMP) ## Lancer les tests (unitaires et construction complète)
+NODE_DEPS := tests/browser/node_modules/.package-lock.json
+
+$(NODE_DEPS): tests/browser/package.json tests/browser/package-lock.json
+	npm ci --prefix tests/browser --ignore-scripts --no-audit --no-fund
+
+test: $(STAMP) $(NODE_DEPS) ## Lancer les tests (unitaires, construction complète, contrôles dans Chromium)
 	$(BIN)/python -m pytest
 
 lab: $(STAMP) ## Ouvrir les notebooks dans JupyterLab avec l'environnement du projet

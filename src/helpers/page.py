@@ -72,8 +72,9 @@ class Page:
             f'<span class="libelle">{html.escape(label)}</span>'
             + (f'<span class="detail">{html.escape(d)}</span>' if d else "") + "</div>"
             for v, label, d in items)
-        self._show(f'<section class="chiffres-cles" aria-label="{html.escape(titre)}">'
-                   f'<p class="chiffres-titre">{html.escape(titre)}</p><div class="chiffres">{cells}</div></section>')
+        # a group, not a region landmark: every chapter has one, with the same title
+        self._show(f'<div class="chiffres-cles" role="group" aria-label="{html.escape(titre)}">'
+                   f'<p class="chiffres-titre">{html.escape(titre)}</p><div class="chiffres">{cells}</div></div>')
 
     def figure(self, fig: plt.Figure, id: str, titre: str, source: str, alt: str) -> None:
         _require("Figure", id, titre=titre, source=source, alt=alt)

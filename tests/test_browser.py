@@ -1,0 +1,200 @@
+"""The built HTML report in a real browser: headless Chromium (Debian's, /usr/bin/chromium), network cut.
+
+For the whole report and each chapter page: no request but the file itself and data: URIs, no console error
+nor page error, no axe-core violation of impact serious or critical, and a few structural facts.
+
+Driver: tests/browser/check-pages.js (Node, playwright-core and axe-core pinned in tests/browser/package-lock.json,
+installed by `make test` with `npm ci --prefix tests/browser`). It opens every page in a fresh Chromium profile and
+prints one JSON document that the tests below read. A canary page with known faults checks the harness itself.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import warnings
+from pathlib import Path
+
+import pytest
+
+from helpers import cli
+
+pytestmark = pytest.mark.e2e
+
+BROWSER_DIR = Path(__file__).resolve().parent / "browser"
+RUNNER = BROWSER_DIR / "check-pages.js"
+CHROMIUM = Path("/usr/bin/chromium")
+YEAR = 2023
+PAGES = [f"rapport-{YEAR}.html", f"rapport-{YEAR}-portrait.html", f"rapport-{YEAR}-ctg.html",
+         f"rapport-{YEAR}-cooperation.html"]
+BLOCKING = ("critical", "serious")
+
+# A page with one fault of each kind the tests look for (.invalid never resolves, and the network is cut anyway).
+CANARY = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>canari</title>
+<link rel="preconnect" href="https://example.invalid"></head><body>
+<h2>Niveau 2</h2><h4>Niveau 4</h4>
+<img src="https://example.invalid/image.png">
+<div style="background: url(http://example.invalid/fond.png); height: 10px"></div>
+<table><tr><td>1</td></tr></table>
+<script>console.error("erreur canari"); throw new Error("exception canari");</script>
+</body></html>
+"""
+
+
+@pytest.fixture(scope="module")
+def checked(tmp_path_factory) -> dict[str, dict]:
+    """Build the HTML report once, then check its pages and the canary in Chromium: file name -> result."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"Chromium absent ({CHROMIUM}) : paquet Debian « chromium », installé par .ci/run")
+    node = shutil.which("node")
+    assert node, "node introuvable : Node.js est nécessaire aux tests dans le navigateur"
+    for dep in ("playwright-core", "axe-core"):
+        assert (BROWSER_DIR / "node_modules" / dep).is_dir(), \
+            f"paquet npm {dep} absent : lancer `make test` (ou `npm ci --prefix tests/browser`)"
+
+    tmp = tmp_path_factory.mktemp("navigateur")
+    out = tmp / str(YEAR)
+    assert cli.main(["-q", "build", "--year", str(YEAR), "--out", str(out), "--formats", "html"]) == 0
+    canary = tmp / "canari.html"
+    canary.write_text(CANARY, encoding="utf-8")
+    files = [out / name for name in PAGES] + [canary]
+    for f in files:
+        assert f.is_file(), f
+
+    proc = subprocess.run([node, str(RUNNER), *map(str, files)], cwd=BROWSER_DIR, capture_output=True, text=True,
+                          timeout=300, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, f"check-pages.js a échoué ({proc.returncode}) :\n{proc.stderr[-4000:]}"
+    pages = json.loads(proc.stdout)["pages"]
+    return {Path(p["file"]).name: p for p in pages}
+
+
+def _page(checked, name) -> dict:
+    result = checked[name]
+    assert not result.get("error"), f"{name} n’a pas pu être vérifié dans Chromium :\n{result['error']}"
+    return result
+
+
+def _outside_requests(result) -> list[str]:
+    """Requests other than the page's own file:// URL and data: URIs, plus connection hints."""
+    bad = [f"{r['method']} {r['url']} ({r['type']})" for r in result["requests"]
+           if r["url"] != result["url"] and not r["url"].startswith("data:")]
+    return bad + [f"<link rel=preconnect|dns-prefetch> {h}" for h in result["dom"]["hints"]]
+
+
+def _errors(result) -> list[str]:
+    return ([f"console.{m['type']} : {m['text']} ({m['location']})" for m in result["console"] if m["type"] == "error"]
+            + [f"erreur de page : {e}" for e in result["pageErrors"]])
+
+
+def _describe(violations) -> str:
+    lines = []
+    for v in violations:
+        targets = ", ".join(" ".join(n["target"]) if isinstance(n["target"], list) else str(n["target"])
+                            for n in v["nodes"][:3])
+        lines.append(f"- {v['id']} [{v['impact']}] {v['help']} — {len(v['nodes'])} élément(s), p. ex. {targets}"
+                     f"\n    {v['nodes'][0]['html'][:200]}\n    {v['helpUrl']}")
+    return "\n".join(lines)
+
+
+def _heading_skips(headings) -> list[str]:
+    skips, previous = [], 0
+    for h in headings:
+        if h["level"] > previous + 1:
+            skips.append(f"h{previous or '-'} -> {h['tag']} (niveau {h['level']}) « {h['text']} » id={h['id']!r}")
+        previous = h["level"]
+    return skips
+
+
+def _images_without_alt(images) -> list[str]:
+    return [f"<img src={i['src'][:40]!r}… alt={i['alt']!r}>" for i in images if not (i["alt"] or "").strip()]
+
+
+def _tables_without_th(tables) -> list[str]:
+    return [f"tableau n° {t['index'] + 1} « {t['caption']} » id={t['id']!r}" for t in tables if t["th"] == 0]
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_no_network_request(checked, name):
+    result = _page(checked, name)
+    assert any(r["url"] == result["url"] for r in result["requests"]), "la requête du document n’a pas été vue"
+    bad = _outside_requests(result)
+    assert not bad, f"{name} fait des requêtes hors de son propre fichier :\n" + "\n".join(bad)
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_no_console_error_nor_page_error(checked, name):
+    result = _page(checked, name)
+    errors = _errors(result)
+    assert not errors, f"{name} :\n" + "\n".join(errors)
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_axe_no_serious_or_critical_violation(checked, name):
+    result = _page(checked, name)
+    axe = result["axe"]
+    assert axe["version"] and len(axe["passes"]) >= 20, f"axe-core ne semble pas avoir tourné : {axe}"
+    blocking = [v for v in axe["violations"] if v["impact"] in BLOCKING]
+    others = [v for v in axe["violations"] if v["impact"] not in BLOCKING]
+    if others:
+        warnings.warn(f"axe-core {axe['version']}, {name}, violations mineures ou modérées :\n{_describe(others)}",
+                      stacklevel=1)
+    assert not blocking, (f"axe-core {axe['version']} : violations graves ou critiques dans {name} :\n"
+                          + _describe(blocking))
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_html_lang_fr(checked, name):
+    assert _page(checked, name)["dom"]["lang"] == "fr"
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_exactly_one_h1(checked, name):
+    h1 = [h for h in _page(checked, name)["dom"]["headings"] if h["level"] == 1]
+    assert len(h1) == 1, f"{name} : {len(h1)} titre(s) de niveau 1 : {[h['text'] for h in h1]}"
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_heading_levels_never_skip(checked, name):
+    headings = _page(checked, name)["dom"]["headings"]
+    assert headings, f"{name} : aucun titre"
+    skips = _heading_skips(headings)
+    assert not skips, f"{name} : niveaux de titre sautés :\n" + "\n".join(skips)
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_every_img_has_alt(checked, name):
+    images = _page(checked, name)["dom"]["images"]
+    bad = _images_without_alt(images)
+    assert not bad, f"{name} : image(s) sans texte alternatif :\n" + "\n".join(bad)
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_every_table_has_header_cells(checked, name):
+    tables = _page(checked, name)["dom"]["tables"]
+    bad = _tables_without_th(tables)
+    assert not bad, f"{name} : tableau(x) sans cellule d’en-tête <th> :\n" + "\n".join(bad)
+
+
+def test_report_has_images_and_tables(checked):
+    """The checks above are not vacuous: the whole report does have figures and tables."""
+    dom = _page(checked, PAGES[0])["dom"]
+    assert len(dom["images"]) >= 4 and len(dom["tables"]) >= 4
+
+
+def test_harness_detects_every_kind_of_fault(checked):
+    """The canary page breaks every rule once: each check must see its fault."""
+    result = _page(checked, "canari.html")
+    bad = _outside_requests(result)
+    assert any("https://example.invalid/image.png" in b for b in bad), bad
+    assert any("http://example.invalid/fond.png" in b for b in bad), bad
+    assert any("preconnect" in b for b in bad), bad
+    errors = _errors(result)
+    assert any("erreur canari" in e for e in errors) and any("exception canari" in e for e in errors), errors
+    ids = {v["id"]: v["impact"] for v in result["axe"]["violations"]}
+    assert ids.get("image-alt") == "critical" and ids.get("html-has-lang") == "serious", ids
+    dom = result["dom"]
+    assert dom["lang"] is None
+    assert not [h for h in dom["headings"] if h["level"] == 1]
+    assert len(_heading_skips(dom["headings"])) == 2  # (start) -> h2, h2 -> h4
+    assert len(_images_without_alt(dom["images"])) == 1
+    assert len(_tables_without_th(dom["tables"])) == 1
