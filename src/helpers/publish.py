@@ -144,13 +144,15 @@ def _chapter_section(ch: Chapter, heading: str = "h2") -> str:
             f"{ch.fragment}</section>")
 
 
-def cover(meta: Meta) -> str:
+def cover(meta: Meta, chapters: list[Chapter]) -> str:
+    listing = "".join(f"<li>{html.escape(c.title)}</li>" for c in chapters)
     notice = ('<p class="avertissement illustratif">Ce document est construit en partie sur des <strong>données '
               'illustratives</strong> (jeu de démonstration) : voir les mentions dans chaque chapitre.</p>'
               if meta.illustrative else "")
     return (f'<header class="couverture" role="banner"><p class="organisme">{html.escape(meta.caf_name)}</p>'
             f'<h1>Rapport d’activité {meta.year}<span class="sous-titre">{html.escape(meta.report_title)}</span></h1>'
-            f'<p class="date">Données au {html.escape(meta.date_obs)}</p>{notice}</header>')
+            f'<p class="date">Données au {html.escape(meta.date_obs)}</p>'
+            f'<ul class="chapitres-couverture" aria-label="Chapitres">{listing}</ul>{notice}</header>')
 
 
 def page_name(year: int, key: str) -> str:
@@ -165,7 +167,7 @@ def assemble(meta: Meta, chapters: list[Chapter], annexes: list[tuple[str, str, 
                     for i, t, content in annexes)
     doc = (f'<!DOCTYPE html><html lang="fr">{_head(meta.title, meta.title)}'
            f'<body data-rapport="{html.escape(f"Rapport d’activité {meta.year} — {meta.caf_name}", quote=True)}">'
-           f'{cover(meta)}{toc(chapters, [(i, t) for i, t, _ in annexes])}<main id="contenu">{body}</main>'
+           f'{cover(meta, chapters)}{toc(chapters, [(i, t) for i, t, _ in annexes])}<main id="contenu">{body}</main>'
            f'<footer class="pied" role="contentinfo"><p>{html.escape(meta.caf_name)} — rapport d’activité '
            f'{meta.year}, chapitre « {html.escape(meta.report_title)} ».</p></footer></body></html>')
     soup = BeautifulSoup(doc, "html.parser")
