@@ -87,6 +87,15 @@ def sources(method_items: list[tuple[str, str]]) -> str:
     return f"<dl class=\"methode\">{items}</dl>"
 
 
+def downloads(entries: list[dict]) -> str:
+    """The manifest of `rapport fetch`: where each open-data file came from, when, its checksum."""
+    rows = [[e.get("fichier", ""), e.get("adresse", ""), e.get("date", ""), fmt.nombre(e.get("taille", 0)),
+             e.get("sha256", "")] for e in entries]
+    return ("<p>Fichiers de données ouvertes téléchargés par <code>rapport fetch</code> (manifeste du cache) :</p>"
+            + _table(["Fichier", "Adresse", "Date", "Taille (octets)", "SHA-256"], rows,
+                     "Provenance des données téléchargées", numeric={3}, cls={1: "somme", 4: "somme"}))
+
+
 def git_state() -> tuple[str, str]:
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=config.ROOT, capture_output=True, text=True,

@@ -165,6 +165,19 @@ def _method_items(checked: Checked, resolved: Resolved) -> list[tuple[str, str]]
     return items
 
 
+def _downloads(resolved: Resolved) -> str:
+    """Manifest entries of the fetched cache(s) the data come from, if any."""
+    from .fetch import read_manifest
+
+    seen, entries = set(), []
+    for folder in (resolved.params.cafdata_dir, resolved.params.geo_dir):
+        for e in (read_manifest(folder) or []) if folder is not None else []:
+            if e.get("fichier") not in seen:
+                seen.add(e.get("fichier"))
+                entries.append(e)
+    return annexes.downloads(entries) if entries else ""
+
+
 def publish_dir(staging: Path, out: Path) -> None:
     """Replace `out` by `staging` with renames only: never a half-written output folder."""
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -222,7 +235,7 @@ def build(resolved: Resolved, out: Path, params_file: Path | None, overrides: di
         meta = publish.Meta(p.year, p.caf_name, p.report_title, fmt.date_longue(p.observation_date),
                             any(c.illustrative for c in built))
         ann = [("annexe-sources", "Annexe 1 — Sources et méthode",
-                annexes.sources(_method_items(checked, resolved))),
+                annexes.sources(_method_items(checked, resolved)) + _downloads(resolved)),
                ("annexe-publies", "Annexe 2 — Chiffres publiés et chiffres recalculés",
                 annexes.published(resolved, checked.computed))]
         duration = time.monotonic() - t0

@@ -135,6 +135,8 @@ def cmd_demo(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     ap = parser()
     args = ap.parse_args(argv)
+    for h in list(log.handlers):  # main() may run several times in one process (tests)
+        log.removeHandler(h)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("rapport : %(message)s"))
     log.addHandler(handler)

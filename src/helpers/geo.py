@@ -25,13 +25,13 @@ class Geo:
     folder: Path
     communes_files: list[tuple[int, int, Path]]
     epci_file: Path | None
-    composition_file: Path | None
+    composition_files: list[Path]
 
     @property
     def files(self) -> list[Path]:
         out = [p for _, _, p in self.communes_files]
-        out += [p for p in (self.epci_file, self.composition_file) if p is not None]
-        return out
+        out += [self.epci_file] if self.epci_file is not None else []
+        return out + self.composition_files
 
     def communes_path(self, geography_year: int) -> Path | None:
         if not self.communes_files:
@@ -60,13 +60,17 @@ class Geo:
 
     def commune_populations(self, year: int) -> pd.DataFrame | None:
         """Population municipale of each commune in force in `year` (nearest year available)."""
-        if self.composition_file is None:
+        if not self.composition_files:
             return None
-        df = pd.read_csv(self.composition_file, dtype=str, encoding="utf-8-sig")
         need = {"annee_dgcl", "insee", "pmun", "siren_epci"}
-        if not need <= set(df.columns):
-            raise DataError([Problem(display_path(self.composition_file), "colonne obligatoire absente", column=c)
-                             for c in sorted(need - set(df.columns))])
+        frames = []
+        for path in self.composition_files:
+            part = pd.read_csv(path, dtype=str, encoding="utf-8-sig")
+            if not need <= set(part.columns):
+                raise DataError([Problem(display_path(path), "colonne obligatoire absente", column=c)
+                                 for c in sorted(need - set(part.columns))])
+            frames.append(part[sorted(need)])
+        df = pd.concat(frames, ignore_index=True).drop_duplicates(subset=["annee_dgcl", "insee"], keep="last")
         years = sorted(int(y) for y in df.annee_dgcl.unique())
         used = min(years, key=lambda y: (abs(y - year), -y))
         out = df[df.annee_dgcl == str(used)][["insee", "pmun", "siren_epci"]].copy()
@@ -98,7 +102,7 @@ def load_geo(folder: Path | None, departement: str) -> Geo | None:
             communes.append((lo, int(m.group(2) or lo), p))
     epci = folder / f"epci_{departement}.geojson"
     comp = sorted(folder.glob(f"epci_{departement}_composition_*.csv"))
-    geo = Geo(folder, communes, epci if epci.is_file() else None, comp[0] if comp else None)
+    geo = Geo(folder, communes, epci if epci.is_file() else None, comp)
     if not geo.communes_files and geo.epci_file is None:
         raise DataError([Problem(display_path(folder), f"aucun contour trouvé pour le département {departement} "
                                  f"(fichiers attendus : communes_{departement}_AAAA.geojson, epci_{departement}.geojson)")])

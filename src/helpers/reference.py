@@ -88,9 +88,12 @@ def load_reference(reference_dir: Path, departement: str, geo_dir: Path | None =
     if geo_dir is not None:
         geo_epci = Path(geo_dir) / f"epci_{departement}.csv"
         if geo_epci.is_file():
-            epci = read_geo_epci(geo_epci, departement)
+            # The geo folder's years win; other years keep the embedded DGCL figures (a fetched
+            # cache holds only the populations in force today).
+            geo = read_geo_epci(geo_epci, departement)
+            epci = pd.concat([epci[~epci.annee_vigueur.isin(set(geo.annee_vigueur))], geo], ignore_index=True)
             files.append(geo_epci)
-            epci_origin = display_path(geo_epci)
+            epci_origin = f"{display_path(epci_path)} et {display_path(geo_epci)}"
     epci["annee_vigueur"] = epci.annee_vigueur.astype(int)
     epci["population_municipale"] = pd.to_numeric(epci.population_municipale).astype(int)
 

@@ -1,0 +1,569 @@
+"""`rapport fetch`: download the open data of one département into a cache folder.
+
+Layout of the cache (default `data/cache/<dep>/`), read by `cafdata.py`, `geo.py` and
+`reference.py` unchanged:
+
+- `cafdata/s_ben_dep_<dep>.csv`, `cafdata/s_ben_epci_f_<dep>.csv`, `cafdata/s_ben_com_f_<dep>.csv`:
+  the Cafdata exports exactly as data.caf.fr serves them (Opendatasoft Explore API v2.1,
+  `…/catalog/datasets/<id>/exports/csv`, filtered on the département with `where`);
+- `geo/communes_<dep>_<Y>.geojson`: the commune outlines exactly as the API Découpage
+  administratif (geo.api.gouv.fr) serves them, properties `code, nom, population, codeEpci`;
+  Y is the current calendar year, since the API serves the geography in force today;
+- `geo/epci_<dep>.geojson` (property `siren`), `geo/epci_<dep>.csv` (summary read by
+  `reference.read_geo_epci`) and `geo/epci_<dep>_composition_<Y>.csv` (member communes and
+  their population), derived from the API's answers;
+- `manifest.json`: for each file, the address it came from, the date, the size and the sha256.
+
+Everything is downloaded into a staging folder next to the cache and checked first; only then
+are the files of the cache replaced, with renames, the manifest last. A failure leaves the
+previous cache (files and manifest) as it was.
+"""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import json
+import logging
+import os
+import re
+import shlex
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+from urllib.parse import quote, urlencode, urlsplit
+
+import requests
+import urllib3
+
+from . import config, fmt
+from .cafdata import Dataset, read_export
+from .errors import DataError, ParamError, Problem, RapportError, display_path
+from .reference import load_reference
+
+log = logging.getLogger("rapport")
+
+BACKOFF_SECONDS = 1.0  # wait BACKOFF_SECONDS × attempt number before trying again
+MANIFEST = "manifest.json"
+USER_AGENT = "rapport-caf (rapport fetch)"
+RE_DEP = re.compile(r"^(\d{2}|2A|2B|97\d)$")
+RE_COMMUNE = re.compile(r"^(\d{5}|2[AB]\d{3})$")
+RE_SIREN = re.compile(r"^\d{9}$")
+CAFDATA_FILES = ("s_ben_dep", "s_ben_com_f", "s_ben_epci_f")
+
+# EPCI type from the start of its name (names of the DGCL's list, as served by the API).
+EPCI_TYPES = [
+    ("CA ", "CA"), ("CC ", "CC"), ("CU ", "CU"), ("Métropole", "ME"),
+    ("Communauté d’agglomération", "CA"), ("Communauté de communes", "CC"), ("Communauté urbaine", "CU"),
+]
+
+
+class FetchError(RapportError):
+    """A download or a check failed; the cache was left as it was."""
+
+
+class _Retry(Exception):
+    """This attempt failed in a way another attempt may fix (HTTP 5xx/429, network, truncated or invalid body)."""
+
+    def __init__(self, cause: str):
+        super().__init__(cause)
+        self.cause = cause
+
+
+class _Stop(_Retry):
+    """This attempt failed in a way another attempt will not fix (HTTP 404, malformed address…)."""
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now().astimezone()
+
+
+def _iso(t: dt.datetime) -> str:
+    return t.isoformat(timespec="seconds")
+
+
+def _seconds(s: float) -> str:
+    return f"{s:g}".replace(".", ",")
+
+
+def _host(url: str) -> str:
+    return urlsplit(url).netloc or url
+
+
+def _url(base: str, path: str, params: dict[str, str]) -> str:
+    # %20 rather than `+` for spaces, commas kept readable: the address written in the manifest
+    # is exactly the one requested.
+    return f"{base.rstrip('/')}{path}?{urlencode(params, quote_via=quote, safe=',')}"
+
+
+# ---------------------------------------------------------------- addresses
+
+
+def cafdata_url(base: str, dataset: str, where: str) -> str:
+    """Opendatasoft Explore API v2.1 CSV export of one dataset, filtered with an ODSQL `where`."""
+    return _url(base, f"/api/explore/v2.1/catalog/datasets/{dataset}/exports/csv",
+                {"delimiter": ";", "with_bom": "true", "where": where})
+
+
+def cafdata_where(dataset: str, dep: str, sirens: list[str]) -> str:
+    if dataset == "s_ben_dep":
+        return f'numdep="{dep}"'
+    if dataset == "s_ben_com_f":
+        return f'startswith(numcomdo, "{dep}")'
+    return "numepci in (" + ", ".join(f'"{s}"' for s in sirens) + ")"
+
+
+def communes_url(base: str, dep: str) -> str:
+    return _url(base, f"/departements/{dep}/communes",
+                {"format": "geojson", "geometry": "contour", "fields": "code,nom,population,codeEpci"})
+
+
+def epcis_url(base: str, dep: str) -> str:
+    return _url(base, "/epcis", {"codeDepartement": dep, "format": "geojson", "geometry": "contour",
+                                 "fields": "code,nom,population"})
+
+
+# ---------------------------------------------------------------- HTTP with retries
+
+
+class Client:
+    """GET with a timeout per request and a number of attempts per file."""
+
+    def __init__(self, timeout: float, attempts: int, sleep: Callable[[float], None] = time.sleep):
+        self.timeout = timeout
+        self.attempts = attempts
+        self.sleep = sleep
+        self.session = requests.Session()  # proxies from the environment are honoured
+        self.session.headers["User-Agent"] = USER_AGENT
+
+    def close(self) -> None:
+        self.session.close()
+
+    def _get(self, url: str) -> bytes:
+        try:
+            r = self.session.get(url, timeout=self.timeout)
+        except requests.exceptions.Timeout:
+            raise _Retry(f"délai d’attente dépassé ({_seconds(self.timeout)} s)")
+        except requests.exceptions.ChunkedEncodingError:
+            raise _Retry("réponse incomplète (connexion interrompue avant la fin)")
+        except requests.exceptions.ContentDecodingError:
+            raise _Retry("réponse illisible (décompression impossible)")
+        except requests.exceptions.ConnectionError as exc:
+            inner = exc.args[0] if exc.args else None
+            if isinstance(inner, urllib3.exceptions.ReadTimeoutError):  # timeout while reading the body
+                raise _Retry(f"délai d’attente dépassé ({_seconds(self.timeout)} s)")
+            raise _Retry(f"connexion impossible ({_short(exc)})")
+        except requests.exceptions.RequestException as exc:  # malformed address, unknown scheme…
+            raise _Stop(f"requête impossible ({_short(exc)})")
+        if r.status_code == 429 or r.status_code >= 500:
+            raise _Retry(f"erreur HTTP {r.status_code}")
+        if r.status_code != 200:
+            raise _Stop(f"erreur HTTP {r.status_code}{_api_message(r)}")
+        length = r.headers.get("Content-Length", "")
+        encoding = r.headers.get("Content-Encoding", "identity").strip().lower()
+        if length.isdigit() and encoding in ("", "identity") and len(r.content) < int(length):
+            raise _Retry(f"réponse incomplète ({fmt.nombre(len(r.content))} octets reçus sur "
+                         f"{fmt.nombre(int(length))} annoncés)")
+        return r.content
+
+    def get(self, name: str, url: str, check: Callable[[bytes], object]) -> tuple[bytes, object, dt.datetime]:
+        """Download `url` and pass the body to `check` (which raises _Retry if it is not acceptable);
+        retry on failures another attempt may fix; raise FetchError naming the file, the address and
+        the cause once the attempts are spent."""
+        log.info("Téléchargement de %s : %s", name, url)
+        cause = ""
+        for attempt in range(1, self.attempts + 1):
+            try:
+                body = self._get(url)
+                result = check(body)
+                return body, result, _now()
+            except _Stop as exc:
+                raise FetchError(f"Échec du téléchargement de {name} ({url}) : {exc.cause}") from None
+            except _Retry as exc:
+                cause = exc.cause
+            if attempt < self.attempts:
+                delay = BACKOFF_SECONDS * attempt
+                log.info("%s : essai %d sur %d en échec (%s), nouvel essai dans %s s",
+                         name, attempt, self.attempts, cause, _seconds(delay))
+                self.sleep(delay)
+        essais = "essai" if self.attempts == 1 else "essais"
+        raise FetchError(f"Échec du téléchargement de {name} ({url}) après {self.attempts} {essais} : {cause}")
+
+
+def _short(exc: Exception, limit: int = 200) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _api_message(r: requests.Response) -> str:
+    """The explanation an API gives with a 4xx answer (Opendatasoft: JSON with `message`)."""
+    try:
+        data = r.json()
+    except ValueError:
+        return ""
+    msg = data.get("message") if isinstance(data, dict) else None
+    return f" : {_short(Exception(str(msg)))}" if msg else ""
+
+
+# ---------------------------------------------------------------- checks of the answers
+
+
+def _problems(exc: DataError, limit: int = 3) -> str:
+    parts = []
+    for p in exc.problems[:limit]:
+        where = []
+        if p.row is not None:
+            where.append(f"ligne {p.row}")
+        if p.column is not None:
+            where.append(f"colonne « {p.column} »")
+        parts.append(f"{', '.join(where)} : {p.message}" if where else p.message)
+    more = f" ; … et {len(exc.problems) - limit} autres problèmes" if len(exc.problems) > limit else ""
+    return " ; ".join(parts) + more
+
+
+def check_cafdata(body: bytes, path: Path, dataset: str, dep: str) -> Dataset:
+    """Accept a Cafdata export only if the project's loader reads it without a problem."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _Retry(f"contenu invalide : le fichier n’est pas en UTF-8 (octet {exc.start})")
+    lines = [ln for ln in text.lstrip("\ufeff").splitlines() if ln.strip()]
+    if not lines or "dtreffre" not in lines[0]:
+        raise _Retry("contenu invalide : la première ligne ne contient pas « dtreffre » "
+                     "(ce n’est pas un export Cafdata)")
+    if len(lines) < 2:
+        raise _Retry("contenu invalide : aucune ligne de données")
+    path.write_bytes(body)
+    try:
+        ds = read_export(path, dataset, dep)
+    except DataError as exc:
+        raise _Retry(f"contenu invalide : {_problems(exc)}")
+    if ds.frame.code.notna().sum() == 0:
+        raise _Retry(f"contenu invalide : aucune ligne pour le département {dep}")
+    return ds
+
+
+def _features(body: bytes) -> list[dict]:
+    try:
+        data = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise _Retry(f"contenu invalide : JSON illisible ({_short(exc, 120)})")
+    if not isinstance(data, dict) or data.get("type") != "FeatureCollection" or not isinstance(data.get("features"), list):
+        raise _Retry("contenu invalide : une collection GeoJSON (FeatureCollection) est attendue")
+    feats = data["features"]
+    if not feats:
+        raise _Retry("contenu invalide : la collection est vide")
+    for i, f in enumerate(feats, 1):
+        geom = f.get("geometry") if isinstance(f, dict) else None
+        if not isinstance(geom, dict) or geom.get("type") not in ("Polygon", "MultiPolygon") or not geom.get("coordinates"):
+            raise _Retry(f"contenu invalide : l’objet n° {i} n’a pas de contour (Polygon ou MultiPolygon)")
+        if not isinstance(f.get("properties"), dict):
+            raise _Retry(f"contenu invalide : l’objet n° {i} n’a pas de propriétés")
+    return feats
+
+
+def _population(value, what: str, required: bool) -> int | None:
+    if value is None and not required:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise _Retry(f"contenu invalide : population absente ou invalide pour {what}")
+    return value
+
+
+def check_communes(body: bytes, dep: str) -> list[dict]:
+    """Communes of the département: code, nom, population (may be absent), codeEpci (may be absent)."""
+    out, seen = [], set()
+    for f in _features(body):
+        p = f["properties"]
+        code, nom = p.get("code"), p.get("nom")
+        if not isinstance(code, str) or not RE_COMMUNE.match(code) or not code.startswith(dep):
+            raise _Retry(f"contenu invalide : code commune invalide ou hors du département {dep} ({code!r})")
+        if code in seen:
+            raise _Retry(f"contenu invalide : la commune {code} figure deux fois")
+        seen.add(code)
+        if not isinstance(nom, str) or not nom.strip():
+            raise _Retry(f"contenu invalide : nom absent pour la commune {code}")
+        epci = p.get("codeEpci")
+        if epci is not None and (not isinstance(epci, str) or not RE_SIREN.match(epci)):
+            raise _Retry(f"contenu invalide : codeEpci invalide pour la commune {code} ({epci!r})")
+        out.append({"code": code, "nom": nom, "population": _population(p.get("population"), f"la commune {code}", False),
+                    "codeEpci": epci})
+    return out
+
+
+def check_epcis(body: bytes) -> list[dict]:
+    """EPCI with their outline: code (SIREN), nom, population (required: the summary needs it)."""
+    out, seen = [], set()
+    for f in _features(body):
+        p = f["properties"]
+        code, nom = p.get("code"), p.get("nom")
+        if not isinstance(code, str) or not RE_SIREN.match(code):
+            raise _Retry(f"contenu invalide : SIREN d’EPCI invalide ({code!r})")
+        if code in seen:
+            raise _Retry(f"contenu invalide : l’EPCI {code} figure deux fois")
+        seen.add(code)
+        if not isinstance(nom, str) or not nom.strip():
+            raise _Retry(f"contenu invalide : nom absent pour l’EPCI {code}")
+        out.append({"siren": code, "nom": nom, "population": _population(p.get("population"), f"l’EPCI {code}", True),
+                    "geometry": f["geometry"]})
+    return out
+
+
+def epci_type(name: str, siren: str, known: dict[str, str]) -> str:
+    """CA, CC, CU or ME from the start of the name; else the type in the reference table."""
+    n = name.strip().replace("'", "’")
+    for prefix, kind in EPCI_TYPES:
+        if n.startswith(prefix) or n.lower().startswith(prefix.lower()):
+            return kind
+    if "métropole" in n.lower():
+        return "ME"
+    if siren in known:
+        return known[siren]
+    raise FetchError(f"Type inconnu pour l’EPCI {siren} « {name} » : le nom ne commence ni par « CA », « CC », "
+                     "« CU » ni par « Métropole », et l’EPCI est absent de data/reference/epci.csv")
+
+
+def check_december(ds: Dataset, file: str, url: str, year: int) -> None:
+    months = ds.months()
+    if f"{year}-12" in months:
+        return
+    present = f"mois présents : de {months[0]} à {months[-1]}" if months else "aucun mois"
+    msg = f"Décembre {year} est absent de {file} ({url}) ; {present}."
+    if not months or int(months[-1][:4]) <= year:
+        msg += (f" Les données de l’année {year} ne sont définitives qu’environ six mois après sa fin "
+                f"(vers l’été {year + 1}) : réessayer plus tard, ou choisir une année antérieure.")
+    raise FetchError(msg + " Le cache n’a pas été modifié.")
+
+
+# ---------------------------------------------------------------- derived geo files
+
+
+def _csv_text(header: list[str], rows: list[list]) -> bytes:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(header)
+    w.writerows(rows)
+    return buf.getvalue().encode("utf-8")
+
+
+def epci_files(epcis: list[dict], communes: list[dict], dep: str, year: int, source: str,
+               known_types: dict[str, str]) -> dict[str, bytes]:
+    """`epci_<dep>.geojson`, `epci_<dep>.csv` and `epci_<dep>_composition_<year>.csv`."""
+    names = {e["siren"]: e["nom"] for e in epcis}
+    for c in communes:
+        if c["codeEpci"] is not None and c["codeEpci"] not in names:
+            raise FetchError(f"Réponses incohérentes de l’API géographique : la commune {c['code']} appartient à "
+                             f"l’EPCI {c['codeEpci']}, absent de la liste des EPCI du département {dep}")
+    types = {e["siren"]: epci_type(e["nom"], e["siren"], known_types) for e in epcis}
+    geojson = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"siren": e["siren"], "nom": e["nom"], "type": types[e["siren"]],
+                                           "population": e["population"]},
+         "geometry": e["geometry"]} for e in epcis]}
+    summary = _csv_text(["siren", "nom", "type", "population", "annee_vigueur", "source"],
+                        [[e["siren"], e["nom"], types[e["siren"]], e["population"], year, source] for e in epcis])
+    composition = _csv_text(
+        ["annee_dgcl", "siren_epci", "nom_epci", "insee", "nom_membre", "pmun"],
+        [[year, c["codeEpci"] or "", names.get(c["codeEpci"], ""), c["code"], c["nom"],
+          "" if c["population"] is None else c["population"]] for c in communes])
+    return {
+        f"geo/epci_{dep}.geojson": json.dumps(geojson, ensure_ascii=False).encode("utf-8"),
+        f"geo/epci_{dep}.csv": summary,
+        f"geo/epci_{dep}_composition_{year}.csv": composition,
+    }
+
+
+# ---------------------------------------------------------------- staging, manifest, replacement
+
+
+@dataclass
+class Staged:
+    folder: Path
+    entries: list[dict] = field(default_factory=list)
+
+    def add(self, rel: str, body: bytes, url: str, when: dt.datetime, derived: bool) -> None:
+        path = self.folder / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(body)
+        self.entries.append({"fichier": rel, "adresse": url, "date": _iso(when), "taille": len(body),
+                             "sha256": hashlib.sha256(body).hexdigest(), "derive": derived})
+
+
+def _old_entries(out: Path) -> list[str]:
+    """Files listed in the cache's current manifest (those a new fetch replaces or retires)."""
+    try:
+        data = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+        names = [e["fichier"] for e in data["fichiers"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+    safe = []
+    for n in names:
+        p = Path(str(n))
+        if not p.is_absolute() and ".." not in p.parts and (out / p).is_file():
+            safe.append(p.as_posix())
+    return safe
+
+
+def replace_cache(staging: Path, out: Path, files: list[str]) -> None:
+    """Move the staged files into `out` with renames (same filesystem), the manifest last.
+
+    The old manifest is set aside first, so that a manifest in `out` always describes the files
+    next to it. Files of the old manifest that the new one does not list are retired. On an error
+    every rename is undone and the previous cache is back as it was."""
+    backup = out.with_name(f".{out.name}.ancien-{os.getpid()}")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        if backup.exists():
+            shutil.rmtree(backup)
+    except OSError as exc:
+        raise FetchError(f"Impossible d’écrire dans le cache {display_path(out)} ({exc}) : "
+                         "le cache n’a pas été modifié.") from None
+    retired = [MANIFEST] + [f for f in _old_entries(out) if f not in files]
+    done: list[tuple[Path, Path]] = []  # renames made, to undo in reverse order
+
+    def move(src: Path, dst: Path) -> None:
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(src, dst)
+        done.append((src, dst))
+
+    try:
+        for rel in retired:
+            if (out / rel).is_file():
+                move(out / rel, backup / rel)
+        for rel in files:
+            if (out / rel).exists():
+                move(out / rel, backup / rel)
+            move(staging / rel, out / rel)
+        move(staging / MANIFEST, out / MANIFEST)
+    except BaseException as exc:  # an interruption (Ctrl-C) is undone too
+        for src, dst in reversed(done):
+            try:
+                os.replace(dst, src)
+            except OSError:
+                pass
+        shutil.rmtree(backup, ignore_errors=True)
+        if not isinstance(exc, OSError):
+            raise
+        raise FetchError(f"Impossible de remplacer les fichiers du cache {display_path(out)} ({exc}) : "
+                         "le cache précédent a été rétabli.") from None
+    shutil.rmtree(backup, ignore_errors=True)
+
+
+def read_manifest(folder: Path) -> list[dict] | None:
+    """The entries of the manifest written by `rapport fetch`, found in `folder` or its parent
+    (the cafdata and geo folders are subfolders of the cache); None if there is none.
+
+    Each entry: fichier (path relative to the manifest's folder), adresse, date, taille, sha256,
+    derive (True for a file computed from the API's answers rather than saved as received)."""
+    folder = Path(folder)
+    for cand in (folder / MANIFEST, folder.parent / MANIFEST):
+        if not cand.is_file():
+            continue
+        try:
+            data = json.loads(cand.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise DataError([Problem(display_path(cand), f"manifeste illisible ({_short(exc, 120)})")])
+        entries = data.get("fichiers") if isinstance(data, dict) else None
+        if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+            raise DataError([Problem(display_path(cand), "manifeste invalide : liste « fichiers » attendue")])
+        return entries
+    return None
+
+
+# ---------------------------------------------------------------- the command
+
+
+def _params(args) -> tuple[int, str]:
+    text = str(args.year).strip()
+    if not re.fullmatch(r"\d{4}", text):
+        raise ParamError(f"--year : l’année doit être un nombre entier de quatre chiffres, par exemple 2023 "
+                         f"(reçu : « {args.year} »)")
+    dep = str(args.departement).strip().upper()
+    if not RE_DEP.match(dep):
+        raise ParamError(f"--departement : code de département invalide (reçu : « {args.departement} » ; "
+                         "attendu par exemple 17, 2A ou 974)")
+    if not args.timeout > 0:
+        raise ParamError(f"--timeout : un délai strictement positif est attendu (reçu : {_seconds(args.timeout)})")
+    if args.retries < 1:
+        raise ParamError(f"--retries : au moins un essai est nécessaire (reçu : {args.retries})")
+    return int(text), dep
+
+
+def run_fetch(args) -> int:
+    year, dep = _params(args)
+    out = Path(args.out or (config.DATA_DIR / "cache" / dep)).resolve()
+    started = _now()
+    geo_year = started.year
+    ref = load_reference(config.DATA_DIR / "reference", dep)
+    known_types = dict(zip(ref.epci.siren, ref.epci.type)) if ref.known else {}
+    sirens = sorted(ref.sirens())
+
+    staging = out.with_name(f".{out.name}.partiel-{os.getpid()}")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if staging.exists():
+            shutil.rmtree(staging)
+        (staging / "cafdata").mkdir(parents=True)
+        (staging / "geo").mkdir()
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise FetchError(f"Impossible de préparer le dossier de téléchargement {display_path(staging)} ({exc})") from None
+    client = Client(args.timeout, args.retries)
+    staged = Staged(staging)
+    try:
+        epcis: list[dict] | None = None
+        epci_url_used, epci_when = "", started
+
+        def get_epcis():
+            url = epcis_url(args.geo_url, dep)
+            body, result, when = client.get(f"epci_{dep}.geojson", url, check_epcis)
+            return result, url, when
+
+        for dataset in CAFDATA_FILES:
+            if dataset == "s_ben_epci_f" and not sirens:
+                # unknown département for the reference table: its EPCI come from the API first
+                epcis, epci_url_used, epci_when = get_epcis()
+                sirens = sorted(e["siren"] for e in epcis)
+            name = f"{dataset}_{dep}.csv"
+            rel = f"cafdata/{name}"
+            url = cafdata_url(args.cafdata_url, dataset, cafdata_where(dataset, dep, sirens))
+            body, ds, when = client.get(name, url, lambda b, d=dataset, r=rel: check_cafdata(b, staging / r, d, dep))
+            check_december(ds, name, url, year)
+            staged.add(rel, body, url, when, derived=False)
+
+        name = f"communes_{dep}_{geo_year}.geojson"
+        url = communes_url(args.geo_url, dep)
+        body, communes, when = client.get(name, url, lambda b: check_communes(b, dep))
+        staged.add(f"geo/{name}", body, url, when, derived=False)
+        communes_when, communes_url_used = when, url
+
+        if epcis is None:
+            epcis, epci_url_used, epci_when = get_epcis()
+        source = f"API Découpage administratif ({_host(args.geo_url)}), {fmt.date_longue(epci_when.date())}"
+        derived = epci_files(epcis, communes, dep, geo_year, source, known_types)
+        for rel, data in derived.items():
+            from_communes = "composition" in rel
+            staged.add(rel, data, communes_url_used if from_communes else epci_url_used,
+                       communes_when if from_communes else epci_when, derived=True)
+
+        manifest = {"departement": dep, "annee": year, "annee_geographie": geo_year, "date": _iso(_now()),
+                    "fichiers": staged.entries}
+        (staging / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        replace_cache(staging, out, [e["fichier"] for e in staged.entries])
+    except OSError as exc:  # disk full, permissions… while writing the staging folder
+        raise FetchError(f"Erreur d’écriture dans {display_path(staging)} ({exc}) : le cache n’a pas été modifié.") from None
+    finally:
+        client.close()
+        shutil.rmtree(staging, ignore_errors=True)
+
+    for e in staged.entries:
+        print(f"écrit : {out / e['fichier']}")
+    print(f"écrit : {out / MANIFEST}")
+    print(f"Données ouvertes du département {dep} téléchargées pour {year} ({len(staged.entries)} fichiers, "
+          f"géographie communale {geo_year}). Pour construire le rapport avec ces données :")
+    caf_set = shlex.quote(f"cafdata_dir={out / 'cafdata'}")
+    geo_set = shlex.quote(f"geo_dir={out / 'geo'}")
+    print(f"  rapport build --year {year} --set {caf_set} --set {geo_set}")
+    return 0

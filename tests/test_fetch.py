@@ -1,0 +1,440 @@
+"""`rapport fetch` against a local HTTP server whose answers are scripted per path.
+
+No request leaves the machine: the server listens on 127.0.0.1 (port chosen by the system) and
+serves the files of tests/fixtures/fetch in the layouts of data.caf.fr and geo.api.gouv.fr.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import re
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from helpers import cli, config, fetch
+from helpers.cafdata import load_cafdata, totals
+from helpers.errors import DataError
+from helpers.geo import load_geo
+from helpers.reference import load_reference
+
+FIX = Path(__file__).resolve().parent / "fixtures" / "fetch"
+NOW = dt.datetime(2026, 3, 15, 10, 30, tzinfo=dt.timezone(dt.timedelta(hours=1)))
+GEO_YEAR = NOW.year
+EXPORT = "/api/explore/v2.1/catalog/datasets/{}/exports/csv"
+DEP_PATH, COM_PATH, EPCI_PATH = (EXPORT.format(d) for d in ("s_ben_dep", "s_ben_com_f", "s_ben_epci_f"))
+COMMUNES_PATH, EPCIS_PATH = "/departements/17/communes", "/epcis"
+SIRENS_17 = ["200036473", "200041499", "200041523", "200041614", "200041689", "200041762", "241700434",
+             "241700459", "241700517", "241700624", "241700632", "241700640", "241700699"]
+FILES = ["cafdata/s_ben_dep_17.csv", "cafdata/s_ben_com_f_17.csv", "cafdata/s_ben_epci_f_17.csv",
+         f"geo/communes_17_{GEO_YEAR}.geojson", "geo/epci_17.geojson", "geo/epci_17.csv",
+         f"geo/epci_17_composition_{GEO_YEAR}.csv"]
+
+
+def fixture(name: str) -> bytes:
+    return (FIX / name).read_bytes()
+
+
+def ok(body: bytes, ctype: str = "text/csv; charset=utf-8") -> dict:
+    return {"status": 200, "body": body, "ctype": ctype}
+
+
+def geojson(name: str) -> dict:
+    return ok(fixture(name), "application/geo+json")
+
+
+# ---------------------------------------------------------------- the scripted server
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self):  # noqa: N802 (name imposed by http.server)
+        parts = urlsplit(self.path)
+        script = self.server.script
+        with script.lock:
+            script.requests.append((parts.path, parse_qs(parts.query, keep_blank_values=True)))
+            actions = script.routes.get(parts.path)
+            act = (actions.pop(0) if len(actions) > 1 else actions[0]) if actions else {"status": 404, "body": b"{}"}
+        try:
+            if act.get("delay"):
+                time.sleep(act["delay"])
+            body = act.get("body", b"")
+            self.send_response(act.get("status", 200))
+            self.send_header("Content-Type", act.get("ctype", "application/json"))
+            if act.get("truncate"):
+                # announce more than is sent, send half, then close the connection
+                self.send_header("Content-Length", str(len(body) + 500))
+                self.end_headers()
+                self.wfile.write(body[: len(body) // 2])
+                self.wfile.flush()
+                self.close_connection = True
+                return
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout)
+            self.close_connection = True
+
+    def log_message(self, *args):
+        pass
+
+
+class Script:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.routes: dict[str, list[dict]] = {}
+        self.requests: list[tuple[str, dict]] = []
+
+    def set(self, path: str, *actions: dict) -> None:
+        """Answers for `path`, in order; the last one is repeated."""
+        self.routes[path] = list(actions)
+
+    def count(self, path: str) -> int:
+        return sum(1 for p, _ in self.requests if p == path)
+
+    def query(self, path: str) -> dict:
+        return next(q for p, q in self.requests if p == path)
+
+
+@pytest.fixture
+def server():
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.script = Script()
+    httpd.script.set(DEP_PATH, ok(fixture("s_ben_dep_17.csv")))
+    httpd.script.set(COM_PATH, ok(fixture("s_ben_com_f_17.csv")))
+    httpd.script.set(EPCI_PATH, ok(fixture("s_ben_epci_f_17.csv")))
+    httpd.script.set(COMMUNES_PATH, geojson("communes_17.geojson"))
+    httpd.script.set(EPCIS_PATH, geojson("epcis_17.geojson"))
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    yield httpd
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture(autouse=True)
+def fast_and_local(monkeypatch):
+    monkeypatch.setattr(fetch, "BACKOFF_SECONDS", 0.01)
+    monkeypatch.setattr(fetch, "_now", lambda: NOW)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    logger = logging.getLogger("rapport")
+    handlers = list(logger.handlers)
+    yield
+    logger.handlers[:] = handlers  # cli.main adds a handler on each call
+
+
+def run(server, out: Path, *extra: str, year: str = "2023") -> int:
+    return cli.main(["fetch", "--year", year, "--cafdata-url", server.url, "--geo-url", server.url,
+                     "--out", str(out), "--timeout", "2", "--retries", "3", *extra])
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def previous_cache(out: Path) -> dict[str, bytes]:
+    """A cache from an earlier fetch: different bytes at the same paths, a file the new fetch
+    would retire, a file of the user's, and its manifest."""
+    files = {rel: f"ancien contenu de {rel}\n".encode() for rel in FILES}
+    files["geo/communes_17_2025.geojson"] = b'{"ancien": true}\n'
+    files["cafdata/configuration_familiale_17.csv"] = b"fichier de l'utilisateur\n"
+    for rel, data in files.items():
+        (out / rel).parent.mkdir(parents=True, exist_ok=True)
+        (out / rel).write_bytes(data)
+    listed = [rel for rel in files if "configuration" not in rel]
+    manifest = {"departement": "17", "annee": 2022, "date": "2025-06-01T09:00:00+02:00",
+                "fichiers": [{"fichier": rel, "adresse": "http://ancienne.adresse/", "date": "2025-06-01T09:00:00+02:00",
+                              "taille": len(files[rel]), "sha256": hashlib.sha256(files[rel]).hexdigest()}
+                             for rel in listed]}
+    (out / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+    return snapshot(out)
+
+
+def assert_untouched(out: Path, before: dict[str, bytes]) -> None:
+    assert snapshot(out) == before
+    leftovers = [p.name for p in out.parent.iterdir() if p.name != out.name]
+    assert leftovers == [], f"dossiers temporaires restés : {leftovers}"
+
+
+# ---------------------------------------------------------------- success
+
+
+def test_success_writes_files_manifest_and_command(server, tmp_path, capsys):
+    out = tmp_path / "cache"
+    assert run(server, out) == 0
+    printed = capsys.readouterr().out
+
+    # the Cafdata exports and the communes are kept exactly as received
+    assert (out / "cafdata/s_ben_dep_17.csv").read_bytes() == fixture("s_ben_dep_17.csv")
+    assert (out / "cafdata/s_ben_com_f_17.csv").read_bytes() == fixture("s_ben_com_f_17.csv")
+    assert (out / "cafdata/s_ben_epci_f_17.csv").read_bytes() == fixture("s_ben_epci_f_17.csv")
+    assert (out / f"geo/communes_17_{GEO_YEAR}.geojson").read_bytes() == fixture("communes_17.geojson")
+
+    # exact queries received by the server
+    assert server.script.query(DEP_PATH) == {"delimiter": [";"], "with_bom": ["true"], "where": ['numdep="17"']}
+    assert server.script.query(COM_PATH)["where"] == ['startswith(numcomdo, "17")']
+    assert server.script.query(EPCI_PATH)["where"] == [
+        "numepci in (" + ", ".join(f'"{s}"' for s in SIRENS_17) + ")"]
+    assert server.script.query(COMMUNES_PATH) == {"format": ["geojson"], "geometry": ["contour"],
+                                                  "fields": ["code,nom,population,codeEpci"]}
+    assert server.script.query(EPCIS_PATH) == {"codeDepartement": ["17"], "format": ["geojson"],
+                                               "geometry": ["contour"], "fields": ["code,nom,population"]}
+
+    # manifest: one entry per file with its address, size and sha256
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["departement"] == "17" and manifest["annee"] == 2023
+    assert dt.datetime.fromisoformat(manifest["date"]).tzinfo is not None
+    entries = {e["fichier"]: e for e in manifest["fichiers"]}
+    assert sorted(entries) == sorted(FILES)
+    for rel, e in entries.items():
+        data = (out / rel).read_bytes()
+        assert e["taille"] == len(data)
+        assert e["sha256"] == hashlib.sha256(data).hexdigest()
+        assert dt.datetime.fromisoformat(e["date"]).tzinfo is not None
+    assert entries["cafdata/s_ben_com_f_17.csv"]["adresse"] == (
+        f"{server.url}{COM_PATH}?delimiter=%3B&with_bom=true&where=startswith%28numcomdo,%20%2217%22%29")
+    assert entries["cafdata/s_ben_dep_17.csv"]["adresse"] == (
+        f"{server.url}{DEP_PATH}?delimiter=%3B&with_bom=true&where=numdep%3D%2217%22")
+    assert entries[f"geo/communes_17_{GEO_YEAR}.geojson"]["adresse"] == (
+        f"{server.url}/departements/17/communes?format=geojson&geometry=contour&fields=code,nom,population,codeEpci")
+    assert entries["geo/epci_17.csv"]["adresse"] == (
+        f"{server.url}/epcis?codeDepartement=17&format=geojson&geometry=contour&fields=code,nom,population")
+    assert [e["derive"] for e in manifest["fichiers"]] == [False, False, False, False, True, True, True]
+    assert fetch.read_manifest(out / "cafdata") == manifest["fichiers"]
+    assert fetch.read_manifest(out / "geo") == manifest["fichiers"]
+    assert fetch.read_manifest(tmp_path / "ailleurs" / "cafdata") is None
+
+    # the project's loaders read the cache
+    caf = load_cafdata(out / "cafdata", "17")
+    assert caf.years() == [2022, 2023]
+    assert totals(caf, 2023).foyers == 121067
+    geo = load_geo(out / "geo", "17")
+    assert geo.communes_path(GEO_YEAR) == out / f"geo/communes_17_{GEO_YEAR}.geojson"
+    assert sorted(geo.communes(GEO_YEAR).code) == ["17072", "17300", "17415"]
+    assert sorted(geo.epci().siren) == ["200036473", "241700434"]
+    pops = geo.commune_populations(2023).set_index("code")
+    assert pops.loc["17300", "population"] == 79961 and pops.loc["17300", "siren_epci"] == "241700434"
+    ref = load_reference(config.DATA_DIR / "reference", "17", geo_dir=out / "geo")
+    assert ref.epci_origin.endswith("epci_17.csv")
+    epci = ref.epci[ref.epci.siren == "200036473"].set_index("annee_vigueur")
+    assert epci.loc[2023, "population_municipale"] == 60447  # other years keep the embedded DGCL figures
+    saintes = epci.loc[GEO_YEAR].copy()
+    saintes["annee_vigueur"] = GEO_YEAR
+    assert saintes.nom == 'CA "Saintes - Grandes Rives - L\'Agglo"'
+    assert (saintes.type, saintes.population_municipale, saintes.annee_vigueur) == ("CA", 60600, GEO_YEAR)
+    assert saintes.source.startswith("API Découpage administratif (127.0.0.1:")
+    comp = (out / f"geo/epci_17_composition_{GEO_YEAR}.csv").read_text(encoding="utf-8").splitlines()
+    assert comp[0] == "annee_dgcl,siren_epci,nom_epci,insee,nom_membre,pmun"
+    assert comp[2] == f"{GEO_YEAR},241700434,CA de La Rochelle,17300,La Rochelle,79961"
+
+    # French output: the files written and the command to build with them
+    for rel in FILES + ["manifest.json"]:
+        assert f"écrit : {out / rel}" in printed
+    assert f"rapport build --year 2023 --set cafdata_dir={out}/cafdata --set geo_dir={out}/geo" in printed
+    assert [p.name for p in tmp_path.iterdir()] == ["cache"]
+
+
+def test_success_replaces_previous_cache(server, tmp_path, monkeypatch):
+    out = tmp_path / "cache"
+    out.mkdir()
+    previous_cache(out)
+    real_replace, renames = fetch.os.replace, []
+
+    def recording_replace(src, dst):
+        renames.append((Path(src), Path(dst)))
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(fetch.os, "replace", recording_replace)
+    assert run(server, out) == 0
+    # the old manifest is set aside first, the new one comes last
+    assert renames[0][0] == out / "manifest.json" and renames[-1][1] == out / "manifest.json"
+    assert all(dst != out / "manifest.json" for _, dst in renames[:-1])
+    after = snapshot(out)
+    assert after["cafdata/s_ben_dep_17.csv"] == fixture("s_ben_dep_17.csv")
+    assert "geo/communes_17_2025.geojson" not in after  # listed by the old manifest only: retired
+    assert after["cafdata/configuration_familiale_17.csv"] == b"fichier de l'utilisateur\n"  # not ours: kept
+    manifest = json.loads(after["manifest.json"])
+    assert sorted(e["fichier"] for e in manifest["fichiers"]) == sorted(FILES)
+    assert [p.name for p in tmp_path.iterdir()] == ["cache"]
+
+
+@pytest.mark.parametrize("path, first", [
+    (COM_PATH, {"status": 500, "body": b"erreur"}),
+    (DEP_PATH, {"status": 429, "body": b"trop de requetes"}),
+    (EPCI_PATH, {**ok(fixture("s_ben_epci_f_17.csv")), "truncate": True}),
+    (EPCIS_PATH, {"status": 200, "body": b"<html>maintenance</html>", "ctype": "text/html"}),
+    (DEP_PATH, ok("<html>page d’erreur</html>".encode())),
+], ids=["http-500", "http-429", "tronque", "geojson-invalide", "csv-invalide"])
+def test_one_failure_then_success(server, tmp_path, path, first):
+    normal = server.script.routes[path][0]
+    server.script.set(path, first, normal)
+    out = tmp_path / "cache"
+    assert run(server, out) == 0
+    assert server.script.count(path) == 2
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    for e in manifest["fichiers"]:
+        assert e["sha256"] == hashlib.sha256((out / e["fichier"]).read_bytes()).hexdigest()
+    assert (out / "cafdata/s_ben_epci_f_17.csv").read_bytes() == fixture("s_ben_epci_f_17.csv")
+
+
+# ---------------------------------------------------------------- failures leave the cache untouched
+
+
+def test_http_500_always(server, tmp_path, capsys):
+    out = tmp_path / "cache"
+    out.mkdir()
+    before = previous_cache(out)
+    server.script.set(COM_PATH, {"status": 500, "body": b"erreur interne"})
+    assert run(server, out) == 1
+    err = capsys.readouterr().err
+    url = f"{server.url}{COM_PATH}?delimiter=%3B&with_bom=true&where=startswith%28numcomdo,%20%2217%22%29"
+    assert f"Échec du téléchargement de s_ben_com_f_17.csv ({url}) après 3 essais : erreur HTTP 500" in err
+    assert server.script.count(COM_PATH) == 3
+    assert server.script.count(COMMUNES_PATH) == 0
+    assert_untouched(out, before)
+
+
+def test_timeout(server, tmp_path, capsys):
+    out = tmp_path / "cache"
+    out.mkdir()
+    before = previous_cache(out)
+    server.script.set(COMMUNES_PATH, {**geojson("communes_17.geojson"), "delay": 2.0})
+    t0 = time.monotonic()
+    code = cli.main(["fetch", "--year", "2023", "--cafdata-url", server.url, "--geo-url", server.url,
+                     "--out", str(out), "--timeout", "0.5", "--retries", "2"])
+    assert code == 1
+    assert time.monotonic() - t0 < 4
+    err = capsys.readouterr().err
+    assert f"Échec du téléchargement de communes_17_{GEO_YEAR}.geojson ({server.url}/departements/17/communes?" in err
+    assert "après 2 essais : délai d’attente dépassé (0,5 s)" in err
+    assert server.script.count(COMMUNES_PATH) == 2
+    assert_untouched(out, before)
+
+
+def test_truncated_body(server, tmp_path, capsys):
+    out = tmp_path / "cache"
+    out.mkdir()
+    before = previous_cache(out)
+    server.script.set(EPCIS_PATH, {**geojson("epcis_17.geojson"), "truncate": True})
+    assert run(server, out) == 1
+    err = capsys.readouterr().err
+    assert f"Échec du téléchargement de epci_17.geojson ({server.url}/epcis?codeDepartement=17&" in err
+    assert "après 3 essais : réponse incomplète" in err
+    assert server.script.count(EPCIS_PATH) == 3
+    assert_untouched(out, before)
+
+
+def test_client_error_is_not_retried(server, tmp_path, capsys):
+    out = tmp_path / "cache"
+    server.script.set(DEP_PATH, {"status": 400, "body": b'{"error_code": "ODSQLError", "message": "champ inconnu"}'})
+    assert run(server, out) == 1
+    err = capsys.readouterr().err
+    assert "Échec du téléchargement de s_ben_dep_17.csv (" in err and "erreur HTTP 400 : champ inconnu" in err
+    assert server.script.count(DEP_PATH) == 1
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_year_without_december(server, tmp_path, capsys):
+    out = tmp_path / "cache"
+    out.mkdir()
+    before = previous_cache(out)
+    assert run(server, out, year="2024") == 1
+    err = capsys.readouterr().err
+    assert "Décembre 2024 est absent de s_ben_dep_17.csv" in err
+    assert "mois présents : de 2022-11 à 2023-12" in err
+    assert "environ six mois après sa fin" in err
+    assert server.script.count(COMMUNES_PATH) == 0  # stopped before the geography
+    assert_untouched(out, before)
+
+
+def test_year_must_be_an_integer(server, tmp_path, capsys):
+    out = tmp_path / "cache"
+    assert run(server, out, year="abc") == 2
+    err = capsys.readouterr().err
+    assert "Erreur de paramètre" in err and "l’année doit être un nombre entier" in err and "« abc »" in err
+    assert server.script.requests == []
+    assert not out.exists()
+
+
+def test_failure_while_replacing_restores_previous_cache(server, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "cache"
+    out.mkdir()
+    before = previous_cache(out)
+    real_replace = fetch.os.replace
+    calls = {"n": 0}
+
+    def flaky_replace(src, dst):
+        calls["n"] += 1
+        if calls["n"] == 6:  # in the middle of the swap: some old files set aside, some new ones in place
+            calls["manifest during swap"] = (out / "manifest.json").exists()
+            raise OSError("disque plein (simulé)")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(fetch.os, "replace", flaky_replace)
+    assert run(server, out) == 1
+    assert calls["n"] > 6  # the renames made were undone
+    assert calls["manifest during swap"] is False  # no manifest beside a half-replaced set of files
+    assert "le cache précédent a été rétabli" in capsys.readouterr().err
+    assert_untouched(out, before)
+
+
+# ---------------------------------------------------------------- département without EPCI in the reference table
+
+
+def to_dep16(data: bytes) -> bytes:
+    text = re.sub(r"\b17(\d{3})\b", r"16\1", data.decode("utf-8"))
+    return text.replace(";17;Charente-Maritime;", ";16;Charente;").encode("utf-8")
+
+
+def test_unknown_departement_takes_its_epci_from_the_geo_api(server, tmp_path):
+    assert not load_reference(config.DATA_DIR / "reference", "16").known
+    s = server.script
+    s.set(DEP_PATH, ok(to_dep16(fixture("s_ben_dep_17.csv"))))
+    s.set(COM_PATH, ok(to_dep16(fixture("s_ben_com_f_17.csv"))))
+    s.set(EPCI_PATH, ok(fixture("s_ben_epci_f_17.csv")))
+    s.set("/departements/16/communes", geojson("communes_17.geojson") | {"body": to_dep16(fixture("communes_17.geojson"))})
+    out = tmp_path / "cache16"
+    assert cli.main(["fetch", "--year", "2023", "--departement", "16", "--cafdata-url", server.url,
+                     "--geo-url", server.url, "--out", str(out)]) == 0
+    paths = [p for p, _ in s.requests]
+    assert paths.index(EPCIS_PATH) < paths.index(EPCI_PATH)
+    assert s.query(EPCIS_PATH)["codeDepartement"] == ["16"]
+    assert s.query(EPCI_PATH)["where"] == ['numepci in ("200036473", "241700434")']
+    assert s.query(COM_PATH)["where"] == ['startswith(numcomdo, "16")']
+    assert sorted(load_geo(out / "geo", "16").communes(GEO_YEAR).code) == ["16072", "16300", "16415"]
+    ref = load_reference(config.DATA_DIR / "reference", "16", geo_dir=out / "geo")
+    assert sorted(ref.sirens()) == ["200036473", "241700434"]
+
+
+def test_read_manifest_rejects_a_broken_file(tmp_path):
+    (tmp_path / "cafdata").mkdir()
+    (tmp_path / "manifest.json").write_text('{"fichiers": ', encoding="utf-8")
+    with pytest.raises(DataError) as e:
+        fetch.read_manifest(tmp_path / "cafdata")
+    assert "manifeste illisible" in str(e.value)
+
+
+def test_epci_type_and_consistency_checks():
+    assert fetch.epci_type("CA de La Rochelle", "241700434", {}) == "CA"
+    assert fetch.epci_type("CC Aunis Sud", "200041614", {}) == "CC"
+    assert fetch.epci_type("CU de Dunkerque", "245900428", {}) == "CU"
+    assert fetch.epci_type("Métropole du Grand Nancy", "245400676", {}) == "ME"
+    assert fetch.epci_type("Bordeaux Métropole", "243300316", {}) == "ME"
+    assert fetch.epci_type("Communauté de communes du Pays", "200000001", {}) == "CC"
+    assert fetch.epci_type("Agglo du Pays", "200000001", {"200000001": "CA"}) == "CA"  # from the reference table
+    with pytest.raises(fetch.FetchError, match="Type inconnu pour l’EPCI 200000001"):
+        fetch.epci_type("Agglo du Pays", "200000001", {})
+    square = {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 1], [0, 0]]]}
+    epcis = [{"siren": "241700434", "nom": "CA de La Rochelle", "population": 10, "geometry": square}]
+    communes = [{"code": "17300", "nom": "La Rochelle", "population": 10, "codeEpci": "200036473"}]
+    with pytest.raises(fetch.FetchError, match="la commune 17300 appartient à l’EPCI 200036473"):
+        fetch.epci_files(epcis, communes, "17", 2026, "source", {})
