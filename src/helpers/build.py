@@ -92,6 +92,20 @@ def notebook_parameters(resolved: Resolved, params_file: Path | None, overrides:
             "params_file": str(Path(params_file).resolve()) if params_file else None, "overrides": ov}
 
 
+def _kernel_manager_class():
+    """Kernels talk to Papermill over local IPC sockets rather than TCP ports: nothing is
+    exposed on the network, and ipykernel no longer warns about unencrypted TCP."""
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import default
+
+    class IPCKernelManager(AsyncKernelManager):
+        @default("transport")
+        def _default_transport(self):
+            return "ipc"
+
+    return IPCKernelManager
+
+
 def execute(chapter: str, src: Path, dst: Path, parameters: dict) -> None:
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
@@ -99,7 +113,8 @@ def execute(chapter: str, src: Path, dst: Path, parameters: dict) -> None:
     _kernel_env()
     try:
         pm.execute_notebook(str(src), str(dst), parameters=parameters, kernel_name=KERNEL,
-                            cwd=str(config.NOTEBOOKS_DIR), progress_bar=False, log_output=False)
+                            cwd=str(config.NOTEBOOKS_DIR), progress_bar=False, log_output=False,
+                            kernel_manager_class=_kernel_manager_class())
     except PapermillExecutionError as exc:
         # Number the cell as in the source notebook: Papermill inserted its injected-parameters cell.
         index = exc.cell_index

@@ -245,18 +245,14 @@ def totals(data: CafData, year: int) -> Totals | None:
     """Département totals for December of `year`: exact from s_ben_dep if present, else the sum
     of the commune rows (non-localised allocataires included), whose counts are rounded to 5."""
     month = december(year)
-    if data.dep is not None:
-        rows = data.dep.frame[data.dep.frame.dtreffre == month]
+    for ds, rounded in ((data.dep, False), (data.com, True)):
+        if ds is None:
+            continue
+        rows = ds.frame[ds.frame.dtreffre == month]
         if not rows.empty:
-            sums = rows[data.dep.measures].sum(min_count=1)
+            sums = rows[ds.measures].sum(min_count=1)
             return Totals(year, sums.get("indfoy_ndur", float("nan")), sums.get("indnbp_ndur", float("nan")),
-                          sums.to_dict(), "s_ben_dep", False)
-    if data.com is not None:
-        rows = data.com.frame[data.com.frame.dtreffre == month]
-        if not rows.empty:
-            sums = rows[data.com.measures].sum(min_count=1)
-            return Totals(year, sums.get("indfoy_ndur", float("nan")), sums.get("indnbp_ndur", float("nan")),
-                          sums.to_dict(), "s_ben_com_f", True)
+                          sums.to_dict(), ds.name, rounded)
     return None
 
 
