@@ -17,8 +17,8 @@ def test_year_2022_computes_its_own_figures(tmp_path):
     out = tmp_path / "2022"
     assert cli.main(["-q", "build", "--year", "2022", "--out", str(out), "--formats", "html"]) == 0
     html = (out / "rapport-2022.html").read_text(encoding="utf-8")
-    assert "Données au 31 décembre 2022" in html
-    assert "7 des 13 Epci" in html  # CTG register at 31/12/2022
+    assert "Données au 31\u00a0décembre\u00a02022" in html
+    assert "7 des 13 EPCI" in html  # CTG register at 31/12/2022
     assert "122\u202f600" in html  # demo foyers, December 2022
 
 
@@ -64,5 +64,5 @@ def test_run_all_with_defaults_like_jupyterlab(name):
                    resources={"metadata": {"path": str(config.NOTEBOOKS_DIR)}}).execute()
     html = "".join(o.get("data", {}).get("text/html", "") for c in nb.cells if c.cell_type == "code"
                    for o in c.outputs)
-    assert "31 décembre 2023" in html
+    assert "31\u00a0décembre\u00a02023" in html
     assert not any(o.output_type == "error" for c in nb.cells if c.cell_type == "code" for o in c.outputs)

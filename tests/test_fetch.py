@@ -229,7 +229,7 @@ def test_success_writes_files_manifest_and_command(server, tmp_path, capsys):
     assert epci.loc[2023, "population_municipale"] == 60447  # other years keep the embedded DGCL figures
     saintes = epci.loc[GEO_YEAR].copy()
     saintes["annee_vigueur"] = GEO_YEAR
-    assert saintes.nom == 'CA "Saintes - Grandes Rives - L\'Agglo"'
+    assert saintes.nom == 'CA "Saintes - Grandes Rives - L’Agglo"'  # typographic apostrophe for display
     assert (saintes.type, saintes.population_municipale, saintes.annee_vigueur) == ("CA", 60600, GEO_YEAR)
     assert saintes.source.startswith("API Découpage administratif (127.0.0.1:")
     comp = (out / f"geo/epci_17_composition_{GEO_YEAR}.csv").read_text(encoding="utf-8").splitlines()

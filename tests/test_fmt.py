@@ -22,10 +22,11 @@ def test_percent_has_no_break_space():
     assert fmt.pourcent(0.4861, 1) == f"48,6{NNBSP}%"
 
 
-def test_dates_in_french():
-    assert fmt.date_longue(dt.date(2023, 12, 31)) == "31 décembre 2023"
-    assert fmt.date_longue(dt.date(2024, 1, 1)) == "1er janvier 2024"
-    assert fmt.date_longue("2022-12-15") == "15 décembre 2022"
+def test_dates_in_french_never_broken():
+    assert fmt.date_longue(dt.date(2023, 12, 31)) == "31\u00a0décembre\u00a02023"
+    assert fmt.date_longue(dt.date(2024, 1, 1)) == "1er\u00a0janvier\u00a02024"
+    assert fmt.date_longue("2022-12-15").replace("\u00a0", " ") == "15 décembre 2022"
+    assert fmt.mois_annee("2016-06") == "juin\u00a02016"
 
 
 def test_amounts():

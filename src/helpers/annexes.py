@@ -17,9 +17,9 @@ LABELS = {
     "foyers_allocataires": ("Foyers allocataires", "nombre"),
     "personnes_couvertes": ("Personnes couvertes", "nombre"),
     "part_sans_enfant": ("Part des allocataires sans enfant", "part"),
-    "epci_couverts_ctg": ("Epci couverts par une Ctg", "nombre"),
-    "part_habitants_couverts_ctg": ("Part des habitants couverts par une Ctg", "part"),
-    "ctg_signees_annee": ("Ctg signées dans l’année", "nombre"),
+    "epci_couverts_ctg": ("EPCI couverts par une CTG", "nombre"),
+    "part_habitants_couverts_ctg": ("Part des habitants couverts par une CTG", "part"),
+    "ctg_signees_annee": ("CTG signées dans l’année", "nombre"),
     "professionnels_cooperation": ("Professionnels de la coopération", "nombre"),
     "etp_cooperation": ("ETP de coopération", "etp"),
     "financement_caf_cooperation": ("Financement Caf des postes de coopération", "euros"),
@@ -42,7 +42,7 @@ def _fmt_value(v: float, kind: str) -> str:
     if v is None:
         return "–"
     return {"part": lambda x: fmt.pourcent(x, 1), "etp": lambda x: fmt.nombre(x, 1),
-            "euros": fmt.montant}.get(kind, fmt.nombre)(v)
+            "euros": lambda x: f"{fmt.nombre(x)}{fmt.NNBSP}€"}.get(kind, fmt.nombre)(v)
 
 
 def _table(headers: list[str], rows: list[list[str]], caption: str, numeric: set[int] = frozenset(),
@@ -71,13 +71,15 @@ def published(resolved: Resolved, computed: dict[str, float]) -> str:
         label, kind = LABELS.get(key, (key, "nombre"))
         c = computed.get(key)
         gap = "–" if c is None else (fmt.points(c - p) if kind == "part" else
-                                      fmt.variation(c - p, 1 if kind == "etp" else 0))
-        rel = "–" if c is None or not p or kind == "part" else fmt.variation((c - p) / p, 3, pourcentage=True)
+                                      fmt.variation(c - p, 1 if kind == "etp" else 0)
+                                      + (f"{fmt.NNBSP}€" if kind == "euros" else ""))
+        rel = "–" if c is None or not p or kind == "part" else fmt.variation((c - p) / p, 1, pourcentage=True)
         rows.append([label, _fmt_value(p, kind), _fmt_value(c, kind), gap, rel])
     intro = ("<p>Chiffres publiés dans le rapport d’activité de l’année, comparés aux chiffres que ce document "
-             "recalcule à partir des fichiers de données. Un écart s’explique par la source (somme de communes "
-             "arrondies à 5 au lieu du chiffre départemental exact), la date d’extraction, ou des données "
-             "illustratives.</p>")
+             "recalcule à partir des fichiers de données. Un écart peut venir de la source (somme de communes "
+             "arrondies à 5 au lieu du chiffre départemental exact), de la date d’extraction, de la population "
+             "légale retenue (population municipale en vigueur l’année du rapport) ou de données illustratives. "
+             "Les chiffres recalculés sont ceux que le rapport affiche.</p>")
     return intro + _table(["Indicateur", "Publié", "Calculé", "Écart", "Écart relatif"], rows,
                           "Chiffres publiés et chiffres recalculés", numeric={1, 2, 3, 4})
 
@@ -107,7 +109,22 @@ def git_state() -> tuple[str, str]:
         return "inconnu (pas de dépôt git)", "inconnu"
 
 
-def provenance(resolved: Resolved, files: list[Path], started: str, duration_s: float) -> str:
+def _param_value(key: str, value) -> str:
+    if value is None or value == "":
+        return "(aucune)"
+    if key == "published" and isinstance(value, dict):
+        return f"{fmt.pluriel(len(value), 'chiffre publié', 'chiffres publiés')} (voir l’annexe 2)"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    if key.endswith("_dir"):
+        return display_path(value)
+    return str(value)
+
+
+def provenance(resolved: Resolved, files: list[Path], started, duration_s: float) -> str:
+    from zoneinfo import ZoneInfo
+
+    local = started.astimezone(ZoneInfo("Europe/Paris"))
     commit, dirty = git_state()
     versions = [["Python", platform.python_version()]]
     for p in PACKAGES:
@@ -115,13 +132,13 @@ def provenance(resolved: Resolved, files: list[Path], started: str, duration_s: 
             versions.append([p, md.version(p)])
         except md.PackageNotFoundError:
             pass
-    params_rows = [[k, v, o] for k, v, o in describe(resolved)]
+    params_rows = [[k, _param_value(k, getattr(resolved.params, k)), o] for k, _, o in describe(resolved)]
     file_rows = []
     for f in sorted(set(files)):
         file_rows.append([display_path(f), fmt.nombre(Path(f).stat().st_size), sha256(Path(f))])
     return (
-        f"<p>Construit le {html.escape(started)}, en {fmt.nombre(duration_s, 1)} secondes (exécution des "
-        f"chapitres et assemblage, avant l’écriture du PDF).</p>"
+        f"<p>Construit le {fmt.date_longue(local.date())} à {local:%H:%M} (heure de Paris), en "
+        f"{fmt.nombre(duration_s, 1)} secondes (exécution des chapitres et assemblage, avant l’écriture du PDF).</p>"
         f"<p>Version du code : commit <code>{html.escape(commit)}</code> ; modifications non enregistrées dans "
         f"l’arbre de travail : {dirty}.</p>"
         + _table(["Paramètre", "Valeur", "Origine"], params_rows, "Paramètres de la construction")

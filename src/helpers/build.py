@@ -150,27 +150,30 @@ def _method_items(checked: Checked, resolved: Resolved) -> list[tuple[str, str]]
                     "s_ben_com_f": "commune, décembre, effectifs arrondis à 5"}[ds.name]
             extra = f" ; {ds.duplicates_dropped} lignes techniques en double écartées" if ds.duplicates_dropped else ""
             items.append((f"Cafdata {ds.name}",
-                          f"{what} ; de {months[0]} à {months[-1]} ; fichier {html.escape(display_path(ds.path))}{extra}."
+                          f"{what} ; de {fmt.mois_annee(months[0])} à {fmt.mois_annee(months[-1])} ; fichier "
+                          f"{html.escape(ds.path.name)}{extra}."
                           + (" <strong>Jeu de démonstration : chiffres illustratifs.</strong>" if d.illustrative else "")))
         if d.family is not None:
             items.append(("Configurations familiales", "extrait interne de la Caf (isolé, couple, monoparent ; nombre "
-                          f"d’enfants), fichier {html.escape(display_path(d.family.path))}."))
+                          f"d’enfants), fichier {html.escape(d.family.path.name)}."))
         items.append(("Arrondis et secret statistique",
                       "Dans les fichiers communaux et intercommunaux de Cafdata, chaque effectif est arrondi à 5 ; "
                       "une somme de communes diffère donc du total départemental exact. Les allocataires non "
                       "localisés dans une commune (code commune vide) sont comptés dans les totaux, pas sur les cartes."))
         items.append(("Géographie", "Les données de décembre N sont localisées sur la géographie communale du "
-                      "1er janvier N+1 ; les anciennes communes sont rattachées à la commune nouvelle."))
+                      "1<sup>er</sup> janvier N+1 : les anciennes communes sont rattachées à la commune nouvelle. Quand "
+                      "un fichier est déjà établi sur une géographie plus récente, les contours et les populations des "
+                      "communes fusionnées depuis sont regroupés de la même façon sur la carte."))
     any_ctx = next(iter(checked.contexts.values()))
     epci, used = any_ctx.reference.epci_year(p.year)
     if not epci.empty:
-        items.append(("Populations", f"Population municipale des Epci en vigueur en {used} (recensement "
+        items.append(("Populations", f"Population municipale des EPCI en vigueur en {used} (recensement "
                       f"{used - 3}), {fmt.nombre(int(epci.population_municipale.sum()))} habitants ; source : "
-                      f"{html.escape(epci.source.iloc[0])} ({html.escape(any_ctx.reference.epci_origin)})."))
+                      f"{html.escape(epci.source.iloc[0])}."))
     items.append(("Définitions", "Foyer allocataire : foyer dont au moins un membre perçoit une prestation de la "
                   "Caf au titre du mois ; personnes couvertes : allocataires, conjoints, enfants et autres personnes "
                   "à charge ; taux de couverture : personnes couvertes rapportées à la population municipale. "
-                  "Ctg en vigueur : convention signée dont la période couvre le 31 décembre ; poste en cours : poste "
+                  "CTG en vigueur : convention signée dont la période couvre le 31 décembre ; poste en cours : poste "
                   "commencé au plus tard le 31 décembre et non terminé avant."))
     if any(c.registers is not None for c in checked.contexts.values()):
         items.append(("Registres de la Caf", "Conventions territoriales globales, postes de coopération et rencontres "
@@ -214,7 +217,7 @@ def build(resolved: Resolved, out: Path, params_file: Path | None, overrides: di
     from . import publish
 
     t0 = time.monotonic()
-    started = dt.datetime.now().astimezone()
+    started = dt.datetime.now(dt.timezone.utc)
     p = resolved.params
     chapters = chapters or list(p.chapters)
     formats = formats or list(p.formats)
@@ -255,7 +258,7 @@ def build(resolved: Resolved, out: Path, params_file: Path | None, overrides: di
                 annexes.published(resolved, checked.computed))]
         duration = time.monotonic() - t0
         ann.append(("annexe-provenance", "Annexe 3 — Provenance de la construction",
-                    annexes.provenance(resolved, checked.files, started.strftime("%d/%m/%Y à %H:%M:%S %Z"), duration)))
+                    annexes.provenance(resolved, checked.files, started, duration)))
         full, pages = publish.assemble(meta, built, ann)
         written = []
         if "html" in formats:

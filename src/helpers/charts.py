@@ -39,34 +39,37 @@ def _fr_axis(ax, axis: str = "y", decimals: int = 0, percent: bool = False) -> N
 
 
 def evolution(df: pd.DataFrame, year: int) -> plt.Figure:
-    """Foyers allocataires and personnes couvertes by December, with the report's year marked."""
-    fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 2.6), sharex=True)
+    """Foyers allocataires and personnes couvertes by December, with the report's year marked.
+    The vertical axes do not start at zero (said on the chart)."""
+    fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 2.8), sharex=True)
     for ax, col, title, color in ((axes[0], "foyers", "Foyers allocataires", BLUE),
                                   (axes[1], "personnes", "Personnes couvertes", ORANGE)):
         ax.plot(df.annee, df[col], marker="o", color=color, linewidth=2, markersize=4)
         cur = df[df.annee == year]
+        lo, hi = df[col].min(), df[col].max()
+        pad = (hi - lo) * 0.35 + 1
+        ax.set_ylim(lo - pad, hi + pad * 1.6)
         if not cur.empty:
             ax.scatter(cur.annee, cur[col], s=60, color=color, zorder=3, edgecolor="black")
             ax.annotate(fmt.nombre(cur[col].iloc[0]), (cur.annee.iloc[0], cur[col].iloc[0]),
-                        textcoords="offset points", xytext=(0, 12), ha="center", fontsize=8.5, fontweight="bold",
-                        bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": "none", "alpha": 0.9})
+                        xytext=(cur.annee.iloc[0], hi + pad * 0.9), ha="center", fontsize=8.5, fontweight="bold",
+                        arrowprops={"arrowstyle": "-", "color": "#777777", "linewidth": 0.8})
         ax.set_title(title)
-        lo, hi = df[col].min(), df[col].max()
-        pad = (hi - lo) * 0.35 + 1
-        ax.set_ylim(lo - pad, hi + pad)
         _fr_axis(ax)
         ax.set_xticks(df.annee)
-        ax.tick_params(axis="x", rotation=0)
+        ax.set_xlim(df.annee.min() - 0.5, df.annee.max() + 0.5)
         ax.xaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _: f"{int(v)}"))
         if len(df) > 6:
-            for label in ax.get_xticklabels()[::2]:
+            for label in ax.get_xticklabels()[1::2]:
                 label.set_visible(False)
-    fig.tight_layout()
+    fig.text(0.01, 0.0, "Axes verticaux ne partant pas de zéro.", fontsize=7.5, color="#555555", ha="left",
+             va="bottom")
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
     return fig
 
 
 def barh(labels, values, value_fmt=fmt.nombre, color=BLUE, highlight=None, xlabel: str = "",
-         height_per_bar: float = 0.32, percent: bool = False) -> plt.Figure:
+         height_per_bar: float = 0.32, percent: bool = False, axis_decimals: int = 0) -> plt.Figure:
     """Horizontal bars sorted as given, with the value printed at the end of each bar."""
     labels, values = list(labels), list(values)
     fig, ax = plt.subplots(figsize=(WIDTH, 0.6 + height_per_bar * len(labels)))
@@ -78,25 +81,36 @@ def barh(labels, values, value_fmt=fmt.nombre, color=BLUE, highlight=None, xlabe
     for i, v in enumerate(values):
         ax.text(v + vmax * 0.01, i, value_fmt(v), va="center", fontsize=8.5)
     ax.set_xlim(0, vmax * 1.15)
-    _fr_axis(ax, "x", percent=percent)
+    ax.xaxis.set_major_locator(mticker.MaxNLocator(5))
+    _fr_axis(ax, "x", decimals=axis_decimals, percent=percent)
     ax.set_xlabel(xlabel)
     ax.grid(axis="y", visible=False)
     fig.tight_layout()
     return fig
 
 
+FAMILY_LABELS = {"isolé": "Personne seule", "couple": "Couple", "monoparent": "Famille monoparentale"}
+
+
 def stacked_family(table: pd.DataFrame) -> plt.Figure:
-    """Foyers by family configuration, stacked by number of children."""
-    fig, ax = plt.subplots(figsize=(WIDTH, 2.4))
+    """Foyers by family configuration, stacked by number of children, totals at the end."""
+    fig, ax = plt.subplots(figsize=(WIDTH, 2.5))
+    names = [FAMILY_LABELS.get(i, i) for i in table.index]
     left = pd.Series(0.0, index=table.index)
     labels = {"0": "sans enfant", "1": "1 enfant", "2": "2 enfants", "3+": "3 enfants ou plus"}
-    colors = [GREY, SKY, BLUE, "#003F66"]
-    for col, c in zip(table.columns, colors):
-        ax.barh(table.index, table[col], left=left, color=c, label=labels.get(col, col), edgecolor="white")
+    colors = {"0": ORANGE, "1": SKY, "2": BLUE, "3+": "#003F66"}
+    for col in table.columns:
+        ax.barh(names, table[col], left=left.values, color=colors.get(col, GREY), label=labels.get(col, col),
+                edgecolor="white")
         left += table[col]
+    for i, total in enumerate(left):
+        ax.text(total + left.max() * 0.01, i, fmt.nombre(total), va="center", fontsize=8.5)
+    ax.set_xlim(0, left.max() * 1.15)
     ax.invert_yaxis()
+    ax.xaxis.set_major_locator(mticker.MaxNLocator(5))
     _fr_axis(ax, "x")
-    ax.legend(ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.18), frameon=False)
+    ax.set_xlabel("foyers allocataires")
+    ax.legend(ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.3), frameon=False)
     ax.grid(axis="y", visible=False)
     fig.tight_layout()
     return fig
@@ -117,24 +131,28 @@ def timeline(ctg: pd.DataFrame, names: dict[str, str], year: int) -> plt.Figure:
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
     ax.tick_params(axis="x", labelsize=8)
     ax.axvline(pd.Timestamp(year, 12, 31), color="black", linewidth=1, linestyle="--")
-    ax.text(pd.Timestamp(year, 12, 31), len(order) - 0.55, f" 31/12/{year}", ha="left", va="bottom", fontsize=8)
+    ax.text(pd.Timestamp(year, 12, 31), -0.75, f"31 déc. {year}", ha="center", va="bottom", fontsize=8,
+            bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none"})
     ax.set_yticks(range(len(order)), [names.get(s, s) for s in order])
     ax.set_ylim(len(order) - 0.4, -1.2)
     ax.grid(axis="y", visible=False)
     ax.scatter([], [], marker="D", color=VERMILION, label="signature")
     ax.barh([], [], color=SKY, edgecolor=BLUE, label="période de la convention")
-    ax.legend(loc="lower left", bbox_to_anchor=(0, 1.0), ncol=2, frameon=False)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.07), ncol=2, frameon=False)
     fig.tight_layout()
     return fig
 
 
 def choropleth(gdf, column: str, legend_title: str, percent: bool = True, cmap: str = "Blues",
                missing_label: str = "donnée non disponible", outline=None, categorical: bool = False,
-               colors: dict | None = None) -> plt.Figure:
-    """A map of `gdf[column]`: quantile classes for numbers, fixed colours for categories."""
+               colors: dict | None = None, names: str | None = None) -> plt.Figure:
+    """A map of `gdf[column]`: quantile classes for numbers, fixed colours for categories;
+    `names`: a column whose values are written on each area."""
+    import textwrap
+
     import matplotlib.patches as mpatches
 
-    fig, ax = plt.subplots(figsize=(WIDTH, 5.6))
+    fig, ax = plt.subplots(figsize=(WIDTH, 5.0))
     ax.set_axis_off()
     missing = gdf[gdf[column].isna()]
     if not missing.empty:
@@ -148,22 +166,40 @@ def choropleth(gdf, column: str, legend_title: str, percent: bool = True, cmap: 
                 part.plot(ax=ax, color=color, edgecolor="white", linewidth=0.6)
             handles.append(mpatches.Patch(facecolor=color, edgecolor="#666666", label=cat))
     else:
+        import numpy as np
+
         k = min(5, max(2, data[column].nunique()))
-        bins = pd.qcut(data[column], q=k, duplicates="drop")
+        edges = np.unique(data[column].quantile(np.linspace(0, 1, k + 1)).to_numpy())
+        edges[-1] = np.nextafter(edges[-1], np.inf)  # classes [a, b[: the maximum falls in the last one
+        bins = pd.cut(data[column], bins=edges, right=False, include_lowest=True)
         cats = bins.cat.categories
         cm = plt.get_cmap(cmap)
         shades = [cm(0.2 + 0.75 * i / max(1, len(cats) - 1)) for i in range(len(cats))]
+        decimals = 0
+        while decimals < 2 and len({fmt.pourcent(e, decimals) if percent else fmt.nombre(e, decimals)
+                                    for e in edges[1:-1]}) < len(edges) - 2:
+            decimals += 1  # bounds that round alike get one more decimal
+        show = (lambda v: fmt.pourcent(v, decimals)) if percent else (lambda v: fmt.nombre(v, decimals))
         for i, (cat, shade) in enumerate(zip(cats, shades)):
             part = data[bins == cat]
             part.plot(ax=ax, color=shade, edgecolor="white", linewidth=0.25)
-            left = data[column].min() if i == 0 else cat.left  # qcut widens the first bin below the minimum
-            lo, hi = (fmt.pourcent(left, 0), fmt.pourcent(cat.right, 0)) if percent else \
-                (fmt.nombre(left), fmt.nombre(cat.right))
-            handles.append(mpatches.Patch(facecolor=shade, edgecolor="#666666", label=f"{lo} à {hi}"))
+            if i == 0:
+                label = f"moins de {show(cat.right)}"
+            elif i == len(cats) - 1:
+                label = f"{show(cat.left)} ou plus"
+            else:
+                label = f"{show(cat.left)} à moins de {show(cat.right)}"
+            handles.append(mpatches.Patch(facecolor=shade, edgecolor="#666666", label=label))
     if not missing.empty:
         handles.append(mpatches.Patch(facecolor="white", edgecolor="#999999", hatch="///", label=missing_label))
     if outline is not None:
         outline.boundary.plot(ax=ax, color="#333333", linewidth=0.8)
+    if names is not None:
+        for _, row in gdf.iterrows():
+            p = row.geometry.representative_point()
+            ax.text(p.x, p.y, "\n".join(textwrap.wrap(str(row[names]), 16)), ha="center", va="center",
+                    fontsize=6.3, color="#111111",
+                    bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.75})
     ax.legend(handles=handles, title=legend_title, loc="lower left", frameon=True, fontsize=8.5, title_fontsize=9)
     ax.set_aspect(1 / 0.7)  # about 1/cos(46°N): no distortion at the latitude of the département
     fig.tight_layout()

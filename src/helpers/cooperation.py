@@ -34,9 +34,10 @@ def valeurs(ctx: Contexte) -> dict[str, str]:
         "professionnels_var": fmt.variation(k.professionals - prev.professionals),
         "etp_var": fmt.variation(k.fte - prev.fte, 1),
         "reunions": fmt.nombre(len(k.meetings)),
-        "reunions_mot": "regroupement a été organisé" if len(k.meetings) < 2 else "regroupements ont été organisés",
+        "reunions_mot": "rencontre du réseau a été organisée" if len(k.meetings) < 2 else
+                        "rencontres du réseau ont été organisées",
         "reunions_elus": fmt.nombre(k.meetings_with_managers_and_elected),
-        "reunions_elus_mot": "temps d’échange dédié" if k.meetings_with_managers_and_elected < 2 else "temps d’échanges dédiés",
+        "reunions_elus_mot": "ouverte" if k.meetings_with_managers_and_elected < 2 else "ouvertes",
         "epci_avec_poste": fmt.nombre(int((k.by_epci.postes > 0).sum())),
     })
     return v
@@ -48,7 +49,8 @@ def chiffres_cles(ctx: Contexte):
         (v["professionnels"], "professionnels", f"{v['professionnels_var']} en un an"),
         (v["etp"], "équivalents temps plein", f"{v['etp_var']} en un an"),
         (v["financement_caf_court"], "financement de la Caf", "postes en cours au " + ctx.date_obs),
-        (v["reunions"], f"regroupements du réseau en {ctx.year}", f"dont {v['reunions_elus']} avec responsables et élus"),
+        (v["reunions"], f"{'rencontres' if len(annee(ctx).meetings) > 1 else 'rencontre'} du réseau en {ctx.year}",
+         f"dont {v['reunions_elus']} avec responsables et élus"),
     ]
 
 
@@ -69,8 +71,10 @@ def tableau_types(ctx: Contexte):
         "Postes": t.postes.map(fmt.nombre),
         "ETP": t.etp.map(lambda x: fmt.nombre(x, 1)),
         "Financement Caf": t.financement_caf.map(fmt.montant),
+        "Financement des collectivités": t.financement_collectivites.map(fmt.montant),
     })
-    out.loc[len(out)] = ["Ensemble", fmt.nombre(k.professionals), fmt.nombre(k.fte, 1), fmt.montant(k.caf_funding)]
+    out.loc[len(out)] = ["Ensemble", fmt.nombre(k.professionals), fmt.nombre(k.fte, 1), fmt.montant(k.caf_funding),
+                         fmt.montant(k.local_funding)]
     resume = " ; ".join(f"{labels[r.type_poste]} : {fmt.nombre(r.postes)} postes, {fmt.nombre(r.etp, 1)} ETP"
                         for r in t.itertuples()) + "."
     return out, resume
@@ -80,7 +84,7 @@ def figure_epci(ctx: Contexte):
     k = annee(ctx)
     b = k.by_epci.sort_values("etp_10000_hab", ascending=False)
     fig = charts.barh(b.nom, b.etp_10000_hab, value_fmt=lambda x: fmt.nombre(x, 2),
-                      xlabel="équivalents temps plein pour 10 000 habitants")
+                      xlabel="équivalents temps plein pour 10 000 habitants", axis_decimals=1)
     alt = "Barres horizontales, ETP de coopération pour 10 000 habitants : " + " ; ".join(
         f"{n} {fmt.nombre(x, 2)}" for n, x in zip(b.nom, b.etp_10000_hab)) + "."
     return fig, alt

@@ -36,7 +36,7 @@ def valeurs(ctx: Contexte) -> dict[str, str]:
         "part_habitants": fmt.pourcent(c.share_covered),
         "part_habitants_var": fmt.points(c.share_covered - prev.share_covered),
         "signees": fmt.nombre(len(c.signed)),
-        "signees_mot": "nouvelle Ctg" if len(c.new) < 2 else "nouvelles Ctg",
+        "signees_mot": "nouvelle CTG" if len(c.new) < 2 else "nouvelles CTG",
         "nouvelles": fmt.nombre(len(c.new)),
         "renouvelees": fmt.nombre(len(c.signed) - len(c.new)),
         "fin_annee": fmt.nombre(len(c.ending)),
@@ -49,22 +49,47 @@ def valeurs(ctx: Contexte) -> dict[str, str]:
         "anterieures_liste": ", ".join(c.status.loc[c.status.statut == ind.STATUS_BEFORE, "nom"]) or "aucune",
         "renvoi_tableau_epci": ref("tab-epci", "tableau", "portrait"),
     })
-    v["phrase_signatures"] = (
-        f"Une année {ctx.year} très dynamique avec la signature de {fmt.pluriel(len(c.new), 'nouvelle Ctg', 'nouvelles Ctg')}"
-        if len(c.new) >= 3 else
-        f"En {ctx.year}, {fmt.pluriel(len(c.signed), 'Ctg signée', 'Ctg signées')}"
-        + (f", dont {fmt.pluriel(len(c.new), 'première convention', 'premières conventions')}" if len(c.signed) else ""))
+    n_new, n_signed = len(c.new), len(c.signed)
+    if n_new >= 3:
+        v["phrase_signatures"] = (f"L’année {ctx.year} a été très dynamique : "
+                                  f"{fmt.pluriel(n_new, 'nouvelle CTG a été signée', 'nouvelles CTG ont été signées')}")
+    elif n_signed:
+        v["phrase_signatures"] = (f"En {ctx.year}, {fmt.pluriel(n_signed, 'CTG a été signée', 'CTG ont été signées')}"
+                                  + (f", dont {fmt.pluriel(n_new, 'première convention', 'premières conventions')}"
+                                     if n_new and n_new < n_signed else ""))
+    else:
+        v["phrase_signatures"] = f"Aucune CTG n’a été signée en {ctx.year}"
+    if n_signed:
+        v["phrase_deploiement"] = (f"{v['phrase_signatures']} : {v['signees_liste']}. Elles complètent les démarches "
+                                   f"déjà engagées : {v['anterieures_liste']}.")
+    else:
+        v["phrase_deploiement"] = f"{v['phrase_signatures']}. Les démarches engagées concernent : {v['anterieures_liste']}."
     return v
+
+
+def lignes_publiques(ctx: Contexte) -> dict[str, str]:
+    """The EPCI whose conventions in the register rest on public sources (not illustrative rows)."""
+    ctg = ctx.registers.ctg
+    public = ctg[~ctg.source.str.contains("illustratif", case=False)]
+    names = dict(zip(ctx.reference.epci_year(ctx.year)[0].siren, ctx.reference.epci_year(ctx.year)[0].nom))
+    listed = [names.get(s, s) for s in dict.fromkeys(public.siren_epci)]
+    return {"publiques": ", ".join(listed) if listed else "aucun EPCI"}
 
 
 def chiffres_cles(ctx: Contexte):
     c = annee(ctx)
     v = valeurs(ctx)
+    n_new, n_signed, n_end = len(c.new), len(c.signed), len(c.ending)
+    detail_signed = ("toutes des premières conventions" if n_signed > 1 and n_new == n_signed else
+                     "une première convention" if n_signed == 1 and n_new == 1 else
+                     f"dont {v['nouvelles']} premières" if n_signed else "")
+    ending = c.ending.merge(c.status[["siren", "nom"]], left_on="siren_epci", right_on="siren", how="left")
     return [
-        (f"{v['epci_couverts']} / {v['epci_total']}", "EPCI couverts par une Ctg", f"{v['epci_couverts_prec']} fin {ctx.year - 1}"),
-        (v["part_habitants"], "des habitants couverts", f"{v['part_habitants_var']} en un an"),
-        (v["signees"], f"Ctg signées en {ctx.year}", f"dont {v['nouvelles']} premières"),
-        (v["fin_annee"], f"conventions arrivant à échéance en {ctx.year}", ""),
+        (f"{v['epci_couverts']} / {v['epci_total']}", "EPCI couverts par une CTG", f"{v['epci_couverts_prec']} fin {ctx.year - 1}"),
+        (v["part_habitants"], "des habitants vivent dans un EPCI couvert", f"{v['part_habitants_var']} en un an"),
+        (v["signees"], f"{'CTG signées' if n_signed > 1 else 'CTG signée'} en {ctx.year}", detail_signed),
+        (v["fin_annee"], f"{'conventions arrivées' if n_end > 1 else 'convention arrivée'} à échéance en {ctx.year}",
+         ", ".join(ending.nom.dropna())),
     ]
 
 
@@ -112,6 +137,7 @@ def frise(ctx: Contexte):
 
 
 def tableau_thematiques(ctx: Contexte):
+    """Themes of the CTG in force, one row per EPCI, with a last row counting the CTG per theme."""
     from .registers import THEMES
 
     c = annee(ctx)
@@ -123,8 +149,9 @@ def tableau_thematiques(ctx: Contexte):
     for _, r in st.iterrows():
         themes = r.themes if isinstance(r.themes, list) else []
         rows.append({"EPCI": r.nom, **{short[t]: ("oui" if t in themes else "–") for t in THEMES}})
-    out = pd.DataFrame(rows)
-    counts = {short[t]: int((out[short[t]] == "oui").sum()) for t in THEMES} if not out.empty else {}
-    resume = "Nombre de Ctg en vigueur par thématique : " + " ; ".join(
+    out = pd.DataFrame(rows, columns=["EPCI", *[short[t] for t in THEMES]])
+    counts = {short[t]: int((out[short[t]] == "oui").sum()) for t in THEMES}
+    out.loc[len(out)] = ["Nombre de CTG", *[fmt.nombre(n) for n in counts.values()]]
+    resume = "Nombre de CTG en vigueur par thématique : " + " ; ".join(
         f"{k} {fmt.nombre(n)}" for k, n in counts.items()) + "."
     return out, resume

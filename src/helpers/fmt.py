@@ -13,6 +13,7 @@ from babel.numbers import format_decimal
 
 LOCALE = "fr_FR"
 NNBSP = "\u202f"  # narrow no-break space: thousands, and before % and €
+NBSP = "\u00a0"  # no-break space: inside dates
 MINUS = "\u2212"  # typographic minus sign
 
 
@@ -86,18 +87,21 @@ def montant_long(euros, decimales: int = 1) -> str:
 
 
 def date_longue(d: dt.date | str) -> str:
-    """`2023-12-31` -> `31 décembre 2023`; the first of a month is `1er`."""
+    """`2023-12-31` -> `31 décembre 2023` (no-break spaces: a date never breaks across lines);
+    the first of a month is `1er`."""
     if isinstance(d, str):
         d = dt.date.fromisoformat(d)
     text = format_date(d, format="d MMMM y", locale=LOCALE)
     if d.day == 1:
         text = "1er" + text[1:]
-    return text
+    return text.replace(" ", NBSP)
 
 
-def mois_annee(d: dt.date) -> str:
-    """`décembre 2023`."""
-    return format_date(d, format="MMMM y", locale=LOCALE)
+def mois_annee(d: dt.date | str) -> str:
+    """`décembre 2023` (also from `2023-12`)."""
+    if isinstance(d, str):
+        d = dt.date.fromisoformat(d + "-01" if len(d) == 7 else d)
+    return format_date(d, format="MMMM y", locale=LOCALE).replace(" ", NBSP)
 
 
 def pluriel(n, singulier: str, pluriel_: str | None = None) -> str:

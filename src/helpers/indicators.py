@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from .cafdata import BENEFIT_GROUPS, CafData, Totals, communes_year, totals
-from .reference import Reference
+from .reference import Reference, epci_sort_key
 from .registers import Registers
 
 
@@ -40,8 +40,8 @@ class CtgYear:
         return self.population_covered / self.population_total if self.population_total else float("nan")
 
 
-STATUS_SIGNED = "Ctg signée dans l’année"
-STATUS_BEFORE = "Ctg signée auparavant"
+STATUS_SIGNED = "CTG signée dans l’année"
+STATUS_BEFORE = "CTG signée auparavant"
 STATUS_NONE = "non couvert"
 STATUS_ORDER = [STATUS_BEFORE, STATUS_SIGNED, STATUS_NONE]
 
@@ -70,7 +70,8 @@ def ctg_year(reg: Registers, ref: Reference, year: int) -> CtgYear:
     st["date_signature"] = st.siren.map(cur.date_signature)
     st["date_fin"] = st.siren.map(cur.date_fin)
     st["themes"] = st.siren.map(cur.themes)
-    st = st.sort_values(["statut", "nom"], key=lambda c: c.map(STATUS_ORDER.index) if c.name == "statut" else c)
+    st = st.sort_values(["statut", "nom"], key=lambda c: c.map(STATUS_ORDER.index) if c.name == "statut"
+                        else c.map(epci_sort_key))
     pop_cov = int(st.loc[st.statut != STATUS_NONE, "population_municipale"].sum())
     return CtgYear(year, len(st), covered & set(st.siren), signed, new, ending, pop_cov,
                    int(st.population_municipale.sum()), pop_year, st.reset_index(drop=True))
@@ -101,7 +102,8 @@ def coop_year(reg: Registers, ref: Reference, year: int) -> CoopYear:
     at = end_of_year(year)
     act = posts_active(reg.postes, at)
     by_type = (act.groupby("type_poste").agg(postes=("id_poste", "count"), etp=("etp", "sum"),
-                                             financement_caf=("financement_caf", "sum"))
+                                             financement_caf=("financement_caf", "sum"),
+                                             financement_collectivites=("financement_collectivites", "sum"))
                .reindex(["coopération", "thématique", "infra-territorial"]).fillna(0).reset_index())
     epci, _ = ref.epci_year(year)
     by_epci = (act.groupby("siren_epci").agg(postes=("id_poste", "count"), etp=("etp", "sum"),
@@ -164,9 +166,12 @@ def portrait_year(data: CafData, ref: Reference, year: int) -> PortraitYear | No
                         share_without_children(data, year), share_without_children(data, year - 1))
 
 
-def evolution(data: CafData) -> pd.DataFrame:
+def evolution(data: CafData, up_to: int | None = None) -> pd.DataFrame:
+    """Département totals by December, up to the report's year (later data are not shown)."""
     rows = []
     for y in data.years():
+        if up_to is not None and y > up_to:
+            continue
         t = totals(data, y)
         if t is not None:
             rows.append({"annee": y, "foyers": t.foyers, "personnes": t.personnes, "source": t.source})

@@ -24,7 +24,7 @@ def source_cafdata(ctx: Contexte, datasets: str | None = None, periode: str | No
 
 
 def source_evolution(ctx: Contexte) -> str:
-    df = ind.evolution(ctx.cafdata)
+    df = ind.evolution(ctx.cafdata, ctx.year)
     names = ", ".join(sorted(df.source.unique()))
     return source_cafdata(ctx, names, f"décembre {int(df.annee.min())} à décembre {int(df.annee.max())}")
 
@@ -60,11 +60,13 @@ def valeurs(ctx: Contexte) -> dict[str, str]:
                                  if y.share_without_children_previous is not None else "")
     share = y.share_covered
     if y.population:
-        words = ("un peu moins de la moitié" if 0.4 <= share < 0.5 else
+        words = ("un peu moins de la moitié" if 0.45 <= share < 0.5 else
+                 "plus de quatre habitants sur dix" if 0.4 <= share < 0.45 else
                  "un peu plus de la moitié" if 0.5 <= share < 0.6 else
-                 "près d’un tiers" if 0.3 <= share < 0.4 else None)
+                 "plus de trois habitants sur dix" if 0.3 <= share < 0.4 else None)
         v["phrase_couverture"] = (
-            (f", c’est-à-dire {words} des habitants du département" if words else "")
+            (f", c’est-à-dire {words} du département" if words and "habitants" in words else
+             f", c’est-à-dire {words} des habitants du département" if words else "")
             + f" ({v['part_habitants']} de ses {v['population']} habitants, population municipale en vigueur en "
               f"{v['annee_population']})")
     else:
@@ -81,7 +83,8 @@ def chiffres_cles(ctx: Contexte) -> list[tuple[str, str, str]]:
         (v["personnes"], "personnes couvertes", f"{v['personnes_var']} en un an" if has_prev else ""),
     ]
     if y.population:
-        items.append((v["part_habitants"], "des habitants couverts", f"population légale {v['annee_population']}"))
+        items.append((v["part_habitants"], "des habitants couverts par la Caf",
+                      f"population municipale {v['annee_population']}"))
     if y.share_without_children is not None:
         items.append((v["sans_enfant"], "des allocataires sans enfant",
                       f"{v['sans_enfant_var']} en un an" if y.share_without_children_previous is not None else ""))
@@ -98,7 +101,7 @@ def kept_values(ctx: Contexte) -> dict[str, float]:
 
 
 def figure_evolution(ctx: Contexte):
-    df = ind.evolution(ctx.cafdata)
+    df = ind.evolution(ctx.cafdata, ctx.year)
     fig = charts.evolution(df, ctx.year)
     first, last = df.iloc[0], df.iloc[-1]
     alt = (f"Deux courbes, de décembre {int(first.annee)} à décembre {int(last.annee)}. Foyers allocataires : "
@@ -108,7 +111,7 @@ def figure_evolution(ctx: Contexte):
 
 
 def tableau_evolution(ctx: Contexte):
-    df = ind.evolution(ctx.cafdata)
+    df = ind.evolution(ctx.cafdata, ctx.year)
     out = pd.DataFrame({
         "Décembre": df.annee.astype(str),
         "Foyers allocataires": df.foyers.map(fmt.nombre),
@@ -122,7 +125,7 @@ def tableau_evolution(ctx: Contexte):
 
 def prestations(ctx: Contexte):
     y = annee(ctx)
-    b = ind.benefit_groups(y.totals, y.previous)
+    b = ind.benefit_groups(y.totals, y.previous).sort_values("foyers", ascending=False)
     fig = charts.barh(b.groupe, b.foyers, xlabel="foyers allocataires")
     alt = "Barres horizontales : " + " ; ".join(
         f"{g} {fmt.nombre(n)} foyers ({fmt.pourcent(p)})" for g, n, p in zip(b.groupe, b.foyers, b.part)) + "."
@@ -130,11 +133,23 @@ def prestations(ctx: Contexte):
         "Prestation": b.groupe,
         "Foyers bénéficiaires": b.foyers.map(fmt.nombre),
         "Part des allocataires": b.part.map(fmt.pourcent),
-        "Évolution sur un an": b.variation.map(lambda x: fmt.variation(x, 1, True)),
+        "Évolution sur 1 an": b.variation.map(lambda x: fmt.variation(x, 1, True)),
     })
     resume = (f"Foyers bénéficiaires de chaque groupe de prestations en décembre {ctx.year} ; un foyer peut "
               "percevoir plusieurs prestations, les parts ne s’additionnent pas.")
     return fig, alt, table, resume
+
+
+def prestations_absentes(ctx: Contexte) -> str:
+    """Groups of benefits the data do not have (e.g. the AAH in the commune file), as a sentence."""
+    from .cafdata import BENEFIT_GROUPS
+
+    present = set(ind.benefit_groups(annee(ctx).totals, None).groupe)
+    missing = [label for label, _ in BENEFIT_GROUPS if label not in present]
+    if not missing:
+        return ""
+    return ("Les fichiers Cafdata utilisés ne détaillent pas : " + ", ".join(m.lower() if i else m
+                                                                             for i, m in enumerate(missing)) + ".")
 
 
 def configuration(ctx: Contexte):
@@ -144,8 +159,8 @@ def configuration(ctx: Contexte):
     fig = charts.stacked_family(t)
     total = t.values.sum()
     alt = "Barres empilées par configuration familiale : " + " ; ".join(
-        f"{conf} {fmt.nombre(t.loc[conf].sum())} foyers dont {fmt.nombre(t.loc[conf].get('0', 0))} sans enfant"
-        for conf in t.index) + f". Total {fmt.nombre(total)}."
+        f"{charts.FAMILY_LABELS.get(conf, conf)} {fmt.nombre(t.loc[conf].sum())} foyers dont "
+        f"{fmt.nombre(t.loc[conf].get('0', 0))} sans enfant" for conf in t.index) + f". Total {fmt.nombre(total)}."
     return fig, alt
 
 
@@ -173,8 +188,9 @@ def carte_epci(ctx: Contexte):
     if t is None:
         return None
     _, _, df = t
-    g = ctx.geo.epci().merge(df[["siren", "taux_couverture"]], on="siren", how="left")
-    fig = charts.choropleth(g, "taux_couverture", "Personnes couvertes / population")
+    g = ctx.geo.epci().drop(columns=["nom"], errors="ignore").merge(
+        df[["siren", "nom", "taux_couverture"]], on="siren", how="left")
+    fig = charts.choropleth(g, "taux_couverture", "Personnes couvertes / population", names="nom")
     hi, lo = df.iloc[0], df.iloc[-1]
     alt = (f"Carte des {len(df)} EPCI colorés selon le taux de couverture, de {fmt.pourcent(lo.taux_couverture)} "
            f"({lo.nom}) à {fmt.pourcent(hi.taux_couverture)} ({hi.nom}).")
@@ -188,9 +204,16 @@ def carte_communes(ctx: Contexte):
     if pops is None:
         return None
     com = communes_year(ctx.cafdata, ctx.reference, ctx.year)
-    shapes = ctx.geo.communes(ctx.year + 1)
-    g = shapes.merge(com[["code", "indnbp_ndur"]], on="code", how="left").merge(pops[["code", "population"]],
-                                                                                  on="code", how="left")
+    shapes = ctx.geo.communes(ctx.year + 1)[["code", "geometry"]]
+    g = shapes.merge(pops[["code", "population"]], on="code", how="left")
+    # Data already on a later geography (a commune merged since): merge the outlines and populations alike.
+    have = set(com.code)
+    later = ctx.reference.fusions[ctx.reference.fusions.code_ancien.isin(set(g.code) - have)
+                                  & ctx.reference.fusions.code_nouveau.isin(have)]
+    if not later.empty:
+        g["code"] = g.code.replace(dict(zip(later.code_ancien, later.code_nouveau)))
+        g = g.dissolve(by="code", aggfunc={"population": "sum"}).reset_index()
+    g = g.merge(com[["code", "indnbp_ndur"]], on="code", how="left")
     g["taux"] = g.indnbp_ndur / g.population
     g.loc[g.population.isna() | (g.population <= 0), "taux"] = float("nan")
     fig = charts.choropleth(g, "taux", "Personnes couvertes / population", outline=ctx.geo.epci())

@@ -96,6 +96,7 @@ def load_reference(reference_dir: Path, departement: str, geo_dir: Path | None =
             epci_origin = f"{display_path(epci_path)} et {display_path(geo_epci)}"
     epci["annee_vigueur"] = epci.annee_vigueur.astype(int)
     epci["population_municipale"] = pd.to_numeric(epci.population_municipale).astype(int)
+    epci["nom"] = epci.nom.map(display_name)
 
     com_path = Path(reference_dir) / "communes.csv"
     communes = _load(com_path, COMMUNES_SCHEMA)
@@ -134,6 +135,28 @@ def read_geo_epci(path: Path, departement: str) -> pd.DataFrame:
         i = int(bad.idxmax())
         raise DataError([Problem(display_path(path), "un nombre entier est attendu", row=i + 2, column="population")])
     return out
+
+
+_DISPLAY = [("'", "’"), ("l’Ile ", "l’Île "), ("Coeur", "Cœur")]
+
+
+def display_name(name: str) -> str:
+    """Names as a reader expects them (the DGCL file writes `CC de l'Ile de Ré`, `Coeur`)."""
+    for a, b in _DISPLAY:
+        name = name.replace(a, b)
+    return name
+
+
+def epci_sort_key(name: str) -> str:
+    """`CA de La Rochelle` sorts under R, `CC de l’Île d’Oléron` under I (articles and the
+    CA/CC prefix ignored)."""
+    import re
+    import unicodedata
+
+    n = re.sub(r"^(CA|CC|CU|Métropole)\s+", "", name.replace("œ", "oe").replace("Œ", "Oe")).lstrip("\"«“ ")
+    n = re.sub(r"^(de la |de l’|de l'|du |des |de |d’)", "", n, flags=re.I)
+    n = re.sub(r"^(la |le |les |l’)", "", n, flags=re.I)
+    return unicodedata.normalize("NFKD", n).encode("ascii", "ignore").decode().lower()
 
 
 def fold_codes(codes: pd.Series, fusions: pd.DataFrame, geography: pd.Timestamp) -> pd.Series:
