@@ -70,7 +70,7 @@ def valeurs(ctx: Contexte) -> dict[str, str]:
 def lignes_publiques(ctx: Contexte) -> dict[str, str]:
     """The EPCI whose conventions in the register rest on public sources (not illustrative rows)."""
     ctg = ctx.registers.ctg
-    public = ctg[~ctg.source.str.contains("illustratif", case=False)]
+    public = ctg[~ctg.source.str.strip().str.lower().str.startswith("illustratif")]
     names = dict(zip(ctx.reference.epci_year(ctx.year)[0].siren, ctx.reference.epci_year(ctx.year)[0].nom))
     listed = [names.get(s, s) for s in dict.fromkeys(public.siren_epci)]
     return {"publiques": ", ".join(listed) if listed else "aucun EPCI"}

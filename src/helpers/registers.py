@@ -95,7 +95,7 @@ class Registers:
 
     @property
     def illustrative(self) -> dict[str, bool]:
-        return {name: bool(df.source.str.contains("illustratif", case=False).any()) if not df.empty else False
+        return {name: bool(df.source.str.strip().str.lower().str.startswith("illustratif").any()) if not df.empty else False
                 for name, df in (("ctg", self.ctg), ("postes", self.postes), ("reunions", self.reunions))}
 
 
