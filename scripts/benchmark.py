@@ -28,7 +28,7 @@ def main() -> int:
             out = Path(tmp) / f"essai{i}"
             t0 = time.perf_counter()
             subprocess.run([str(rapport), "-q", "build", "--year", a.year, "--formats", a.formats, "--out", str(out),
-                            *a.extra], check=True, stderr=subprocess.DEVNULL)
+                            *a.extra], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             times.append(time.perf_counter() - t0)
             print(f"essai {i + 1} : {times[-1]:.1f} s".replace(".", ","))
     med = statistics.median(times)

@@ -66,3 +66,33 @@ def test_run_all_with_defaults_like_jupyterlab(name):
                    for o in c.outputs)
     assert "31\u00a0décembre\u00a02023" in html
     assert not any(o.output_type == "error" for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+
+
+def test_real_open_data_with_maps(shared_cafdata, shared_geo, tmp_path):
+    """The real Cafdata figures of the 462 communes and the real boundaries, read as they are."""
+    out = tmp_path / "reel"
+    code = cli.main(["-q", "build", "--year", "2023", "--set", f"cafdata_dir={shared_cafdata}",
+                     "--set", f"geo_dir={shared_geo}", "--out", str(out), "--formats", "html",
+                     "--chapters", "portrait"])
+    assert code == 0
+    html = (out / "rapport-2023.html").read_text(encoding="utf-8")
+    assert "<strong>271\u202f945 personnes</strong>" in html  # sum of the real communes
+    assert "arrondis à 5" in html
+    assert 'id="carte-epci"' in html and 'id="carte-communes"' in html
+    assert "chapitre illustratif" not in html and "avertissement illustratif" not in html
+    annex = html.split('id="annexe-publies"', 1)[1]
+    assert "121\u202f067" in annex and "122\u202f955" in annex and "+1\u202f888" in annex
+
+
+def test_sources_annex_lists_the_fetch_manifest(tmp_path):
+    import json
+
+    from helpers.build import _downloads
+    from helpers.params import resolve
+
+    (tmp_path / "cafdata").mkdir()
+    (tmp_path / "manifest.json").write_text(json.dumps({"departement": "17", "annee": 2023, "fichiers": [
+        {"fichier": "cafdata/s_ben_com_f_17.csv", "adresse": "https://exemple.invalid/exports/csv?where=x",
+         "date": "2026-11-26T10:00:00+01:00", "taille": 1234, "sha256": "ab" * 32}]}), encoding="utf-8")
+    html = _downloads(resolve(2023, overrides={"cafdata_dir": str(tmp_path / "cafdata")}))
+    assert "cafdata/s_ben_com_f_17.csv" in html and "ab" * 32 in html and "1\u202f234" in html
