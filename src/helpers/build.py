@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import annexes, config, fmt
+from .cafdata import non_localised
 from .contexte import Contexte, load_for, registers_folder
 from .errors import DataError, Problem, RapportError, display_path
 from .params import Resolved, describe
@@ -156,10 +157,12 @@ def _method_items(checked: Checked, resolved: Resolved) -> list[tuple[str, str]]
         if d.family is not None:
             items.append(("Configurations familiales", "extrait interne de la Caf (isolé, couple, monoparent ; nombre "
                           f"d’enfants), fichier {html.escape(d.family.path.name)}."))
+        unlocated = non_localised(d, p.year)
         items.append(("Arrondis et secret statistique",
                       "Dans les fichiers communaux et intercommunaux de Cafdata, chaque effectif est arrondi à 5 ; "
                       "une somme de communes diffère donc du total départemental exact. Les allocataires non "
-                      "localisés dans une commune (code commune vide) sont comptés dans les totaux, pas sur les cartes."))
+                      "localisés dans une commune (code commune vide) sont comptés dans les totaux, pas sur les cartes"
+                      + (f" ({fmt.nombre(unlocated)} foyers en décembre {p.year})." if unlocated else ".")))
         items.append(("Géographie", "Les données de décembre N sont localisées sur la géographie communale du "
                       "1<sup>er</sup> janvier N+1 : les anciennes communes sont rattachées à la commune nouvelle. Quand "
                       "un fichier est déjà établi sur une géographie plus récente, les contours et les populations des "
@@ -234,7 +237,7 @@ def build(resolved: Resolved, out: Path, params_file: Path | None, overrides: di
     built = []
     try:
         for ch in chapters:
-            name = config.CHAPTERS[ch][0]
+            name = config.CHAPTERS[ch]
             dst = staging / "notebooks" / name
             log.info("Chapitre « %s » : exécution de %s", ch, name)
             try:

@@ -14,7 +14,7 @@ The Caf's internal extract of family configurations (not in open data) is read h
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -186,7 +186,6 @@ class CafData:
     com: Dataset | None = None
     family: FamilyConfig | None = None
     illustrative: bool = False
-    notes: list[str] = field(default_factory=list)
 
     @property
     def files(self) -> list[Path]:

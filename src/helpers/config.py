@@ -30,8 +30,9 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 TEMPLATES_DIR = PACKAGE_DIR / "templates"
 STATIC_DIR = PACKAGE_DIR / "static"
 
+# chapter -> notebook (the chapter's title is the notebook's first heading)
 CHAPTERS = {
-    "portrait": ("01_portrait.ipynb", "Qui sont nos allocataires ?"),
-    "ctg": ("02_ctg.ipynb", "Les conventions territoriales globales"),
-    "cooperation": ("03_cooperation.ipynb", "La coopération territoriale"),
+    "portrait": "01_portrait.ipynb",
+    "ctg": "02_ctg.ipynb",
+    "cooperation": "03_cooperation.ipynb",
 }

@@ -216,13 +216,3 @@ def coverage_by_epci(data: CafData, ref: Reference, year: int) -> pd.DataFrame:
     out = base.merge(vals, on="siren", how="left")
     out["taux_couverture"] = out.indnbp_ndur / out.population_municipale
     return out.sort_values("taux_couverture", ascending=False).reset_index(drop=True)
-
-
-def published_vs_computed(published: dict[str, float], computed: dict[str, float]) -> pd.DataFrame:
-    rows = []
-    for key, pub in published.items():
-        comp = computed.get(key)
-        gap = None if comp is None else comp - pub
-        rel = None if comp is None or not pub else (comp - pub) / pub
-        rows.append({"indicateur": key, "publie": pub, "calcule": comp, "ecart": gap, "ecart_relatif": rel})
-    return pd.DataFrame(rows)
