@@ -143,11 +143,21 @@ def timeline(ctg: pd.DataFrame, names: dict[str, str], year: int) -> plt.Figure:
     return fig
 
 
+def class_bounds(values, k: int = 5, step: float = 0.01) -> list[float]:
+    """Inner limits of k classes at the quantiles of `values`, rounded to `step` (whole
+    percentages by default), so that two maps can share them."""
+    import numpy as np
+
+    q = np.quantile(np.asarray(values, dtype=float), np.linspace(0, 1, k + 1)[1:-1])
+    return sorted(set(float(round(x / step) * step) for x in q))
+
+
 def choropleth(gdf, column: str, legend_title: str, percent: bool = True, cmap: str = "Blues",
                missing_label: str = "donnée non disponible", outline=None, categorical: bool = False,
-               colors: dict | None = None, names: str | None = None) -> plt.Figure:
+               colors: dict | None = None, names: str | None = None, bounds: list[float] | None = None) -> plt.Figure:
     """A map of `gdf[column]`: quantile classes for numbers, fixed colours for categories;
-    `names`: a column whose values are written on each area."""
+    `names`: a column whose values are written on each area; `bounds`: inner class limits
+    shared with another map (else quantiles of this one)."""
     import textwrap
 
     import matplotlib.patches as mpatches
@@ -168,9 +178,13 @@ def choropleth(gdf, column: str, legend_title: str, percent: bool = True, cmap: 
     else:
         import numpy as np
 
-        k = min(5, max(2, data[column].nunique()))
-        edges = np.unique(data[column].quantile(np.linspace(0, 1, k + 1)).to_numpy())
-        edges[-1] = np.nextafter(edges[-1], np.inf)  # classes [a, b[: the maximum falls in the last one
+        if bounds is not None:
+            edges = np.array([min(data[column].min(), bounds[0]) - 1e-9, *bounds,
+                              max(data[column].max(), bounds[-1]) + 1e-9])
+        else:
+            k = min(5, max(2, data[column].nunique()))
+            edges = np.unique(data[column].quantile(np.linspace(0, 1, k + 1)).to_numpy())
+            edges[-1] = np.nextafter(edges[-1], np.inf)  # classes [a, b[: the maximum falls in the last one
         bins = pd.cut(data[column], bins=edges, right=False, include_lowest=True)
         cats = bins.cat.categories
         cm = plt.get_cmap(cmap)

@@ -181,23 +181,11 @@ def tableau_epci(ctx: Contexte):
     return out, resume, df
 
 
-def carte_epci(ctx: Contexte):
-    if ctx.geo is None or ctx.geo.epci() is None:
-        return None
-    t = tableau_epci(ctx)
-    if t is None:
-        return None
-    _, _, df = t
-    g = ctx.geo.epci().drop(columns=["nom"], errors="ignore").merge(
-        df[["siren", "nom", "taux_couverture"]], on="siren", how="left")
-    fig = charts.choropleth(g, "taux_couverture", "Personnes couvertes / population", names="nom")
-    hi, lo = df.iloc[0], df.iloc[-1]
-    alt = (f"Carte des {len(df)} EPCI colorés selon le taux de couverture, de {fmt.pourcent(lo.taux_couverture)} "
-           f"({lo.nom}) à {fmt.pourcent(hi.taux_couverture)} ({hi.nom}).")
-    return fig, alt
+SMALL_COMMUNE = 200  # inhabitants: below, a rate of counts rounded to 5 means little
 
 
-def carte_communes(ctx: Contexte):
+def _communes_rates(ctx: Contexte):
+    """Commune outlines with their coverage rate (None when boundaries or populations lack)."""
     if ctx.geo is None or not ctx.geo.communes_files:
         return None
     pops = ctx.geo.commune_populations(ctx.year)
@@ -215,10 +203,43 @@ def carte_communes(ctx: Contexte):
         g = g.dissolve(by="code", aggfunc={"population": "sum"}).reset_index()
     g = g.merge(com[["code", "indnbp_ndur"]], on="code", how="left")
     g["taux"] = g.indnbp_ndur / g.population
-    g.loc[g.population.isna() | (g.population <= 0), "taux"] = float("nan")
-    fig = charts.choropleth(g, "taux", "Personnes couvertes / population", outline=ctx.geo.epci())
+    g.loc[g.population.isna() | (g.population < SMALL_COMMUNE), "taux"] = float("nan")
+    return g
+
+
+def _bounds(ctx: Contexte):
+    """Class limits shared by the EPCI and commune maps (quantiles of the communes)."""
+    g = _communes_rates(ctx)
+    return None if g is None or g.taux.notna().sum() < 10 else charts.class_bounds(g.taux.dropna())
+
+
+def carte_epci(ctx: Contexte):
+    if ctx.geo is None or ctx.geo.epci() is None:
+        return None
+    t = tableau_epci(ctx)
+    if t is None:
+        return None
+    _, _, df = t
+    g = ctx.geo.epci().drop(columns=["nom"], errors="ignore").merge(
+        df[["siren", "nom", "taux_couverture"]], on="siren", how="left")
+    fig = charts.choropleth(g, "taux_couverture", "Personnes couvertes / population", names="nom",
+                            bounds=_bounds(ctx))
+    hi, lo = df.iloc[0], df.iloc[-1]
+    alt = (f"Carte des {len(df)} EPCI colorés selon le taux de couverture, de {fmt.pourcent(lo.taux_couverture)} "
+           f"({lo.nom}) à {fmt.pourcent(hi.taux_couverture)} ({hi.nom}).")
+    return fig, alt
+
+
+def carte_communes(ctx: Contexte):
+    g = _communes_rates(ctx)
+    if g is None:
+        return None
+    fig = charts.choropleth(g, "taux", "Personnes couvertes / population", outline=ctx.geo.epci(),
+                            bounds=_bounds(ctx),
+                            missing_label=f"sans donnée ou moins de {fmt.nombre(SMALL_COMMUNE)} habitants")
     known = g.dropna(subset=["taux"])
-    alt = (f"Carte des {len(g)} communes colorées en cinq classes selon la part des habitants couverts par la Caf, "
+    alt = (f"Carte des {len(g)} communes colorées selon la part des habitants couverts par la Caf, "
            f"médiane {fmt.pourcent(known.taux.median())}, de {fmt.pourcent(known.taux.min())} à "
-           f"{fmt.pourcent(known.taux.max())} ; {len(g) - len(known)} communes sans donnée.")
+           f"{fmt.pourcent(known.taux.max())} ; {len(g) - len(known)} communes sans donnée ou de moins de "
+           f"{fmt.nombre(SMALL_COMMUNE)} habitants.")
     return fig, alt
