@@ -41,6 +41,10 @@ class Contexte:
     def date_obs(self) -> str:
         return fmt.date_longue(self.p.observation_date)
 
+    def registres_disponibles(self) -> bool:
+        """The département has registers and known EPCI: the CTG and cooperation chapters can be computed."""
+        return self.registers is not None and self.reference.known
+
     def base_values(self) -> dict[str, str]:
         return {"annee": str(self.year), "annee_precedente": str(self.year - 1), "date_obs": self.date_obs,
                 "caf": self.p.caf_name, "departement": self.p.departement}

@@ -9,7 +9,7 @@ from .contexte import Contexte
 
 
 def disponible(ctx: Contexte) -> bool:
-    return ctx.registers is not None and ctx.reference.known
+    return ctx.registres_disponibles()
 
 
 def annee(ctx: Contexte) -> ind.CoopYear:

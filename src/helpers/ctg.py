@@ -12,7 +12,7 @@ STATUS_COLORS = {ind.STATUS_BEFORE: charts.BLUE, ind.STATUS_SIGNED: charts.ORANG
 
 
 def disponible(ctx: Contexte) -> bool:
-    return ctx.registers is not None and ctx.reference.known
+    return ctx.registres_disponibles()
 
 
 def annee(ctx: Contexte) -> ind.CtgYear:

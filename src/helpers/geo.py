@@ -10,7 +10,7 @@ any folder in the same layout):
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -26,6 +26,16 @@ class Geo:
     communes_files: list[tuple[int, int, Path]]
     epci_file: Path | None
     composition_files: list[Path]
+    # Each file is read once per Geo (a chapter asks for the same outlines several times);
+    # callers get copies, so they may add columns freely.
+    _cache: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def _outlines(self, path: Path, key: str):
+        if path not in self._cache:
+            g = _read(path, key)
+            g[key] = g[key].astype(str)
+            self._cache[path] = g
+        return self._cache[path].copy()
 
     @property
     def files(self) -> list[Path]:
@@ -42,35 +52,31 @@ class Geo:
         return min(self.communes_files, key=lambda t: min(abs(t[0] - geography_year), abs(t[1] - geography_year)))[2]
 
     def communes(self, geography_year: int):
-        import geopandas as gpd
-
         p = self.communes_path(geography_year)
-        if p is None:
-            return None
-        g = _read(p, "code")
-        g["code"] = g["code"].astype(str)
-        return g
+        return None if p is None else self._outlines(p, "code")
 
     def epci(self):
-        if self.epci_file is None:
-            return None
-        g = _read(self.epci_file, "siren")
-        g["siren"] = g["siren"].astype(str)
-        return g
+        return None if self.epci_file is None else self._outlines(self.epci_file, "siren")
+
+    def _compositions(self) -> pd.DataFrame:
+        if "compositions" not in self._cache:
+            need = {"annee_dgcl", "insee", "pmun", "siren_epci"}
+            frames = []
+            for path in self.composition_files:
+                part = pd.read_csv(path, dtype=str, encoding="utf-8-sig")
+                if not need <= set(part.columns):
+                    raise DataError([Problem(display_path(path), "colonne obligatoire absente", column=c)
+                                     for c in sorted(need - set(part.columns))])
+                frames.append(part[sorted(need)])
+            self._cache["compositions"] = pd.concat(frames, ignore_index=True).drop_duplicates(
+                subset=["annee_dgcl", "insee"], keep="last")
+        return self._cache["compositions"]
 
     def commune_populations(self, year: int) -> pd.DataFrame | None:
         """Population municipale of each commune in force in `year` (nearest year available)."""
         if not self.composition_files:
             return None
-        need = {"annee_dgcl", "insee", "pmun", "siren_epci"}
-        frames = []
-        for path in self.composition_files:
-            part = pd.read_csv(path, dtype=str, encoding="utf-8-sig")
-            if not need <= set(part.columns):
-                raise DataError([Problem(display_path(path), "colonne obligatoire absente", column=c)
-                                 for c in sorted(need - set(part.columns))])
-            frames.append(part[sorted(need)])
-        df = pd.concat(frames, ignore_index=True).drop_duplicates(subset=["annee_dgcl", "insee"], keep="last")
+        df = self._compositions()
         years = sorted(int(y) for y in df.annee_dgcl.unique())
         used = min(years, key=lambda y: (abs(y - year), -y))
         out = df[df.annee_dgcl == str(used)][["insee", "pmun", "siren_epci"]].copy()
