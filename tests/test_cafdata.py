@@ -35,12 +35,13 @@ def test_without_bom_and_any_subset_of_measures(tmp_path):
     assert d.measures == ["indnbp_ndur"]
 
 
-def test_non_localised_kept_in_totals_not_in_communes(tmp_path, ref):
+def test_non_localised_rows_are_national_not_in_the_departement_totals(tmp_path, ref):
     write(tmp_path / "s_ben_com_f_17.csv",
           f"{HEADER}\n2023-12;17300;La Rochelle;100;200;10\n2023-12;;;15;30;5\n2023-12;17306;Royan;50;90;5\n")
     data = load_cafdata(tmp_path, "17")
     t = totals(data, 2023)
-    assert (t.foyers, t.personnes, t.rounded, t.source) == (165, 320, True, "s_ben_com_f")
+    assert (t.foyers, t.personnes, t.rounded, t.source) == (150, 290, True, "s_ben_com_f")
+    assert t.n_rows == 2 and t.rounding_bound == 5
     assert non_localised(data, 2023) == 15
     assert set(communes_year(data, ref, 2023).code) == {"17300", "17306"}
 
@@ -50,10 +51,70 @@ def test_duplicated_technical_rows_dropped_conflicts_refused(tmp_path):
     p = write(tmp_path / "s_ben_com_f.csv", f"{HEADER}\n{row}\n{row}\n2023-12;17306;Royan;50;90;5\n")
     d = read_export(p, "s_ben_com_f", "17")
     assert len(d.frame) == 2 and d.duplicates_dropped == 1
+    # a small technical row beside the real one: the real row is kept, the other counted
+    write(p, f"{HEADER}\n2023-12;17300;La Rochelle;5;5;\n{row}\n")
+    d = read_export(p, "s_ben_com_f", "17")
+    assert d.frame.indfoy_ndur.tolist() == [100] and d.rows_dropped == 1
+    assert (d.technical[0].line, d.technical[0].value, d.technical[0].kept) == (2, 5, 100)
+    # two large rows that disagree are refused, naming both lines
     write(p, f"{HEADER}\n{row}\n2023-12;17300;La Rochelle;105;200;10\n")
     with pytest.raises(DataError) as e:
         read_export(p, "s_ben_com_f", "17")
-    assert "lignes 2, 3" in str(e.value) and "17300" in str(e.value)
+    assert "lignes 2 et 3" in str(e.value) and "17300" in str(e.value) and "ligne 2, colonne « numcomdo »" in str(e.value)
+
+
+REUNION = ("\ufeffdtreffre;numdep;nomdep;indfoy_ndur;indnbp_ndur\n"
+           "2020-12;974;LA REUNION;31;62\n2020-12;974;LA REUNION;285387;702112\n"
+           "2021-12;974;LA REUNION;284993;700004\n2021-12;974;LA REUNION;30;61\n"
+           "2022-12;974;LA REUNION;1;1\n2022-12;974;LA REUNION;283105;695150\n")
+
+
+def test_la_reunion_pattern_technical_december_rows_kept_apart(tmp_path):
+    """A real s_ben_dep export (La Réunion) carries each December twice: 31, 30 or 1 foyers
+    beside the real row. The real row is kept and the technical ones counted."""
+    p = tmp_path / "s_ben_dep_974.csv"
+    p.write_text(REUNION, encoding="utf-8")
+    d = read_export(p, "s_ben_dep", "974")
+    f = d.frame.set_index("dtreffre")
+    assert f.indfoy_ndur.to_dict() == {"2020-12": 285387, "2021-12": 284993, "2022-12": 283105}
+    assert [(t.month, t.value) for t in d.technical] == [("2020-12", 31), ("2021-12", 30), ("2022-12", 1)]
+
+
+@pytest.mark.parametrize("body, expected", [
+    ("2023-12;17300;La Rochelle;-121067;200;10\n", "ligne 2, colonne « indfoy_ndur » : un nombre positif ou nul"),
+    ("2023-12;17300;La Rochelle;100;200;10\n2023-12;17306;Royan;50\n", "ligne 3 : 4 champs au lieu de 6"),
+    ("1000-12;17300;La Rochelle;100;200;10\n", "ligne 2, colonne « dtreffre » : année hors de la période"),
+    ("", "ne contient que l’en-tête"),
+])
+def test_strict_reading_refuses_false_figures(tmp_path, body, expected):
+    p = write(tmp_path / "s_ben_com_f.csv", f"{HEADER}\n{body}")
+    with pytest.raises(DataError) as e:
+        read_export(p, "s_ben_com_f", "17")
+    assert expected in str(e.value)
+
+
+def test_repeated_column_not_csv_and_other_encoding_refused(tmp_path):
+    p = write(tmp_path / "s_ben_com_f.csv", "dtreffre;numcomdo;indfoy_ndur;indfoy_ndur\n2023-12;17300;1;2\n")
+    with pytest.raises(DataError) as e:
+        read_export(p, "s_ben_com_f", "17")
+    assert "ligne 1, colonne « indfoy_ndur » : colonne présente deux fois" in str(e.value)
+    p.write_bytes(b"PK\x03\x04" + b"\x00" * 40)
+    with pytest.raises(DataError) as e:
+        read_export(p, "s_ben_com_f", "17")
+    assert "classeur Excel" in str(e.value)
+    p.write_bytes(f"{HEADER}\n2023-12;17300;La Rochelle;1;2;3\n2023-12;17306;Marennes-Hiers-Brouage;1;2;3\n"
+                  .replace("Marennes", "Mar\u00e9nnes").encode("latin-1"))
+    with pytest.raises(DataError) as e:
+        read_export(p, "s_ben_com_f", "17")
+    assert "ligne 3 : le fichier n’est pas en UTF-8" in str(e.value)
+
+
+def test_two_exports_of_one_dataset_refused(tmp_path):
+    write(tmp_path / "s_ben_com_f_17.csv", f"{HEADER}\n2023-12;17300;La Rochelle;1;2;3\n")
+    write(tmp_path / "s_ben_com_f_17 (1).csv", f"{HEADER}\n2023-12;17300;La Rochelle;1;2;3\n")
+    with pytest.raises(DataError) as e:
+        load_cafdata(tmp_path, "17")
+    assert "plusieurs fichiers pour le jeu s_ben_com_f" in str(e.value) and "(1).csv" in str(e.value)
 
 
 def test_merged_communes_folded_on_january_next_year_geography(tmp_path, ref):
@@ -74,7 +135,7 @@ def test_bad_cells_name_file_row_column(tmp_path):
     with pytest.raises(DataError) as e:
         read_export(p, "s_ben_com_f", "17")
     text = str(e.value)
-    assert "ligne 2, colonne « indnbp_ndur » : un nombre est attendu (valeur « deux cents »)" in text
+    assert "ligne 2, colonne « indnbp_ndur » : un nombre positif ou nul est attendu (valeur « deux cents »)" in text
     assert "ligne 3, colonne « dtreffre »" in text
 
 

@@ -14,7 +14,7 @@ The Caf's internal extract of family configurations (not in open data) is read h
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -25,7 +25,7 @@ from .reference import Reference, fold_codes
 from .schemas import RE_MONTH, read_text_csv, text_col, validate
 
 MEASURE_RE = re.compile(r"^ind(foy|nbp|mtt|ben)_[a-z0-9]+$")
-RE_COUNT = re.compile(r"^-?\d+(\.\d*)?$")
+RE_COUNT = re.compile(r"^\d+(\.\d*)?$")  # counts are never negative
 
 # dataset -> (candidate code fields, candidate name fields)
 DATASETS = {
@@ -55,23 +55,104 @@ class Dataset:
     path: Path
     frame: pd.DataFrame  # dtreffre (str YYYY-MM), code (str or NA), nom, measures (float)
     measures: list[str]
-    duplicates_dropped: int = 0
+    duplicates_dropped: int = 0  # identical copies of a row
+    technical: list[Dropped] = field(default_factory=list)  # small rows beside the real one
+
+    @property
+    def rows_dropped(self) -> int:
+        return self.duplicates_dropped + len(self.technical)
 
     def months(self) -> list[str]:
         return sorted(self.frame.dtreffre.unique())
 
 
 def _find(folder: Path, dataset: str) -> Path | None:
+    """The one export of `dataset` in `folder`; two candidates (a second download such as
+    `s_ben_com_f_17 (1).csv`) are refused rather than one picked by sort order."""
     # `s_ben_epci_f*.csv` must not catch `s_ben_epci_f` when looking for `s_ben_dep`, etc.
     hits = sorted(p for p in Path(folder).glob(f"{dataset}*.csv")
                   if re.match(rf"^{re.escape(dataset)}(?![a-z])", p.name))
+    if len(hits) > 1:
+        names = ", ".join(f"« {p.name} »" for p in hits)
+        raise DataError([Problem(display_path(folder), f"plusieurs fichiers pour le jeu {dataset} ({names}) : "
+                                                       "gardez-en un seul dans le dossier")])
     return hits[0] if hits else None
+
+
+# A row beside another of the same month and code is "technical" (Cafdata exports carry a few
+# foyers under the same key as the real row) when it is this small next to the row kept.
+TECHNICAL_ABS = 10
+TECHNICAL_REL = 0.05
+FIRST_YEAR = 2009  # no Cafdata series starts earlier
+
+
+def _last_year() -> int:
+    import datetime as dt
+
+    return dt.date.today().year + 1
+
+
+def _year_in_range(s: pd.Series) -> pd.Series:
+    """Months of a plausible year (a malformed month is reported by the format check)."""
+    years = pd.to_numeric(s.str[:4], errors="coerce")
+    return ~s.str.match(RE_MONTH) | years.between(FIRST_YEAR, _last_year())
+
+
+@dataclass(frozen=True)
+class Dropped:
+    """A technical row left out: month, code and the size it had (reference measure)."""
+
+    month: str
+    code: str | None
+    line: int
+    value: float
+    kept: float
+
+
+def reference_measure(frame: pd.DataFrame, measures: list[str]) -> pd.Series:
+    """What "the most complete row" means: foyers with at least one benefit if the file has
+    them, else the sum of the foyer measures, else the sum of all measures."""
+    if "indfoy_ndur" in measures:
+        return frame["indfoy_ndur"].fillna(0)
+    foy = [m for m in measures if m.startswith("indfoy_")] or measures
+    return frame[foy].fillna(0).sum(axis=1)
+
+
+def drop_technical_rows(frame: pd.DataFrame, key: list[str], measures: list[str], label: str,
+                        column: str) -> tuple[pd.DataFrame, int, list[Dropped]]:
+    """Keep, for each key, the most complete row; identical copies and small technical rows are
+    dropped and returned; two large rows that disagree are refused with both lines."""
+    exact = frame.duplicated(subset=key + measures, keep="first")
+    identical = int(exact.sum())
+    frame = frame[~exact]
+    dup = frame.duplicated(subset=key, keep=False)
+    if not dup.any():
+        return frame, identical, []
+    ref = reference_measure(frame, measures)
+    rows = frame[dup].assign(_ref=ref[dup]).sort_values("_ref", ascending=False, kind="stable")
+    drop_idx, dropped, problems = [], [], []
+    for _, grp in rows.groupby(key, sort=False, dropna=False):
+        kept = grp.iloc[0]
+        for _, r in grp.iloc[1:].iterrows():
+            if r._ref <= max(TECHNICAL_ABS, TECHNICAL_REL * kept._ref):
+                drop_idx.append(r.name)
+                dropped.append(Dropped(str(r[key[0]]), None if pd.isna(r[key[1]]) else str(r[key[1]]),
+                                       int(r._line), float(r._ref), float(kept._ref)))
+            else:
+                what = " et ".join(f"{k} {r[k]}" for k in key if pd.notna(r[k]))
+                a, b = sorted((int(kept._line), int(r._line)))
+                problems.append(Problem(label, f"deux lignes pour {what} avec des valeurs différentes, trop grandes "
+                                               f"l’une et l’autre pour être une ligne technique (lignes {a} et {b})",
+                                        row=int(r._line), column=column))
+    if problems:
+        raise DataError(problems)
+    return frame.drop(index=drop_idx), identical, sorted(dropped, key=lambda d: (d.month, d.code or ""))
 
 
 def read_export(path: Path, dataset: str, departement: str | None = None) -> Dataset:
     """Read and check one Cafdata CSV export; raise DataError naming file, line and column."""
     label = display_path(path)
-    raw = read_text_csv(path, sep=";")
+    raw = read_text_csv(path, sep=";", strict=True)
     code_fields, name_fields = DATASETS[dataset]
     code_col = next((c for c in code_fields if c in raw.columns), None)
     problems: list[Problem] = []
@@ -84,20 +165,26 @@ def read_export(path: Path, dataset: str, departement: str | None = None) -> Dat
         problems.append(Problem(label, "aucune colonne de mesure (ind…_…) : ce n’est pas un export Cafdata"))
     if problems:
         raise DataError(problems)
+    if raw.empty:
+        raise DataError([Problem(label, "le fichier ne contient que l’en-tête, aucune ligne de données")])
     name_col = next((c for c in name_fields if c in raw.columns), None)
 
-    cols = {"dtreffre": pa.Column(str, pa.Check.str_matches(
-        RE_MONTH, error="date de référence invalide (format attendu AAAA-MM)"), nullable=False)}
+    cols = {"dtreffre": pa.Column(str, [
+        pa.Check.str_matches(RE_MONTH, error="date de référence invalide (format attendu AAAA-MM)"),
+        pa.Check(_year_in_range, error=f"année hors de la période des séries Cafdata ({FIRST_YEAR} à "
+                                       f"{_last_year()})")], nullable=False)}
     if dataset == "s_ben_epci_f":
-        cols[code_col] = text_col(r"^\d{9}$", "SIREN d’EPCI invalide (9 chiffres)")
+        # empty = allocataires not localised in an EPCI: allowed, kept out of the département's totals
+        cols[code_col] = pa.Column(str, pa.Check.str_matches(r"^\d{9}$", error="SIREN d’EPCI invalide (9 chiffres)"),
+                                   nullable=True)
     elif dataset == "s_ben_com_f":
-        # empty = allocataires not localised in a commune: allowed
+        # empty = allocataires not localised in a commune (national): allowed, kept out of the totals
         cols[code_col] = pa.Column(str, pa.Check.str_matches(
             r"^(\d{5}|2[AB]\d{3})$", error="code commune invalide (5 caractères)"), nullable=True)
     for m in measures:
-        cols[m] = pa.Column(str, pa.Check(
-            lambda s: s.str.replace(r"[\s\u202f\u00a0]", "", regex=True).str.match(RE_COUNT.pattern),
-            error="un nombre est attendu", ignore_na=True), nullable=True)
+        cols[m] = pa.Column(str, [
+            pa.Check(lambda s: s.str.replace(r"[\s\u202f\u00a0]", "", regex=True).str.match(RE_COUNT.pattern),
+                     error="un nombre positif ou nul est attendu", ignore_na=True)], nullable=True)
     problems = validate(raw, pa.DataFrameSchema(cols), path)
     if problems:
         raise DataError(problems)
@@ -118,20 +205,9 @@ def read_export(path: Path, dataset: str, departement: str | None = None) -> Dat
     if departement and dataset == "s_ben_dep":
         frame = frame[frame.code.str.lstrip("0") == departement.lstrip("0")]
 
-    # Duplicated technical rows: identical rows are dropped; same key with other values is an error.
-    key = ["dtreffre", "code"]
-    body = key + measures
-    exact = frame.duplicated(subset=body, keep="first")
-    dropped = int(exact.sum())
-    frame = frame[~exact]
-    clash = frame.duplicated(subset=key, keep=False) & frame.code.notna()
-    if clash.any():
-        rows = frame[clash]
-        first = rows.iloc[0]
-        others = ", ".join(str(x) for x in rows[(rows.dtreffre == first.dtreffre) & (rows.code == first.code)]._line)
-        raise DataError([Problem(label, f"lignes en double pour {first.dtreffre} et le code {first.code} avec des "
-                                        f"valeurs différentes (lignes {others})", row=int(first._line), column=code_col)])
-    return Dataset(dataset, Path(path), frame.drop(columns="_line").reset_index(drop=True), measures, dropped)
+    frame, identical, technical = drop_technical_rows(frame, ["dtreffre", "code"], measures, label, code_col)
+    return Dataset(dataset, Path(path), frame.drop(columns="_line").reset_index(drop=True), measures,
+                   identical, technical)
 
 
 @dataclass
@@ -238,20 +314,27 @@ class Totals:
     measures: dict[str, float]
     source: str  # dataset used
     rounded: bool  # True when summed from counts rounded to 5
+    n_rows: int = 0  # rows summed (communes): each may be off by 2,5 at most
+
+    @property
+    def rounding_bound(self) -> float:
+        """The largest gap that rounding each summed count to 5 can make."""
+        return 2.5 * self.n_rows
 
 
 def totals(data: CafData, year: int) -> Totals | None:
     """Département totals for December of `year`: exact from s_ben_dep if present, else the sum
-    of the commune rows (non-localised allocataires included), whose counts are rounded to 5."""
+    of the commune rows, whose counts are rounded to 5. Rows with an empty commune code are
+    allocataires not localised in any commune (one row for all of France): not the département's."""
     month = december(year)
     for ds, rounded in ((data.dep, False), (data.com, True)):
         if ds is None:
             continue
-        rows = ds.frame[ds.frame.dtreffre == month]
+        rows = ds.frame[(ds.frame.dtreffre == month) & ds.frame.code.notna()]
         if not rows.empty:
             sums = rows[ds.measures].sum(min_count=1)
             return Totals(year, sums.get("indfoy_ndur", float("nan")), sums.get("indnbp_ndur", float("nan")),
-                          sums.to_dict(), ds.name, rounded)
+                          sums.to_dict(), ds.name, rounded, len(rows) if rounded else 0)
     return None
 
 

@@ -59,11 +59,68 @@ def text_col(pattern: str | None = None, error: str = "format invalide", nullabl
     return pa.Column(str, checks, nullable=nullable, required=required)
 
 
-def read_text_csv(path: Path, sep: str = ";") -> pd.DataFrame:
-    """Read a CSV as text only (UTF-8 with or without BOM); empty cells become NA."""
+def _sniff_binary(path: Path, label: str) -> None:
+    """Refuse, with what the file really is, an input that is not a text CSV."""
+    with open(path, "rb") as f:
+        head = f.read(8)
+    if head.startswith(b"PK\x03\x04"):
+        raise DataError([Problem(label, "ce fichier est un classeur Excel (.xlsx) ou une archive zip, pas un "
+                                        "fichier CSV : enregistrez-le au format CSV (UTF-8, séparateur « ; »)")])
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
+        raise DataError([Problem(label, "ce fichier est un classeur Excel ancien (.xls), pas un fichier CSV : "
+                                        "enregistrez-le au format CSV (UTF-8, séparateur « ; »)")])
+    if head.startswith(b"\x1f\x8b"):
+        raise DataError([Problem(label, "ce fichier est compressé (gzip) : décompressez-le d’abord")])
+
+
+def _check_text(path: Path, label: str, sep: str) -> None:
+    """Encoding, header and number of fields of every line, with the line number."""
+    import csv
+
+    with open(path, "rb") as f:
+        raw = f.read()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise DataError([Problem(label, "le fichier n’est pas en UTF-8 (encodage Windows ou Latin-1 probable : "
+                                        "enregistrez-le en UTF-8)", row=line)])
+    if "\x00" in text:
+        raise DataError([Problem(label, "le fichier contient des octets nuls : ce n’est pas un fichier texte CSV")])
+    reader = csv.reader(text.splitlines(), delimiter=sep)
+    header = next(reader, None)
+    if not header or not any(h.strip() for h in header):
+        raise DataError([Problem(label, "fichier vide")])
+    names = [h.strip() for h in header]
+    seen: set[str] = set()
+    problems = []
+    for name in names:
+        if name in seen:
+            problems.append(Problem(label, "colonne présente deux fois dans l’en-tête", row=1, column=name))
+        seen.add(name)
+    width = len(header)
+    for i, row in enumerate(reader, start=2):
+        if not row:
+            continue
+        if len(row) != width:
+            problems.append(Problem(label, f"{len(row)} champs au lieu de {width} (ligne tronquée ou séparateur en "
+                                           "trop)", row=i))
+            if len(problems) >= 30:
+                break
+    if problems:
+        raise DataError(problems)
+
+
+def read_text_csv(path: Path, sep: str = ";", strict: bool = False) -> pd.DataFrame:
+    """Read a CSV as text only (UTF-8 with or without BOM); empty cells become NA.
+    `strict`: also refuse a repeated column name and any line whose number of fields differs
+    from the header's (pandas would pad a truncated last line with empty cells)."""
     label = display_path(path)
     if not Path(path).is_file():
         raise DataError([Problem(label, "fichier introuvable")])
+    _sniff_binary(path, label)
+    if strict:
+        _check_text(path, label, sep)
     try:
         df = pd.read_csv(path, sep=sep, dtype=str, encoding="utf-8-sig", keep_default_na=False,
                          na_values=[""], skipinitialspace=False)
