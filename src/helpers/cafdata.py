@@ -39,7 +39,7 @@ BENEFIT_GROUPS = [
     ("Aides au logement", ["indfoy_ndural", "indfoy_al"]),
     ("Revenu de solidarité active", ["indfoy_rsa"]),
     ("Prime d’activité", ["indfoy_ppa"]),
-    ("Enfance et jeunesse (allocations familiales)", ["indfoy_af", "indfoy_ndurej"]),
+    ("Allocations familiales", ["indfoy_af", "indfoy_ndurej"]),
     ("Petite enfance (Paje)", ["indfoy_ndurpaje", "indfoy_paje"]),
     ("Handicap (AAH)", ["indfoy_aah"]),
 ]
@@ -214,6 +214,7 @@ def read_export(path: Path, dataset: str, departement: str | None = None) -> Dat
 class FamilyConfig:
     path: Path
     frame: pd.DataFrame  # dtreffre, configuration, nb_enfants, foyers
+    illustrative: bool = False  # an illustrative extract (marker file ILLUSTRATIF beside it, or the demo)
 
 
 CONFIG_SCHEMA_COLS = {
@@ -248,7 +249,8 @@ def read_family_config(path: Path, departement: str | None = None) -> FamilyConf
     if departement:
         frame = frame[frame.numdep == departement]
     frame["foyers"] = pd.to_numeric(frame.foyers).astype(float)
-    return FamilyConfig(Path(path), frame.reset_index(drop=True))
+    illustrative = any((Path(path).parent / m).is_file() for m in ("ILLUSTRATIF", "DEMONSTRATION"))
+    return FamilyConfig(Path(path), frame.reset_index(drop=True), illustrative)
 
 
 @dataclass
@@ -279,7 +281,9 @@ class CafData:
         return sorted(ys)
 
 
-def load_cafdata(folder: Path, departement: str) -> CafData:
+def load_cafdata(folder: Path, departement: str, extraits: Path | None = None) -> CafData:
+    """The exports of `folder` for the département; the family-configuration extract from the
+    same folder (the demo has one) or from the Caf's extracts folder `extraits`."""
     folder = Path(folder)
     label = display_path(folder)
     if not folder.is_dir():
@@ -294,7 +298,10 @@ def load_cafdata(folder: Path, departement: str) -> CafData:
     if data.dep is None and data.com is None:
         raise DataError([Problem(label, "aucun export Cafdata s_ben_dep ou s_ben_com_f trouvé "
                                         "(fichiers attendus : s_ben_dep*.csv, s_ben_com_f*.csv)")])
-    fam = sorted(folder.glob(CONFIG_FILE_RE))
+    fam = sorted(folder.glob(CONFIG_FILE_RE)) or (sorted(Path(extraits).glob(CONFIG_FILE_RE)) if extraits else [])
+    if len(fam) > 1:
+        raise DataError([Problem(display_path(fam[0].parent), "plusieurs extraits de configurations familiales ("
+                                 + ", ".join(f"« {f.name} »" for f in fam) + ") : gardez-en un seul")])
     if fam:
         data.family = read_family_config(fam[0], departement)
     if data.com is not None and data.com.frame.empty and data.dep is not None and data.dep.frame.empty:

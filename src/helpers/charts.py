@@ -68,6 +68,37 @@ def evolution(df: pd.DataFrame, year: int) -> plt.Figure:
     return fig
 
 
+def index_panels(df: pd.DataFrame, names: dict[str, str], order: list[str], titles: dict[str, str],
+                 base_year: int) -> plt.Figure:
+    """One panel per benefit, one line per territory, as an index (base_year = 100): the
+    territories are compared on the same scale whatever their size."""
+    benefits = list(dict.fromkeys(df.prestation))
+    fig, axes = plt.subplots(1, len(benefits), figsize=(WIDTH, 3.0), sharey=True)
+    axes = list(axes) if len(benefits) > 1 else [axes]
+    colors = dict(zip(order, [BLUE, ORANGE, "#555555"]))
+    styles = dict(zip(order, ["-", "--", ":"]))
+    for ax, b in zip(axes, benefits):
+        for t in order:
+            part = df[(df.prestation == b) & (df.territoire == t)]
+            if part.empty:
+                continue
+            ax.plot(part.annee, part.indice, color=colors[t], linestyle=styles[t], linewidth=2.2 if t == order[0] else 1.6,
+                    marker="o" if t == order[0] else None, markersize=3.5, label=names[t])
+        ax.axhline(100, color="#999999", linewidth=0.8)
+        ax.set_title(titles.get(b, b).capitalize())
+        years = sorted(df.annee.unique())
+        ax.set_xticks(years)
+        ax.xaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _: f"{int(v)}"))
+        for label in ax.get_xticklabels()[1::2]:
+            label.set_visible(False)
+        _fr_axis(ax)
+    axes[0].set_ylabel(f"indice, base 100 en {base_year}")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False, bbox_to_anchor=(0.5, 0.0))
+    fig.tight_layout(rect=(0, 0.09, 1, 1))
+    return fig
+
+
 def barh(labels, values, value_fmt=fmt.nombre, color=BLUE, highlight=None, xlabel: str = "",
          height_per_bar: float = 0.32, percent: bool = False, axis_decimals: int = 0) -> plt.Figure:
     """Horizontal bars sorted as given, with the value printed at the end of each bar."""
@@ -93,7 +124,7 @@ FAMILY_LABELS = {"isolé": "Personne seule", "couple": "Couple", "monoparent": "
 
 
 def stacked_family(table: pd.DataFrame) -> plt.Figure:
-    """Foyers by family configuration, stacked by number of children, totals at the end."""
+    """Shares of foyers by family configuration, stacked by number of children, totals at the end."""
     fig, ax = plt.subplots(figsize=(WIDTH, 2.5))
     names = [FAMILY_LABELS.get(i, i) for i in table.index]
     left = pd.Series(0.0, index=table.index)
@@ -104,12 +135,12 @@ def stacked_family(table: pd.DataFrame) -> plt.Figure:
                 edgecolor="white")
         left += table[col]
     for i, total in enumerate(left):
-        ax.text(total + left.max() * 0.01, i, fmt.nombre(total), va="center", fontsize=8.5)
+        ax.text(total + left.max() * 0.01, i, fmt.pourcent(total), va="center", fontsize=8.5)
     ax.set_xlim(0, left.max() * 1.15)
     ax.invert_yaxis()
     ax.xaxis.set_major_locator(mticker.MaxNLocator(5))
-    _fr_axis(ax, "x")
-    ax.set_xlabel("foyers allocataires")
+    _fr_axis(ax, "x", percent=True)
+    ax.set_xlabel("part des foyers allocataires")
     ax.legend(ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.3), frameon=False)
     ax.grid(axis="y", visible=False)
     fig.tight_layout()

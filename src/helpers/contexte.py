@@ -15,6 +15,7 @@ from .page import Page
 from .params import Parametres, Resolved, resolve
 from .reference import Reference, load_reference
 from .registers import Registers, load_registers
+from .series import Childcare, DepSeries, load_childcare, load_dep_series
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +28,8 @@ class Contexte:
     cafdata: CafData | None = None
     registers: Registers | None = None
     geo: Geo | None = None
+    series: DepSeries | None = None  # AF/CF by December: département, region, France
+    childcare: Childcare | None = None  # childcare coverage rates (EPCI, département, region, France)
     page: Page = field(default=None)  # type: ignore[assignment]
 
     @property
@@ -57,20 +60,35 @@ def registers_folder(p: Parametres) -> Path:
     return Path(p.registers_dir) / p.departement
 
 
+def no_cafdata(p: Parametres) -> DataError:
+    """No Cafdata exports for the département: say which command fetches them."""
+    return DataError([Problem(
+        f"département {p.departement}",
+        f"aucune donnée Cafdata pour le département {p.departement} : ni données intégrées au projet "
+        f"(data/opendata/{p.departement}/cafdata) ni cache téléchargé (data/cache/{p.departement}/cafdata). "
+        f"Téléchargez-les avec « rapport fetch --year {p.year} --departement {p.departement} », puis relancez "
+        f"la construction ; ou indiquez un dossier d’exports avec --set cafdata_dir=DOSSIER.")])
+
+
 def load_for(chapter: str, p: Parametres, resolved: Resolved) -> Contexte:
     ref = load_reference(p.reference_dir, p.departement, p.geo_dir)
     ctx = Contexte(chapter, resolved, ref, page=Page(chapter))
     ctx.geo = load_geo(p.geo_dir, p.departement)
     if chapter == "portrait":
-        ctx.cafdata = load_cafdata(p.cafdata_path, p.departement)
+        if p.cafdata_path is None:
+            raise no_cafdata(p)
+        ctx.cafdata = load_cafdata(p.cafdata_path, p.departement, p.extraits_path)
         if p.year not in ctx.cafdata.years():
             avail = ", ".join(str(y) for y in ctx.cafdata.years())
             raise DataError([Problem(display_path(p.cafdata_path),
                                      f"pas de données pour décembre {p.year} (années présentes : {avail})")])
+        ctx.series = load_dep_series(p.national_dir, p.departement, p.reference_dir)
     else:
         folder = registers_folder(p)
         if folder.is_dir():
             ctx.registers = load_registers(folder, ref.sirens() if ref.known else None)
+        if chapter == "ctg":
+            ctx.childcare = load_childcare(p.opendata_dep_dir)
     return ctx
 
 

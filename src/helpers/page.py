@@ -19,6 +19,19 @@ from .errors import RapportError
 _md = mistune.create_markdown(escape=False, plugins=["table"])
 _ID = re.compile(r"^[a-z][a-z0-9-]*$")
 
+MARK = "Données illustratives"
+MARK_HTML = f'<span class="marque-illustratif">{MARK}</span>'
+
+
+def mark_figure(fig: plt.Figure) -> None:
+    """Draw the illustrative mark inside the image, so that it survives a copy of the chart:
+    a label in the top right corner and a light diagonal watermark across the plot."""
+    fig.text(0.995, 0.995, MARK.upper(), ha="right", va="top", fontsize=8, fontweight="bold", color="#9B1C1C",
+             bbox={"boxstyle": "round,pad=0.25", "facecolor": "#FFF4E5", "edgecolor": "#9B1C1C", "linewidth": 0.8},
+             zorder=100)
+    fig.text(0.5, 0.5, "ILLUSTRATIF", ha="center", va="center", rotation=20, fontsize=38, fontweight="bold",
+             color="#9B1C1C", alpha=0.10, zorder=0)
+
 
 class FigureError(RapportError):
     """A figure or table lacks its number anchor, caption, source or alt text."""
@@ -65,20 +78,26 @@ class Page:
     def avertissement(self, template: str, values: dict | None = None, kind: str = "illustratif") -> None:
         self._show(f'<aside class="avertissement {kind}" role="note">{render_text(template, values)}</aside>')
 
-    def chiffres_cles(self, items: list[tuple[str, str, str]], titre: str = "Chiffres clés") -> None:
-        """items: (value, label, detail) — all already formatted."""
+    def chiffres_cles(self, items: list[tuple], titre: str = "Chiffres clés") -> None:
+        """items: (value, label, detail[, illustrative]) — all already formatted; an illustrative
+        figure carries its own mark."""
         cells = "".join(
-            f'<div class="chiffre"><span class="valeur">{html.escape(v)}</span>'
-            f'<span class="libelle">{html.escape(label)}</span>'
-            + (f'<span class="detail">{html.escape(d)}</span>' if d else "") + "</div>"
-            for v, label, d in items)
+            f'<div class="chiffre{" illustratif" if len(it) > 3 and it[3] else ""}">'
+            f'<span class="valeur">{html.escape(it[0])}</span>'
+            f'<span class="libelle">{html.escape(it[1])}</span>'
+            + (f'<span class="detail">{html.escape(it[2])}</span>' if it[2] else "")
+            + (MARK_HTML if len(it) > 3 and it[3] else "") + "</div>"
+            for it in items)
         # a group, not a region landmark: every chapter has one, with the same title
         self._show(f'<div class="chiffres-cles" role="group" aria-label="{html.escape(titre)}">'
                    f'<p class="chiffres-titre">{html.escape(titre)}</p><div class="chiffres">{cells}</div></div>')
 
-    def figure(self, fig: plt.Figure, id: str, titre: str, source: str, alt: str) -> None:
+    def figure(self, fig: plt.Figure, id: str, titre: str, source: str, alt: str, illustratif: bool = False) -> None:
         _require("Figure", id, titre=titre, source=source, alt=alt)
         self._unique(id)
+        if illustratif:
+            mark_figure(fig)
+            alt = f"{MARK}. {alt}"
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=200, bbox_inches="tight")
         plt.close(fig)
@@ -87,10 +106,11 @@ class Page:
             f'<figure class="figure" id="{id}" data-kind="figure">'
             f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt, quote=True)}"/>'
             f'<figcaption><span class="numero">Figure</span> <span class="titre">{html.escape(titre)}</span>'
-            f'<span class="source">{html.escape(source)}</span></figcaption></figure>')
+            f'{MARK_HTML if illustratif else ""}<span class="source">{html.escape(source)}</span></figcaption></figure>')
 
     def tableau(self, df: pd.DataFrame, id: str, titre: str, source: str, resume: str,
-                row_header: bool = True, numeric: list[str] | None = None, total: bool = False) -> None:
+                row_header: bool = True, numeric: list[str] | None = None, total: bool = False,
+                illustratif: bool = False) -> None:
         """A data table: `df` holds formatted strings; `resume` is its text summary (accessible
         description, like a figure's alt text)."""
         _require("Tableau", id, titre=titre, source=source, resume=resume)
@@ -113,7 +133,7 @@ class Page:
         self._show(
             f'<figure class="tableau" id="{id}" data-kind="tableau">'
             f'<table aria-describedby="{id}-resume"><caption><span class="numero">Tableau</span> '
-            f'<span class="titre">{html.escape(titre)}</span></caption>'
+            f'<span class="titre">{html.escape(titre)}</span>{MARK_HTML if illustratif else ""}</caption>'
             f'<thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
             f'<p class="source">{html.escape(source)}</p>'
             f'<p class="resume" id="{id}-resume">{html.escape(resume)}</p></figure>')

@@ -30,8 +30,11 @@ class Parametres(BaseModel):
     caf_name: str = Field(min_length=3)  # default: "Caf de la <département>" (data/reference/departements.csv)
     observation_date: dt.date | None = None  # default: 31 December of `year`
     data_dir: Path
-    cafdata_dir: Path | None = None  # default: the embedded demo data in data_dir/demo
-    geo_dir: Path | None = None  # boundaries and populations; absent: no maps
+    demo: bool = False  # build on the illustrative demo data (data_dir/demo) instead of real open data
+    opendata_dir: Path | None = None  # embedded real open data: <opendata_dir>/<departement>/, <opendata_dir>/national/
+    cafdata_dir: Path | None = None  # default: embedded open data of the département, else the fetched cache
+    geo_dir: Path | None = None  # boundaries and populations; default as cafdata_dir; absent: no maps
+    extraits_dir: Path | None = None  # the Caf's internal extracts: <extraits_dir>/<departement>/
     registers_dir: Path
     reference_dir: Path
     chapters: list[ChapterName] = ["portrait", "ctg", "cooperation"]
@@ -59,14 +62,73 @@ class Parametres(BaseModel):
         return self
 
     @property
-    def cafdata_path(self) -> Path:
-        return self.cafdata_dir or self.data_dir / "demo"
+    def cafdata_path(self) -> Path | None:
+        return self.cafdata_dir
+
+    @property
+    def national_dir(self) -> Path | None:
+        """Open data covering every département (département series, national series)."""
+        if self.opendata_dir is None or self.demo:
+            return None
+        p = Path(self.opendata_dir) / "national"
+        return p if p.is_dir() else None
+
+    @property
+    def opendata_dep_dir(self) -> Path | None:
+        """Embedded open data of the département (childcare coverage, …), if any."""
+        if self.opendata_dir is None or self.demo:
+            return None
+        p = Path(self.opendata_dir) / self.departement
+        return p if p.is_dir() else None
+
+    @property
+    def extraits_path(self) -> Path | None:
+        if self.extraits_dir is None:
+            return None
+        p = Path(self.extraits_dir) / self.departement
+        return p if p.is_dir() else None
 
     def to_jsonable(self) -> dict[str, Any]:
         return json.loads(self.model_dump_json())
 
 
-PATH_KEYS = ("data_dir", "cafdata_dir", "geo_dir", "registers_dir", "reference_dir")
+PATH_KEYS = ("data_dir", "opendata_dir", "cafdata_dir", "geo_dir", "extraits_dir", "registers_dir", "reference_dir")
+OPTIONAL_PATHS = ("opendata_dir", "cafdata_dir", "geo_dir", "extraits_dir")
+
+
+def default_data_folders(merged: dict[str, Any], origins: dict[str, str]) -> None:
+    """Where the Cafdata exports and the boundaries come from when no folder is given: the demo
+    data if asked for; else the real open data shipped for the département (data/opendata/<dep>);
+    else the cache written by `rapport fetch` (data/cache/<dep>); else none (the build then says
+    which `rapport fetch` command to run)."""
+    dep = merged.get("departement")
+    data_dir = merged.get("data_dir")
+    if not isinstance(dep, str) or not isinstance(data_dir, Path):
+        return
+    opendata = merged.get("opendata_dir")
+    for key, sub in (("cafdata_dir", "cafdata"), ("geo_dir", "geo")):
+        if merged.get(key) is not None:
+            continue
+        if merged.get("demo") is True:
+            if key == "cafdata_dir":
+                merged[key], origins[key] = data_dir / "demo", "--demo (jeu de démonstration illustratif)"
+            continue
+        candidates = []
+        if isinstance(opendata, Path):
+            candidates.append((opendata / dep / sub, "données ouvertes intégrées au projet"))
+        candidates.append((data_dir / "cache" / dep / sub, "cache de rapport fetch"))
+        for folder, what in candidates:
+            if folder.is_dir():
+                merged[key], origins[key] = folder, f"déduit : {what} ({display_path(folder)})"
+                break
+
+
+def published_file(reference_dir: Path | None, departement: str, year: int) -> Path | None:
+    """The figures published in that year's report, for that département (data/reference/publies)."""
+    if reference_dir is None:
+        return None
+    p = Path(reference_dir) / "publies" / departement / f"{year}.yaml"
+    return p if p.is_file() else None
 
 _TYPE_MESSAGES = {
     "int_parsing": "un nombre entier est attendu",
@@ -208,7 +270,15 @@ def resolve(
                 p = (base / p).resolve()
             merged[key] = p
         elif v == "" or v is None:
-            merged[key] = None if key in ("cafdata_dir", "geo_dir") else v
+            merged[key] = None if key in OPTIONAL_PATHS else v
+    default_data_folders(merged, origins)
+    if "published" not in merged and isinstance(merged.get("departement"), str):
+        pf = published_file(merged.get("reference_dir"), merged["departement"], year_int)
+        if pf is not None:
+            pub = _read_yaml(pf, display_path(pf)).get("chiffres")
+            if not isinstance(pub, dict):
+                raise ParamError(f"{display_path(pf)} : la clé « chiffres » (indicateur: valeur) est absente")
+            merged["published"], origins["published"] = pub, display_path(pf)
 
     if not merged.get("caf_name") and isinstance(merged.get("departement"), str):
         name = caf_name_for(merged["departement"], merged.get("reference_dir"))
@@ -229,7 +299,7 @@ def resolve(
             lines.append(f"Paramètre « {key} » (venant de {src}) : {_french_error(err)}{shown}")
         raise ParamError("\n".join(lines))
 
-    for key in ("data_dir", "registers_dir", "reference_dir", "cafdata_dir", "geo_dir"):
+    for key in PATH_KEYS:
         p = getattr(params, key)
         if p is not None and not Path(p).is_dir():
             raise ParamError(
@@ -238,20 +308,24 @@ def resolve(
     return Resolved(params=params, origins=origins)
 
 
-def caf_name_for(departement: str, reference_dir: Path | None) -> str | None:
-    """`Caf de la Charente-Maritime`, from the public list of départements."""
+def departement_row(departement: str, reference_dir: Path | None) -> dict[str, str] | None:
+    """The département's row of the public list of départements (code, nom, article)."""
     import csv
 
     path = Path(reference_dir or config.DATA_DIR / "reference") / "departements.csv"
     if not path.is_file():
         return None
     with open(path, encoding="utf-8") as f:
-        for row in csv.DictReader(f, delimiter=";"):
-            if row["code"] == departement:
-                article = row["article"]
-                sep = "" if article.endswith("’") else " "
-                return f"Caf {article}{sep}{row['nom']}"
-    return None
+        return next((row for row in csv.DictReader(f, delimiter=";") if row["code"] == departement), None)
+
+
+def caf_name_for(departement: str, reference_dir: Path | None) -> str | None:
+    """`Caf de la Charente-Maritime`, from the public list of départements."""
+    row = departement_row(departement, reference_dir)
+    if row is None:
+        return None
+    sep = "" if row["article"].endswith("’") else " "
+    return f"Caf {row['article']}{sep}{row['nom']}"
 
 
 def describe(resolved: Resolved) -> list[tuple[str, str, str]]:

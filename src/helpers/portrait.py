@@ -5,8 +5,11 @@ import pandas as pd
 
 from . import charts, fmt
 from . import indicators as ind
+from . import series as ind_series
 from .cafdata import communes_year
 from .contexte import Contexte
+from .page import MARK_HTML
+from .params import departement_row
 
 
 def annee(ctx: Contexte) -> ind.PortraitYear:
@@ -41,6 +44,7 @@ def valeurs(ctx: Contexte) -> dict[str, str]:
         "annee_population": str(y.population_year),
         "millesime_population": str(y.population_year - 3),
         "source_totaux": "somme des communes (effectifs arrondis à 5)" if t.rounded else "fichier départemental",
+        "communes_sommees": fmt.nombre(t.n_rows),
     })
     if prev is not None:
         v["foyers_var"] = fmt.variation(t.foyers / prev.foyers - 1, 1, pourcentage=True)
@@ -54,10 +58,12 @@ def valeurs(ctx: Contexte) -> dict[str, str]:
     v["foyers_evol"] = f" ({v['foyers_var']} en un an)" if prev is not None else ""
     if y.share_without_children is not None:
         v["sans_enfant"] = fmt.pourcent(y.share_without_children)
+        # an illustrative extract never feeds an evolution
+        has_prev = y.share_without_children_previous is not None and not famille_illustrative(ctx)
         v["sans_enfant_var"] = (fmt.points(y.share_without_children - y.share_without_children_previous)
-                                if y.share_without_children_previous is not None else "n.d.")
-        v["sans_enfant_evol"] = (f" ({v['sans_enfant_var']} en un an)"
-                                 if y.share_without_children_previous is not None else "")
+                                if has_prev else "n.d.")
+        v["sans_enfant_evol"] = f" ({v['sans_enfant_var']} en un an)" if has_prev else ""
+        v["marque_famille"] = f" {MARK_HTML}" if famille_illustrative(ctx) else ""
     share = y.share_covered
     if y.population:
         words = ("un peu moins de la moitié" if 0.45 <= share < 0.5 else
@@ -74,20 +80,28 @@ def valeurs(ctx: Contexte) -> dict[str, str]:
     return v
 
 
-def chiffres_cles(ctx: Contexte) -> list[tuple[str, str, str]]:
+def famille_illustrative(ctx: Contexte) -> bool:
+    f = ctx.cafdata.family
+    return bool(f is not None and (f.illustrative or ctx.cafdata.illustrative))
+
+
+def chiffres_cles(ctx: Contexte) -> list[tuple]:
     v = valeurs(ctx)
     y = annee(ctx)
     has_prev = y.previous is not None
+    demo = ctx.cafdata.illustrative
+    how = " ; somme des communes" if y.totals.rounded else ""
     items = [
-        (v["foyers"], "foyers allocataires", f"{v['foyers_var']} en un an" if has_prev else ""),
-        (v["personnes"], "personnes couvertes", f"{v['personnes_var']} en un an" if has_prev else ""),
+        (v["foyers"], "foyers allocataires", (f"{v['foyers_var']} en un an" if has_prev else "") + how, demo),
+        (v["personnes"], "personnes couvertes", (f"{v['personnes_var']} en un an" if has_prev else "") + how, demo),
     ]
     if y.population:
         items.append((v["part_habitants"], "des habitants couverts par la Caf",
-                      f"population municipale {v['annee_population']}"))
+                      f"population municipale {v['annee_population']}", demo))
     if y.share_without_children is not None:
-        items.append((v["sans_enfant"], "des allocataires sans enfant",
-                      f"{v['sans_enfant_var']} en un an" if y.share_without_children_previous is not None else ""))
+        items.append((v["sans_enfant"], "des foyers allocataires sans enfant",
+                      f"{v['sans_enfant_var']} en un an" if v["sans_enfant_evol"] else "extrait interne de la Caf",
+                      famille_illustrative(ctx)))
     return items
 
 
@@ -97,6 +111,36 @@ def kept_values(ctx: Contexte) -> dict[str, float]:
     out = {"foyers_allocataires": float(y.totals.foyers), "personnes_couvertes": float(y.totals.personnes)}
     if y.share_without_children is not None:
         out["part_sans_enfant"] = y.share_without_children
+    return out
+
+
+def illustrative_keys(ctx: Contexte) -> set[str]:
+    """The kept values computed from illustrative inputs: reproduced by construction, not checked."""
+    keys = set(kept_values(ctx)) if ctx.cafdata.illustrative else set()
+    if famille_illustrative(ctx):
+        keys.add("part_sans_enfant")
+    return keys
+
+
+def gap_notes(ctx: Contexte) -> dict[str, str]:
+    """What the data say about the gap between a computed and a published figure."""
+    t = annee(ctx).totals
+    if not t.rounded or ctx.cafdata.illustrative:
+        return {}
+    bound = t.rounding_bound
+    note = (f"somme de {fmt.nombre(t.n_rows)} communes dont chaque effectif est arrondi à 5 : l’arrondi peut "
+            f"écarter la somme de {fmt.nombre(bound)} au plus")
+    published = ctx.p.published
+    out = {}
+    for key, value in (("foyers_allocataires", t.foyers), ("personnes_couvertes", t.personnes)):
+        if key not in published:
+            out[key] = note + "."
+            continue
+        gap = abs(value - published[key])
+        out[key] = note + (" ; l’écart tient dans cette marge." if gap <= bound else
+                           " ; l’écart la dépasse : les données ouvertes ne permettent pas d’en établir la cause "
+                           "(le chiffre publié vient sans doute du fichier départemental exact, non publié pour "
+                           "décembre).")
     return out
 
 
@@ -133,7 +177,7 @@ def prestations(ctx: Contexte):
         "Prestation": b.groupe,
         "Foyers bénéficiaires": b.foyers.map(fmt.nombre),
         "Part des allocataires": b.part.map(fmt.pourcent),
-        "Évolution sur 1 an": b.variation.map(lambda x: fmt.variation(x, 1, True)),
+        "Évolution en un an": b.variation.map(lambda x: fmt.variation(x, 1, True)),
     })
     resume = (f"Foyers bénéficiaires de chaque groupe de prestations en décembre {ctx.year} ; un foyer peut "
               "percevoir plusieurs prestations, les parts ne s’additionnent pas.")
@@ -153,15 +197,89 @@ def prestations_absentes(ctx: Contexte) -> str:
 
 
 def configuration(ctx: Contexte):
+    """Shares of foyers by family configuration (shares, not counts: an illustrative extract
+    must not be read against the real totals)."""
     t = ind.family_table(ctx.cafdata, ctx.year)
     if t is None:
         return None
-    fig = charts.stacked_family(t)
-    total = t.values.sum()
-    alt = "Barres empilées par configuration familiale : " + " ; ".join(
-        f"{charts.FAMILY_LABELS.get(conf, conf)} {fmt.nombre(t.loc[conf].sum())} foyers dont "
-        f"{fmt.nombre(t.loc[conf].get('0', 0))} sans enfant" for conf in t.index) + f". Total {fmt.nombre(total)}."
+    shares = t / t.values.sum()
+    fig = charts.stacked_family(shares)
+    alt = "Barres empilées par configuration familiale, en part des foyers allocataires : " + " ; ".join(
+        f"{charts.FAMILY_LABELS.get(conf, conf)} {fmt.pourcent(shares.loc[conf].sum())}, dont "
+        f"{fmt.pourcent(shares.loc[conf].get('0', 0))} sans enfant" for conf in shares.index) + "."
+    return fig, alt, famille_illustrative(ctx)
+
+
+def source_famille(ctx: Contexte) -> str:
+    what = "extrait illustratif (chiffres de démonstration)" if famille_illustrative(ctx) else "extrait interne de la Caf"
+    return ctx.source(f"{what}, configurations familiales, décembre {ctx.year}")
+
+
+# ---------------------------------------------------------------- AF and CF against the region and France
+
+TERRITORY_ORDER = ["departement", "region", "france"]
+
+
+def af_cf(ctx: Contexte):
+    """Index (first December = 100) of the foyers receiving the AF and the CF, for the
+    département, its region and France; None when the series are absent."""
+    s = ctx.series
+    if s is None:
+        return None
+    years = [y for y in s.years() if y <= ctx.year]
+    if len(years) < 2:
+        return None
+    df = ind_series.index_series(s, years[0], years[-1])
+    row = departement_row(ctx.p.departement, ctx.p.reference_dir)
+    names = {"departement": row["nom"] if row else f"département {ctx.p.departement}",
+             "region": s.region_name, "france": "France"}
+    return df, names, years[0], years[-1]
+
+
+def figure_af_cf(ctx: Contexte):
+    res = af_cf(ctx)
+    if res is None:
+        return None
+    df, names, first, last = res
+    fig = charts.index_panels(df, names, TERRITORY_ORDER, ind_series.BENEFIT_NAMES, first)
+    parts = []
+    for b in ("AF", "CF"):
+        end = df[(df.prestation == b) & (df.annee == last)].set_index("territoire").indice
+        parts.append(f"{ind_series.BENEFIT_NAMES[b]} : " + ", ".join(
+            f"{names[t]} {fmt.nombre(end[t], 1)}" for t in TERRITORY_ORDER if t in end))
+    alt = (f"Deux graphiques en indice, base 100 en décembre {first}, jusqu’en décembre {last}. Indice en {last} — "
+           + " ; ".join(parts) + ".")
     return fig, alt
+
+
+def tableau_af_cf(ctx: Contexte):
+    res = af_cf(ctx)
+    if res is None:
+        return None
+    df, names, first, last = res
+    rows = []
+    for b in ("AF", "CF"):
+        for t in TERRITORY_ORDER:
+            part = df[(df.prestation == b) & (df.territoire == t)].set_index("annee")
+            if part.empty:
+                continue
+            rows.append({"Prestation": ind_series.BENEFIT_NAMES[b].capitalize(), "Territoire": names[t],
+                         f"Foyers, déc. {first}": fmt.nombre(part.foyers[first]),
+                         f"Foyers, déc. {last}": fmt.nombre(part.foyers[last]),
+                         "Évolution": fmt.variation(part.foyers[last] / part.foyers[first] - 1, 1, True)})
+    d = df[(df.territoire == "departement")].set_index(["prestation", "annee"]).foyers
+    resume = (f"De décembre {first} à décembre {last}, les foyers percevant les allocations familiales passent de "
+              f"{fmt.nombre(d['AF', first])} à {fmt.nombre(d['AF', last])} dans le département, ceux percevant le "
+              f"complément familial de {fmt.nombre(d['CF', first])} à {fmt.nombre(d['CF', last])}.")
+    return pd.DataFrame(rows), resume
+
+
+def source_af_cf(ctx: Contexte) -> str:
+    s = ctx.series
+    res = af_cf(ctx)
+    first, last = res[2], res[3]
+    return ctx.source(f"Cnaf, Cafdata {' et '.join(s.datasets)}, décembre {first} à décembre {last} "
+                      f"(France : {s.n_departements} départements)")
 
 
 def tableau_epci(ctx: Contexte):

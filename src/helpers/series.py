@@ -1,0 +1,160 @@
+"""Real open data beside the Cafdata exports: département monthly series of the family
+allowances (AF) and the complément familial (CF), and the childcare coverage rates.
+
+The AF/CF files are read as re-published (`,` separator, no BOM, every département; four trailing
+columns added by the re-publisher are not Cafdata and are ignored); like the official exports they
+carry technical duplicate rows (value 1 or 2 beside the real row), dropped by the same rule.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pandera.pandas as pa
+
+from .cafdata import Dropped, drop_technical_rows
+from .errors import DataError, Problem, display_path
+from .schemas import RE_MONTH, num_col, read_text_csv, text_col, validate
+
+# benefit -> (dataset, file name, modality column, measure)
+AF_CF = {
+    "AF": ("af_s_majo_dep", "df_af_s_majo_dep_data.csv", "af_majo", "indfoy_af"),
+    "CF": ("cf_s_majo_dep", "df_cf_s_majo_dep_data.csv", "cf_majo", "indfoy_cf"),
+}
+BENEFIT_NAMES = {"AF": "allocations familiales", "CF": "complément familial"}
+RE_DEP = r"^(\d{2}|2A|2B|97\d)$"
+
+
+@dataclass(frozen=True)
+class DepSeries:
+    """December foyers of AF and CF for the département, its region and France."""
+
+    frame: pd.DataFrame  # annee, prestation (AF/CF), territoire (departement/region/france), foyers
+    departement: str
+    region_code: str
+    region_name: str
+    files: tuple[Path, ...]
+    datasets: tuple[str, ...]
+    dropped: int  # technical rows left out, all files
+    n_departements: int  # départements summed for France
+
+    def years(self) -> list[int]:
+        return sorted(int(y) for y in self.frame.annee.unique())
+
+
+def read_dep_series(path: Path, modality: str, measure: str) -> tuple[pd.DataFrame, list[Dropped]]:
+    label = display_path(path)
+    raw = read_text_csv(path, sep=",", strict=True)
+    schema = pa.DataFrameSchema({
+        "dtreffre": text_col(RE_MONTH, "date de référence invalide (format attendu AAAA-MM)"),
+        "numdep": text_col(RE_DEP, "code de département invalide"),
+        "numregi": text_col(r"^\d{2}$", "code de région invalide"),
+        modality: text_col(),
+        measure: num_col(integer=True),
+    })
+    problems = validate(raw, schema, path)
+    if problems:
+        raise DataError(problems)
+    frame = raw[["dtreffre", "numdep", "numregi", modality]].copy()
+    frame[measure] = pd.to_numeric(raw[measure]).astype(float)
+    frame["_line"] = raw.index + 2
+    frame, _, technical = drop_technical_rows(frame, ["dtreffre", "numdep", modality], [measure], label, measure)
+    return frame.drop(columns="_line"), technical
+
+
+def _region_names(reference_dir: Path | None) -> dict[str, str]:
+    if reference_dir is None or not (Path(reference_dir) / "regions.csv").is_file():
+        return {}
+    df = read_text_csv(Path(reference_dir) / "regions.csv")
+    return dict(zip(df.code, df.nom))
+
+
+def load_dep_series(folder: Path | None, departement: str, reference_dir: Path | None = None) -> DepSeries | None:
+    """December AF and CF foyers, summed over modalities; None when the files are not there."""
+    if folder is None:
+        return None
+    folder = Path(folder) / "departements"
+    paths = {b: folder / name for b, (_, name, _, _) in AF_CF.items()}
+    if not all(p.is_file() for p in paths.values()):
+        return None
+    rows, files, dropped, region, n_dep = [], [], 0, None, 0
+    for benefit, (dataset, _, modality, measure) in AF_CF.items():
+        frame, technical = read_dep_series(paths[benefit], modality, measure)
+        files.append(paths[benefit])
+        dropped += len(technical)
+        dec = frame[frame.dtreffre.str.endswith("-12")]
+        mine = dec[dec.numdep == departement]
+        if mine.empty:
+            return None
+        region = mine.numregi.iloc[0]
+        n_dep = dec.numdep.nunique()
+        for month, g in dec.groupby("dtreffre"):
+            year = int(month[:4])
+            # France only for Decembers where every département of the file is present
+            complete = g.numdep.nunique() == n_dep
+            for territoire, part in (("departement", g[g.numdep == departement]),
+                                     ("region", g[g.numregi == region]), ("france", g if complete else None)):
+                if part is not None and not part.empty:
+                    rows.append({"annee": year, "prestation": benefit, "territoire": territoire,
+                                 "foyers": float(part[measure].sum())})
+    names = _region_names(reference_dir)
+    return DepSeries(pd.DataFrame(rows), departement, region, names.get(region, f"région {region}"),
+                     tuple(files), tuple(v[0] for v in AF_CF.values()), dropped, n_dep)
+
+
+def index_series(s: DepSeries, base_year: int, up_to: int) -> pd.DataFrame:
+    """Index base_year = 100 of each benefit and territory, Decembers base_year..up_to."""
+    f = s.frame[(s.frame.annee >= base_year) & (s.frame.annee <= up_to)].copy()
+    base = f[f.annee == base_year].set_index(["prestation", "territoire"]).foyers
+    f["indice"] = f.apply(lambda r: 100 * r.foyers / base.get((r.prestation, r.territoire), float("nan")), axis=1)
+    return f.sort_values(["prestation", "territoire", "annee"]).reset_index(drop=True)
+
+
+# ---------------------------------------------------------------- childcare coverage
+
+PE_FILE = "petite-enfance/txcouv_pe_*.csv"
+PE_PARTS = {"txcouv_eaje": "accueil collectif (EAJE)", "txcouv_am_ind": "assistantes maternelles",
+            "txcouv_prescol": "école dès 2 ans", "txcouv_gad_ind": "garde à domicile"}
+
+
+@dataclass(frozen=True)
+class Childcare:
+    frame: pd.DataFrame  # niveau, code, nom, annee (int), txcouv (float), parts
+    path: Path
+    year: int
+
+    def level(self, niveau: str) -> pd.DataFrame:
+        return self.frame[self.frame.niveau == niveau]
+
+    def value(self, niveau: str, code: str) -> float | None:
+        f = self.frame[(self.frame.niveau == niveau) & (self.frame.code == code)]
+        return None if f.empty else float(f.txcouv.iloc[0])
+
+
+def load_childcare(folder: Path | None) -> Childcare | None:
+    if folder is None:
+        return None
+    hits = sorted(Path(folder).glob(PE_FILE))
+    if not hits:
+        return None
+    if len(hits) > 1:
+        raise DataError([Problem(display_path(Path(folder) / "petite-enfance"),
+                                 "plusieurs fichiers de taux de couverture petite enfance : gardez-en un seul")])
+    path = hits[0]
+    raw = read_text_csv(path, sep=",", strict=True)
+    cols = {"niveau": text_col(isin=["france", "region", "departement", "epci", "commune"]),
+            "code": text_col(), "annee": text_col(r"^\d{4}$", "année invalide"),
+            "txcouv": num_col()}
+    cols.update({c: num_col(nullable=True) for c in PE_PARTS})
+    problems = validate(raw, pa.DataFrameSchema(cols), path)
+    if problems:
+        raise DataError(problems)
+    f = raw.copy()
+    f["annee"] = f.annee.astype(int)
+    for c in ["txcouv", *PE_PARTS]:
+        f[c] = pd.to_numeric(f[c]).astype(float)
+    years = sorted(f.annee.unique())
+    if len(years) != 1:
+        raise DataError([Problem(display_path(path), "une seule année attendue", column="annee")])
+    return Childcare(f, path, int(years[0]))
