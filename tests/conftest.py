@@ -6,24 +6,19 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "reference-data"
+OPENDATA = ROOT / "data" / "opendata" / "17"
 os.environ.setdefault("RAPPORT_ROOT", str(ROOT))
 
 
 @pytest.fixture
-def shared_cafdata() -> Path:
-    p = SHARED / "cafdata" / "official-layout"
-    if not p.is_dir():
-        pytest.skip("données de référence partagées absentes (../shared/reference-data)")
-    return p
+def real_cafdata() -> Path:
+    """The real commune figures shipped with the project (no test depends on ../shared)."""
+    return OPENDATA / "cafdata"
 
 
 @pytest.fixture
-def shared_geo() -> Path:
-    p = SHARED / "geo"
-    if not p.is_dir():
-        pytest.skip("données de référence partagées absentes (../shared/reference-data)")
-    return p
+def real_geo() -> Path:
+    return OPENDATA / "geo"
 
 
 def write(path: Path, text: str, bom: bool = False) -> Path:

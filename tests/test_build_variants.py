@@ -19,7 +19,7 @@ def test_year_2022_computes_its_own_figures(tmp_path):
     html = (out / "rapport-2022.html").read_text(encoding="utf-8")
     assert "Données au 31\u00a0décembre\u00a02022" in html
     assert "7 des 13 EPCI" in html  # CTG register at 31/12/2022
-    assert "122\u202f600" in html  # demo foyers, December 2022
+    assert "123\u202f845" in html  # real foyers (sum of communes), December 2022
 
 
 def test_other_departement_without_register(tmp_path):
@@ -35,9 +35,47 @@ def test_other_departement_without_register(tmp_path):
     assert code == 0
     html = (out / "rapport-2022.html").read_text(encoding="utf-8")
     assert "Caf de la Gironde" in html
-    assert "73\u202f900" in html  # 61 500 + 12 100 + 300 non-localised
+    assert "73\u202f600" in html  # 61 500 + 12 100; the 300 non-localised are national, not the Gironde's
     assert html.count("Aucun registre") == 2  # CTG and cooperation say so plainly
     assert "Charente-Maritime" not in html.split("<main", 1)[1]
+    annex = html.split('id="annexe-publies"', 1)[1]
+    assert "Aucun chiffre publié" in annex and "121\u202f067" not in annex  # never the Charente-Maritime's
+
+
+def test_departement_without_data_stops_before_any_kernel_with_the_fetch_command(tmp_path, monkeypatch, capsys):
+    import helpers.build as build
+
+    monkeypatch.setattr(build, "execute", lambda *a, **k: (_ for _ in ()).throw(AssertionError("noyau démarré")))
+    out = tmp_path / "out"
+    code = cli.main(["-q", "build", "--year", "2023", "--departement", "33", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "aucune donnée Cafdata pour le département 33" in err
+    assert "rapport fetch --year 2023 --departement 33" in err
+    assert not out.exists()
+
+
+def test_export_with_technical_and_national_rows_builds_and_says_so(real_cafdata, tmp_path):
+    """A real-layout export with a technical duplicate row and a national empty-code row."""
+    data = tmp_path / "exports"
+    data.mkdir()
+    text = (real_cafdata / "s_ben_com_f_17.csv").read_text(encoding="utf-8-sig")
+    lines = text.splitlines()
+    header = lines[0].split(";")
+    real = next(l for l in lines[1:] if l.startswith("2023-12;17300;"))
+    tech = real.split(";")[:3] + ["5"] * (len(header) - 3)
+    national = ["2023-12", "", ""] + ["40"] * (len(header) - 3)
+    (data / "s_ben_com_f_17.csv").write_text("\ufeff" + "\n".join(lines + [";".join(tech), ";".join(national)]) + "\n",
+                                             encoding="utf-8")
+    out = tmp_path / "out"
+    code = cli.main(["-q", "build", "--year", "2023", "--set", f"cafdata_dir={data}", "--out", str(out),
+                     "--formats", "html", "--chapters", "portrait"])
+    assert code == 0
+    html = (out / "rapport-2023.html").read_text(encoding="utf-8")
+    assert "<strong>271\u202f945 personnes</strong>" in html  # neither the technical nor the national row counted
+    sources = html.split('id="annexe-sources"', 1)[1]
+    assert "1 ligne technique écartée" in sources and "décembre\u00a02023 (code 17300) : 5 à côté de" in sources
+    assert "40 foyers en décembre 2023" in sources
 
 
 def test_register_error_stops_build_before_any_kernel(tmp_path, monkeypatch, capsys):
@@ -68,20 +106,28 @@ def test_run_all_with_defaults_like_jupyterlab(name):
     assert not any(o.output_type == "error" for c in nb.cells if c.cell_type == "code" for o in c.outputs)
 
 
-def test_real_open_data_with_maps(shared_cafdata, shared_geo, tmp_path):
-    """The real Cafdata figures of the 462 communes and the real boundaries, read as they are."""
+def test_real_open_data_with_maps_by_default(tmp_path):
+    """Without any option: the real Cafdata figures of the 462 communes and the real boundaries."""
     out = tmp_path / "reel"
-    code = cli.main(["-q", "build", "--year", "2023", "--set", f"cafdata_dir={shared_cafdata}",
-                     "--set", f"geo_dir={shared_geo}", "--out", str(out), "--formats", "html",
+    code = cli.main(["-q", "build", "--year", "2023", "--out", str(out), "--formats", "html",
                      "--chapters", "portrait"])
     assert code == 0
     html = (out / "rapport-2023.html").read_text(encoding="utf-8")
     assert "<strong>271\u202f945 personnes</strong>" in html  # sum of the real communes
     assert "arrondis à 5" in html
     assert 'id="carte-epci"' in html and 'id="carte-communes"' in html
-    assert "chapitre illustratif" not in html and "avertissement illustratif" not in html
+    portrait = html.split('id="ch-portrait"', 1)[1].split("</section>", 1)[0]
+    assert "avertissement illustratif" not in portrait and "chapitre illustratif" not in html
     annex = html.split('id="annexe-publies"', 1)[1]
-    assert "121\u202f067" in annex and "122\u202f955" in annex and "+1\u202f888" in annex
+    real = annex.split("Reproduits par construction")[0]
+    assert "121\u202f067" in real and "122\u202f955" in real and "+1\u202f888" in real
+    assert "l’écart la dépasse" in real  # 1 888 > 2,5 × 462: rounding cannot explain it, said so
+    # the EPCI table: real rates, CC de l'Île de Ré last
+    from bs4 import BeautifulSoup
+
+    rows = BeautifulSoup(html, "html.parser").select("#tab-epci tbody tr")
+    assert len(rows) == 13 and "Île de Ré" in rows[-1].get_text() and "29" in rows[-1].get_text()
+    assert 'id="fig-af-cf"' in html and "Nouvelle-Aquitaine" in html
 
 
 def test_sources_annex_lists_the_fetch_manifest(tmp_path):

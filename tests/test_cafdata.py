@@ -171,9 +171,9 @@ def test_family_configuration_share_without_children(tmp_path):
     assert "ligne 2, colonne « nb_enfants »" in str(e.value)
 
 
-def test_real_official_layout(shared_cafdata, ref):
+def test_real_official_layout(real_cafdata, ref):
     """The real figures of the 462 communes of Charente-Maritime, in the official export layout."""
-    data = load_cafdata(shared_cafdata, "17")
+    data = load_cafdata(real_cafdata, "17")
     assert data.years() == [2020, 2021, 2022, 2023, 2024]
     t = totals(data, 2023)
     assert (t.foyers, t.personnes, t.rounded) == (122955, 271945, True)

@@ -57,7 +57,9 @@ def test_pdf_contains_chapters_and_key_figures(built):
     text = "\n".join(page.extract_text() for page in PdfReader(built / "rapport-2023.pdf").pages)
     for title in ("Qui sont nos allocataires ?", "les conventions territoriales globales", "La coopération territoriale"):
         assert title in text
-    for figure in (f"121{NNBSP}067", f"271{NNBSP}931", f"49{NNBSP}%", "12 / 13", "48,6", f"1,1{NNBSP}M€", "71"):
+    # real open data by default: the sum of the 462 communes, December 2023
+    for figure in (f"122{NNBSP}955", f"271{NNBSP}945", f"49{NNBSP}%", "12 / 13", "48,6", f"1,1{NNBSP}M€", "71",
+                   "96,7", "75,1", "66,2", "60,9"):
         assert figure in text, figure
     assert "31\u00a0décembre\u00a02023" in text
     assert "Données illustratives" in text
@@ -139,21 +141,60 @@ def test_notebooks_committed_without_outputs_and_with_python3_kernel():
                        for c in nb["cells"] if c["cell_type"] == "code"), nb_path
 
 
-def test_no_empty_page_and_illustrative_notice_on_every_chapter_page(pdf_text):
+FOOTER = "Chapitre construit en partie sur des données illustratives"
+
+
+def test_no_empty_page_and_illustrative_banner_only_where_illustrative_data_are(pdf_text):
     for i, page in enumerate(pdf_text, start=1):
         lines = [l for l in page.splitlines() if l.strip()]
         assert len(lines) >= 4, f"page {i} presque vide"
+    ctg = next(i for i, p in enumerate(pdf_text) if "Des projets de territoire" in p and i > 2)
     first_annex = next(i for i, p in enumerate(pdf_text) if "Annexe 1 — Sources et méthode" in p and i > 2)
-    for i, page in enumerate(pdf_text[2:first_annex], start=3):
-        assert "Données illustratives" in page, f"page {i} sans mention des données illustratives"
+    for i, page in enumerate(pdf_text[2:ctg], start=3):  # the portrait: real open data
+        assert FOOTER not in page, f"page {i} du portrait marquée illustrative"
+    for i, page in enumerate(pdf_text[ctg:first_annex], start=ctg + 1):  # registers with illustrative rows
+        assert FOOTER in page, f"page {i} sans mention des données illustratives"
+
+
+def test_every_figure_table_and_key_figure_from_illustrative_data_carries_its_mark(built):
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup((built / "rapport-2023.html").read_text(encoding="utf-8"), "html.parser")
+    marked = {el["id"] for el in soup.select("figure[data-kind]") if el.select_one(".marque-illustratif")}
+    # the family extract and the registers are illustrative; the open data are not
+    assert {"fig-familles", "tab-ctg-statut", "fig-ctg-frise", "tab-ctg-themes", "tab-coop-types",
+            "tab-coop-epci", "tab-coop-reunions"} <= marked
+    assert not marked & {"fig-evolution", "tab-evolution", "fig-af-cf", "tab-af-cf", "fig-prestations",
+                         "tab-prestations", "tab-epci", "carte-epci", "carte-communes", "tab-petite-enfance",
+                         "carte-petite-enfance"}
+    # never a map or a ranking from illustrative rows
+    assert soup.select_one("#carte-ctg") is None and soup.select_one("#fig-coop-epci") is None
+    portrait = soup.select_one("#ch-portrait")
+    keys = {k.select_one(".libelle").get_text(): bool(k.select_one(".marque-illustratif"))
+            for k in portrait.select(".chiffre")}
+    assert keys["des foyers allocataires sans enfant"] and not keys["foyers allocataires"]
+    assert portrait.select_one(".avertissement.illustratif") is None  # no banner on the portrait
+    for k in soup.select("#ch-cooperation .chiffre"):
+        assert k.select_one(".marque-illustratif"), k.get_text()
+        assert "en un an" not in k.get_text()  # no evolution from illustrative rows
+
+
+def test_annex_2_separates_real_checks_from_figures_reproduced_by_construction(built):
+    html = (built / "rapport-2023.html").read_text(encoding="utf-8")
+    annex = html.split('id="annexe-publies"', 1)[1].split('id="annexe-provenance"')[0]
+    real, built_part = annex.split("Reproduits par construction")
+    assert "Foyers allocataires" in real and "Personnes couvertes" in real
+    for label in ("Part des allocataires sans enfant", "Professionnels de la coopération", "EPCI couverts par une CTG"):
+        assert label in built_part and label not in real, label
 
 
 def test_annexes_list_inputs_with_checksums_and_parameters(built):
     import hashlib
 
     html = (built / "rapport-2023.html").read_text(encoding="utf-8")
-    demo = config.DATA_DIR / "demo" / "s_ben_dep_17.csv"
-    assert hashlib.sha256(demo.read_bytes()).hexdigest() in html
+    real = config.DATA_DIR / "opendata" / "17" / "cafdata" / "s_ben_com_f_17.csv"
+    assert hashlib.sha256(real.read_bytes()).hexdigest() in html
+    assert "Données ouvertes intégrées au projet" in html and "Horackim/WCS_Projet3_partage" in html
     for key in ("year", "departement", "cafdata_dir", "registers_dir", "published"):
         assert f"<th scope=\"row\">{key}</th>" in html, key
     assert "Chiffres publiés et chiffres recalculés" in html

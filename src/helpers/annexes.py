@@ -61,27 +61,75 @@ def _table(headers: list[str], rows: list[list[str]], caption: str, numeric: set
             f"<tbody>{''.join(body)}</tbody></table>")
 
 
-def published(resolved: Resolved, computed: dict[str, float]) -> str:
-    pub = resolved.params.published
-    if not pub:
-        return (f"<p>Aucun chiffre publié n’est renseigné pour {resolved.params.year} (clé « published » de "
-                f"params/{resolved.params.year}.yaml).</p>")
+def _published_rows(keys, pub, computed, notes) -> list[list[str]]:
     rows = []
-    for key, p in pub.items():
+    for key in keys:
+        p = pub[key]
         label, kind = LABELS.get(key, (key, "nombre"))
         c = computed.get(key)
         gap = "–" if c is None else (fmt.points(c - p) if kind == "part" else
                                       fmt.variation(c - p, 1 if kind == "etp" else 0)
                                       + (f"{fmt.NNBSP}€" if kind == "euros" else ""))
         rel = "–" if c is None or not p or kind == "part" else fmt.variation((c - p) / p, 1, pourcentage=True)
-        rows.append([label, _fmt_value(p, kind), _fmt_value(c, kind), gap, rel])
-    intro = ("<p>Chiffres publiés dans le rapport d’activité de l’année, comparés aux chiffres que ce document "
-             "recalcule à partir des fichiers de données. Un écart peut venir de la source (somme de communes "
-             "arrondies à 5 au lieu du chiffre départemental exact), de la date d’extraction, de la population "
-             "légale retenue (population municipale en vigueur l’année du rapport) ou de données illustratives. "
-             "Les chiffres recalculés sont ceux que le rapport affiche.</p>")
-    return intro + _table(["Indicateur", "Publié", "Calculé", "Écart", "Écart relatif"], rows,
-                          "Chiffres publiés et chiffres recalculés", numeric={1, 2, 3, 4})
+        rows.append([label, _fmt_value(p, kind), _fmt_value(c, kind), gap, rel, notes.get(key, "")])
+    return rows
+
+
+def published(resolved: Resolved, computed: dict[str, float], illustrative: set[str] | None = None,
+              notes: dict[str, str] | None = None) -> str:
+    """Published figures against the recomputed ones, in two tables: those computed from real
+    data (a real check) and those computed from illustrative data built to reproduce them (no
+    check at all, said so)."""
+    pub = resolved.params.published
+    if not pub:
+        return (f"<p>Aucun chiffre publié n’est renseigné pour {resolved.params.year} et le département "
+                f"{html.escape(resolved.params.departement)} (fichier data/reference/publies/"
+                f"{html.escape(resolved.params.departement)}/{resolved.params.year}.yaml).</p>")
+    illustrative = illustrative or set()
+    notes = notes or {}
+    real = [k for k in pub if k in computed and k not in illustrative]
+    built = [k for k in pub if k in illustrative]
+    missing = [k for k in pub if k not in computed and k not in illustrative]
+    headers = ["Indicateur", "Publié", "Calculé", "Écart", "Écart relatif", "Ce que disent les données"]
+    out = ["<p>Chiffres publiés dans le rapport d’activité de l’année, comparés aux chiffres que ce document "
+           "recalcule à partir des fichiers de données. Les chiffres recalculés sont ceux que le rapport affiche.</p>"]
+    if real:
+        out.append("<h3>Comparés à des données réelles</h3>")
+        out.append(_table(headers, _published_rows(real, pub, computed, notes),
+                          "Chiffres publiés et chiffres recalculés sur données réelles", numeric={1, 2, 3, 4}))
+    if built:
+        out.append("<h3>Reproduits par construction (données illustratives)</h3><p>Ces chiffres viennent de données "
+                   "illustratives (registres de démonstration, extrait interne illustratif) construites pour "
+                   "retrouver les chiffres publiés : leur accord ne vérifie rien.</p>")
+        out.append(_table(headers[:5], [r[:5] for r in _published_rows(built, pub, computed, notes)],
+                          "Chiffres publiés reproduits par des données illustratives", numeric={1, 2, 3, 4}))
+    if missing:
+        out.append("<p>Non recalculés dans cette construction : "
+                   + ", ".join(html.escape(LABELS.get(k, (k, ""))[0]) for k in missing) + ".</p>")
+    return "".join(out)
+
+
+def embedded(params, files: list[Path]) -> str:
+    """The entries of data/opendata/SOURCES.yaml for the embedded open-data files this build read."""
+    import yaml
+
+    root = params.opendata_dir
+    if root is None or not (Path(root) / "SOURCES.yaml").is_file():
+        return ""
+    entries = (yaml.safe_load((Path(root) / "SOURCES.yaml").read_text(encoding="utf-8")) or {}).get("fichiers", [])
+    read = {Path(f).resolve() for f in files}
+    used = [e for e in entries if (Path(root) / e["fichier"]).resolve() in read]
+    if not used:
+        return ""
+    items = "".join(
+        f"<dt>{html.escape(e['fichier'])}</dt><dd>{html.escape(e['jeu'])}. <em>Nature :</em> "
+        f"{html.escape(e['nature'])}. <em>Republié par :</em> {html.escape(e['republie_par'])}. "
+        f"<em>Licence :</em> {html.escape(e['licence'])} ; attribution : « {html.escape(e['attribution'])} ». "
+        f"<em>Date :</em> {html.escape(str(e['date']))}. <em>SHA-256 :</em> <code class=\"somme\">"
+        f"{html.escape(e['sha256'])}</code></dd>" for e in used)
+    return ("<h3>Données ouvertes intégrées au projet</h3><p>Fichiers réels livrés avec le projet "
+            "(data/opendata/SOURCES.yaml), avec leur origine : un fichier remis en forme ou dérivé est dit tel.</p>"
+            f"<dl class=\"methode\">{items}</dl>")
 
 
 def sources(method_items: list[tuple[str, str]]) -> str:

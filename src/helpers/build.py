@@ -32,6 +32,8 @@ class Checked:
 
     contexts: dict[str, Contexte]
     computed: dict[str, float] = field(default_factory=dict)
+    illustrative: set[str] = field(default_factory=set)  # computed values reproduced by construction
+    gap_notes: dict[str, str] = field(default_factory=dict)  # what the data say of a gap to a published figure
     files: list[Path] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -58,15 +60,23 @@ def check(resolved: Resolved, chapters: list[str] | None = None) -> Checked:
         out.files += list(ctx.reference.files)
         if ctx.geo is not None:
             out.files += ctx.geo.files
+        if ctx.series is not None:
+            out.files += list(ctx.series.files)
+        if ctx.childcare is not None:
+            out.files.append(ctx.childcare.path)
         if ch == "portrait":
             out.files += ctx.cafdata.files
             out.computed.update(portrait.kept_values(ctx))
+            out.illustrative |= portrait.illustrative_keys(ctx)
+            out.gap_notes.update(portrait.gap_notes(ctx))
         elif ch == "ctg" and ctg.disponible(ctx):
             out.files += list(ctx.registers.files)
             out.computed.update(ctg.kept_values(ctx))
+            out.illustrative |= ctg.illustrative_keys(ctx)
         elif ch == "cooperation" and cooperation.disponible(ctx):
             out.files += list(ctx.registers.files)
             out.computed.update(cooperation.kept_values(ctx))
+            out.illustrative |= cooperation.illustrative_keys(ctx)
         elif ch in ("ctg", "cooperation"):
             out.notes.append(f"pas de registre pour le département {p.departement} ({display_path(registers_folder(p))})")
     out.files = sorted(set(out.files))
@@ -149,20 +159,40 @@ def _method_items(checked: Checked, resolved: Resolved) -> list[tuple[str, str]]
             what = {"s_ben_dep": "département, mensuel, effectifs exacts",
                     "s_ben_epci_f": "EPCI, décembre, effectifs arrondis à 5",
                     "s_ben_com_f": "commune, décembre, effectifs arrondis à 5"}[ds.name]
-            extra = f" ; {ds.duplicates_dropped} lignes techniques en double écartées" if ds.duplicates_dropped else ""
+            extra = ""
+            if ds.duplicates_dropped:
+                extra += f" ; {fmt.pluriel(ds.duplicates_dropped, 'ligne en double à l’identique écartée', 'lignes en double à l’identique écartées')}"
+            if ds.technical:
+                shown = ", ".join(f"{fmt.mois_annee(t.month)}{f' (code {t.code})' if t.code else ''} : "
+                                  f"{fmt.nombre(t.value)} à côté de {fmt.nombre(t.kept)}" for t in ds.technical[:5])
+                more = f", et {len(ds.technical) - 5} autres" if len(ds.technical) > 5 else ""
+                extra += (f" ; {fmt.pluriel(len(ds.technical), 'ligne technique écartée', 'lignes techniques écartées')}"
+                          f" (même mois et même code que la ligne réelle, gardée : {html.escape(shown)}{more})")
             items.append((f"Cafdata {ds.name}",
                           f"{what} ; de {fmt.mois_annee(months[0])} à {fmt.mois_annee(months[-1])} ; fichier "
                           f"{html.escape(ds.path.name)}{extra}."
                           + (" <strong>Jeu de démonstration : chiffres illustratifs.</strong>" if d.illustrative else "")))
         if d.family is not None:
             items.append(("Configurations familiales", "extrait interne de la Caf (isolé, couple, monoparent ; nombre "
-                          f"d’enfants), fichier {html.escape(d.family.path.name)}."))
+                          f"d’enfants), fichier {html.escape(d.family.path.name)}"
+                          + (" ; <strong>extrait illustratif</strong> : la part des foyers sans enfant et la figure "
+                             "qui en viennent portent la mention « Données illustratives »."
+                             if d.family.illustrative or d.illustrative else ".")))
         unlocated = non_localised(d, p.year)
         items.append(("Arrondis et secret statistique",
                       "Dans les fichiers communaux et intercommunaux de Cafdata, chaque effectif est arrondi à 5 ; "
-                      "une somme de communes diffère donc du total départemental exact. Les allocataires non "
-                      "localisés dans une commune (code commune vide) sont comptés dans les totaux, pas sur les cartes"
-                      + (f" ({fmt.nombre(unlocated)} foyers en décembre {p.year})." if unlocated else ".")))
+                      "une somme de communes diffère donc du total départemental exact. Les lignes sans code commune "
+                      "regroupent les allocataires non localisés de toute la France : elles ne sont pas comptées "
+                      "dans les totaux du département"
+                      + (f" ({fmt.nombre(unlocated)} foyers en décembre {p.year} dans le fichier lu)." if unlocated else ".")))
+        if ctx.series is not None:
+            s = ctx.series
+            items.append(("Allocations familiales et complément familial",
+                          f"Cafdata {' et '.join(s.datasets)}, décembre de chaque année, somme des modalités de "
+                          f"majoration ; région : départements de {html.escape(s.region_name)} ; France : les "
+                          f"{s.n_departements} départements du fichier"
+                          + (f" ; {fmt.pluriel(s.dropped, 'ligne technique écartée', 'lignes techniques écartées')} "
+                             "(valeur 1 ou 2 à côté de la ligne réelle)" if s.dropped else "") + "."))
         items.append(("Géographie", "Les données de décembre N sont localisées sur la géographie communale du "
                       "1<sup>er</sup> janvier N+1 : les anciennes communes sont rattachées à la commune nouvelle. Quand "
                       "un fichier est déjà établi sur une géographie plus récente, les contours et les populations des "
@@ -183,6 +213,11 @@ def _method_items(checked: Checked, resolved: Resolved) -> list[tuple[str, str]]
                       f"du réseau : {html.escape(display_path(registers_folder(p)))} (colonne « source » de chaque ligne)."))
     for n in checked.notes:
         items.append(("Registres", html.escape(n)))
+    ctg_ctx = checked.contexts.get("ctg")
+    if ctg_ctx is not None and ctg_ctx.childcare is not None:
+        items.append(("Petite enfance", f"Taux de couverture global {ctg_ctx.childcare.year} : places d’accueil (accueil "
+                      "collectif, assistantes maternelles, école dès 2 ans, garde à domicile) pour 100 enfants de moins "
+                      "de 3 ans ; Cnaf, Cafdata (txcouv_pe_epci, txcouv_pe_nat)."))
     return items
 
 
@@ -254,11 +289,12 @@ def build(resolved: Resolved, out: Path, params_file: Path | None, overrides: di
             built.append(publish.chapter_from_notebook(ch, dst, illus))
 
         meta = publish.Meta(p.year, p.caf_name, p.report_title, fmt.date_longue(p.observation_date),
-                            any(c.illustrative for c in built))
+                            any(c.illustrative for c in built) or bool(checked.illustrative))
         ann = [("annexe-sources", "Annexe 1 — Sources et méthode",
-                annexes.sources(_method_items(checked, resolved)) + _downloads(resolved)),
+                annexes.sources(_method_items(checked, resolved)) + annexes.embedded(resolved.params, checked.files)
+                + _downloads(resolved)),
                ("annexe-publies", "Annexe 2 — Chiffres publiés et chiffres recalculés",
-                annexes.published(resolved, checked.computed))]
+                annexes.published(resolved, checked.computed, checked.illustrative, checked.gap_notes))]
         duration = time.monotonic() - t0
         ann.append(("annexe-provenance", "Annexe 3 — Provenance de la construction",
                     annexes.provenance(resolved, checked.files, started, duration)))

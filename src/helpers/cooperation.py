@@ -6,10 +6,20 @@ import pandas as pd
 from . import charts, fmt
 from . import indicators as ind
 from .contexte import Contexte
+from .page import MARK_HTML
 
 
 def disponible(ctx: Contexte) -> bool:
     return ctx.registres_disponibles()
+
+
+def illustratif(ctx: Contexte) -> bool:
+    """The posts register holds illustrative rows: figures carry the mark; no evolution, no ranking."""
+    return bool(ctx.registers is not None and ctx.registers.illustrative["postes"])
+
+
+def reunions_illustratives(ctx: Contexte) -> bool:
+    return bool(ctx.registers is not None and ctx.registers.illustrative["reunions"])
 
 
 def annee(ctx: Contexte) -> ind.CoopYear:
@@ -38,6 +48,8 @@ def valeurs(ctx: Contexte) -> dict[str, str]:
                         "rencontres du réseau ont été organisées",
         "reunions_elus": fmt.nombre(k.meetings_with_managers_and_elected),
         "reunions_elus_mot": "ouverte" if k.meetings_with_managers_and_elected < 2 else "ouvertes",
+        "marque": f" {MARK_HTML}" if illustratif(ctx) else "",
+        "marque_reunions": f" {MARK_HTML}" if reunions_illustratives(ctx) else "",
         "epci_avec_poste": fmt.nombre(int((k.by_epci.postes > 0).sum())),
     })
     return v
@@ -45,13 +57,23 @@ def valeurs(ctx: Contexte) -> dict[str, str]:
 
 def chiffres_cles(ctx: Contexte):
     v = valeurs(ctx)
+    illus = illustratif(ctx)  # no evolution from illustrative rows
     return [
-        (v["professionnels"], "professionnels", f"{v['professionnels_var']} en un an"),
-        (v["etp"], "équivalents temps plein", f"{v['etp_var']} en un an"),
-        (v["financement_caf_court"], "financement de la Caf", "postes en cours au " + ctx.date_obs),
+        (v["professionnels"], "professionnels", "" if illus else f"{v['professionnels_var']} en un an", illus),
+        (v["etp"], "équivalents temps plein", "" if illus else f"{v['etp_var']} en un an", illus),
+        (v["financement_caf_court"], "financement de la Caf", "postes en cours au " + ctx.date_obs, illus),
         (v["reunions"], f"{'rencontres' if len(annee(ctx).meetings) > 1 else 'rencontre'} du réseau en {ctx.year}",
-         f"dont {v['reunions_elus']} avec responsables et élus"),
+         f"dont {v['reunions_elus']} avec responsables et élus", reunions_illustratives(ctx)),
     ]
+
+
+def illustrative_keys(ctx: Contexte) -> set[str]:
+    keys = set()
+    if illustratif(ctx):
+        keys |= {"professionnels_cooperation", "etp_cooperation", "financement_caf_cooperation"}
+    if reunions_illustratives(ctx):
+        keys |= {"reunions_reseau", "reunions_reseau_elus"}
+    return keys
 
 
 def kept_values(ctx: Contexte) -> dict[str, float]:
@@ -81,6 +103,9 @@ def tableau_types(ctx: Contexte):
 
 
 def figure_epci(ctx: Contexte):
+    """ETP per 10 000 inhabitants by EPCI, ranked; None from illustrative rows (never a ranking)."""
+    if illustratif(ctx):
+        return None
     k = annee(ctx)
     b = k.by_epci.sort_values("etp_10000_hab", ascending=False)
     fig = charts.barh(b.nom, b.etp_10000_hab, value_fmt=lambda x: fmt.nombre(x, 2),
@@ -93,6 +118,10 @@ def figure_epci(ctx: Contexte):
 def tableau_epci(ctx: Contexte):
     k = annee(ctx)
     b = k.by_epci
+    if illustratif(ctx):  # alphabetical: illustrative rows never make a ranking
+        from .reference import epci_sort_key
+
+        b = b.sort_values("nom", key=lambda c: c.map(epci_sort_key))
     out = pd.DataFrame({
         "EPCI": b.nom,
         "Postes": b.postes.map(fmt.nombre),

@@ -6,13 +6,19 @@ import pandas as pd
 from . import charts, fmt
 from . import indicators as ind
 from .contexte import Contexte
-from .page import ref
+from .page import MARK_HTML, ref
 
 STATUS_COLORS = {ind.STATUS_BEFORE: charts.BLUE, ind.STATUS_SIGNED: charts.ORANGE, ind.STATUS_NONE: "#DDDDDD"}
 
 
 def disponible(ctx: Contexte) -> bool:
     return ctx.registres_disponibles()
+
+
+def illustratif(ctx: Contexte) -> bool:
+    """The CTG register holds illustrative rows: its figures carry the mark and feed no
+    evolution and no map."""
+    return bool(ctx.registers is not None and ctx.registers.illustrative["ctg"])
 
 
 def annee(ctx: Contexte) -> ind.CtgYear:
@@ -48,6 +54,8 @@ def valeurs(ctx: Contexte) -> dict[str, str]:
         "signees_liste": ", ".join(c.status.loc[c.status.statut == ind.STATUS_SIGNED, "nom"]) or "aucune",
         "anterieures_liste": ", ".join(c.status.loc[c.status.statut == ind.STATUS_BEFORE, "nom"]) or "aucune",
         "renvoi_tableau_epci": ref("tab-epci", "tableau", "portrait"),
+        "phrase_prec": "" if illustratif(ctx) else f" ({fmt.nombre(len(prev.covered))} un an plus tôt)",
+        "marque": f" {MARK_HTML}" if illustratif(ctx) else "",
     })
     n_new, n_signed = len(c.new), len(c.signed)
     if n_new >= 3:
@@ -84,12 +92,15 @@ def chiffres_cles(ctx: Contexte):
                      "une première convention" if n_signed == 1 and n_new == 1 else
                      f"dont {v['nouvelles']} premières" if n_signed else "")
     ending = c.ending.merge(c.status[["siren", "nom"]], left_on="siren_epci", right_on="siren", how="left")
+    illus = illustratif(ctx)  # no evolution from illustrative rows
     return [
-        (f"{v['epci_couverts']} / {v['epci_total']}", "EPCI couverts par une CTG", f"{v['epci_couverts_prec']} fin {ctx.year - 1}"),
-        (v["part_habitants"], "des habitants vivent dans un EPCI couvert", f"{v['part_habitants_var']} en un an"),
-        (v["signees"], f"{'CTG signées' if n_signed > 1 else 'CTG signée'} en {ctx.year}", detail_signed),
+        (f"{v['epci_couverts']} / {v['epci_total']}", "EPCI couverts par une CTG",
+         "" if illus else f"{v['epci_couverts_prec']} fin {ctx.year - 1}", illus),
+        (v["part_habitants"], "des habitants vivent dans un EPCI couvert",
+         "" if illus else f"{v['part_habitants_var']} en un an", illus),
+        (v["signees"], f"{'CTG signées' if n_signed > 1 else 'CTG signée'} en {ctx.year}", detail_signed, illus),
         (v["fin_annee"], f"{'conventions arrivées' if n_end > 1 else 'convention arrivée'} à échéance en {ctx.year}",
-         ", ".join(ending.nom.dropna())),
+         ", ".join(ending.nom.dropna()), illus),
     ]
 
 
@@ -97,6 +108,10 @@ def kept_values(ctx: Contexte) -> dict[str, float]:
     c = annee(ctx)
     return {"epci_couverts_ctg": len(c.covered), "part_habitants_couverts_ctg": c.share_covered,
             "ctg_signees_annee": len(c.signed)}
+
+
+def illustrative_keys(ctx: Contexte) -> set[str]:
+    return set(kept_values(ctx)) if illustratif(ctx) else set()
 
 
 def tableau_statut(ctx: Contexte):
@@ -115,7 +130,9 @@ def tableau_statut(ctx: Contexte):
 
 
 def carte_statut(ctx: Contexte):
-    if ctx.geo is None or ctx.geo.epci() is None:
+    """The EPCI coloured by status; never drawn from a register holding illustrative rows (the
+    table says the same, with its mark)."""
+    if ctx.geo is None or ctx.geo.epci() is None or illustratif(ctx):
         return None
     c = annee(ctx)
     g = ctx.geo.epci().merge(c.status[["siren", "statut"]], on="siren", how="left")
@@ -155,3 +172,93 @@ def tableau_thematiques(ctx: Contexte):
     resume = "Nombre de CTG en vigueur par thématique : " + " ; ".join(
         f"{k} {fmt.nombre(n)}" for k, n in counts.items()) + "."
     return out, resume
+
+
+# ---------------------------------------------------------------- childcare coverage (real open data)
+
+def petite_enfance_disponible(ctx: Contexte) -> bool:
+    """The childcare coverage rates exist for the département's EPCI, for a year not after the report's."""
+    c = ctx.childcare
+    return bool(c is not None and c.year <= ctx.year and not c.level("epci").empty
+                and c.value("departement", ctx.p.departement) is not None)
+
+
+def _petite_enfance(ctx: Contexte) -> pd.DataFrame:
+    c = ctx.childcare
+    epci, _ = ctx.reference.epci_year(ctx.year)
+    df = epci[["siren", "nom"]].merge(c.level("epci").rename(columns={"code": "siren", "nom": "nom_source"}),
+                                      on="siren", how="left")
+    return df.sort_values("txcouv", ascending=False).reset_index(drop=True)
+
+
+def petite_enfance_valeurs(ctx: Contexte) -> dict[str, str]:
+    c = ctx.childcare
+    df = _petite_enfance(ctx).dropna(subset=["txcouv"])
+    region = c.level("region")
+    hi, lo = df.iloc[0], df.iloc[-1]
+    return {
+        "annee_pe": str(c.year),
+        "pe_dep": fmt.nombre(c.value("departement", ctx.p.departement), 1),
+        "pe_region": fmt.nombre(float(region.txcouv.iloc[0]), 1) if not region.empty else "n.d.",
+        "pe_region_nom": _region_name(ctx, region),
+        "pe_france": fmt.nombre(c.value("france", "FR"), 1) if c.value("france", "FR") is not None else "n.d.",
+        "pe_max": fmt.nombre(hi.txcouv, 1), "pe_max_nom": hi.nom,
+        "pe_min": fmt.nombre(lo.txcouv, 1), "pe_min_nom": lo.nom,
+        "pe_au_dessus": fmt.nombre(int((df.txcouv > c.value("departement", ctx.p.departement)).sum())),
+        "pe_n": fmt.nombre(len(df)),
+    }
+
+
+def _region_name(ctx: Contexte, region: pd.DataFrame) -> str:
+    if region.empty:
+        return "la région"
+    name = region.nom.iloc[0]
+    return name if isinstance(name, str) and name else f"la région {region.code.iloc[0]}"
+
+
+def source_petite_enfance(ctx: Contexte) -> str:
+    return ctx.source(f"Cnaf, Cafdata, taux de couverture global petite enfance {ctx.childcare.year} "
+                      "(txcouv_pe_epci, txcouv_pe_nat)")
+
+
+def tableau_petite_enfance(ctx: Contexte):
+    c = ctx.childcare
+    df = _petite_enfance(ctx)
+    show = lambda x: "–" if pd.isna(x) else fmt.nombre(x, 1)  # noqa: E731
+    out = pd.DataFrame({
+        "EPCI": df.nom,
+        "Taux de couverture global": df.txcouv.map(show),
+        "dont accueil collectif": df.txcouv_eaje.map(show),
+        "dont assistantes maternelles": df.txcouv_am_ind.map(show),
+    })
+    region = c.level("region")
+    refs = [(f"Charente-Maritime" if ctx.p.departement == "17" else f"Département {ctx.p.departement}",
+             c.frame[(c.frame.niveau == "departement") & (c.frame.code == ctx.p.departement)])]
+    if not region.empty:
+        refs.append((_region_name(ctx, region), region))
+    refs.append(("France", c.level("france")))
+    for label, row in refs:
+        if not row.empty:
+            r = row.iloc[0]
+            out.loc[len(out)] = [label, show(r.txcouv), show(r.txcouv_eaje), show(r.txcouv_am_ind)]
+    v = petite_enfance_valeurs(ctx)
+    resume = (f"Places d’accueil pour 100 enfants de moins de 3 ans en {c.year} : de {v['pe_min']} ({v['pe_min_nom']}) "
+              f"à {v['pe_max']} ({v['pe_max_nom']}) selon les EPCI ; {v['pe_dep']} dans le département, "
+              f"{v['pe_region']} en {v['pe_region_nom']}, {v['pe_france']} en France. Les trois dernières lignes "
+              "sont les références.")
+    return out, resume
+
+
+def carte_petite_enfance(ctx: Contexte):
+    if ctx.geo is None or ctx.geo.epci() is None:
+        return None
+    df = _petite_enfance(ctx)
+    g = ctx.geo.epci().drop(columns=["nom"], errors="ignore").merge(df[["siren", "nom", "txcouv"]], on="siren",
+                                                                     how="left")
+    fig = charts.choropleth(g, "txcouv", "Places pour 100 enfants\nde moins de 3 ans", percent=False, cmap="Greens",
+                            names="nom")
+    v = petite_enfance_valeurs(ctx)
+    alt = (f"Carte des {v['pe_n']} EPCI colorés selon le taux de couverture global petite enfance {v['annee_pe']}, "
+           f"de {v['pe_min']} ({v['pe_min_nom']}) à {v['pe_max']} ({v['pe_max_nom']}) places pour 100 enfants de "
+           f"moins de 3 ans ; département {v['pe_dep']}.")
+    return fig, alt

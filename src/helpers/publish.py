@@ -147,7 +147,8 @@ def _chapter_section(ch: Chapter, heading: str = "h2") -> str:
 def cover(meta: Meta, chapters: list[Chapter]) -> str:
     listing = "".join(f"<li>{html.escape(c.title)}</li>" for c in chapters)
     notice = ('<p class="avertissement illustratif">Ce document est construit en partie sur des <strong>données '
-              'illustratives</strong> (jeu de démonstration) : voir les mentions dans chaque chapitre.</p>'
+              'illustratives</strong> (registres de démonstration, extrait interne illustratif) : chaque chiffre, '
+              'graphique et tableau qui en vient porte la mention « Données illustratives ».</p>'
               if meta.illustrative else "")
     return (f'<header class="couverture" role="banner"><p class="organisme">{html.escape(meta.caf_name)}</p>'
             f'<h1>Rapport d’activité {meta.year}<span class="sous-titre">{html.escape(meta.report_title)}</span></h1>'
