@@ -35,6 +35,8 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--params", metavar="FICHIER", type=Path, help="fichier YAML de paramètres supplémentaire")
     p.add_argument("--set", metavar="CLÉ=VALEUR", action="append", default=[], dest="sets",
                    help="impose un paramètre (répétable), par exemple --set cafdata_dir=chemin/vers/exports")
+    p.add_argument("--demo", action="store_true",
+                   help="construire sur le jeu de démonstration illustratif (data/demo) au lieu des données réelles")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -86,6 +88,8 @@ def _resolve(args):
     from .params import parse_set, resolve
 
     overrides = parse_set(args.sets)
+    if getattr(args, "demo", False):
+        overrides["demo"] = True  # passed on to the kernels with the other overrides
     extra = {}
     if getattr(args, "chapters", None) is not None:
         extra["chapters"] = _split(args.chapters)

@@ -63,7 +63,7 @@ def registers_folder(p: Parametres) -> Path:
 def no_cafdata(p: Parametres) -> DataError:
     """No Cafdata exports for the département: say which command fetches them."""
     return DataError([Problem(
-        f"département {p.departement}",
+        display_path(Path(p.data_dir) / "cache" / p.departement / "cafdata"),
         f"aucune donnée Cafdata pour le département {p.departement} : ni données intégrées au projet "
         f"(data/opendata/{p.departement}/cafdata) ni cache téléchargé (data/cache/{p.departement}/cafdata). "
         f"Téléchargez-les avec « rapport fetch --year {p.year} --departement {p.departement} », puis relancez "
@@ -78,6 +78,7 @@ def load_for(chapter: str, p: Parametres, resolved: Resolved) -> Contexte:
         if p.cafdata_path is None:
             raise no_cafdata(p)
         ctx.cafdata = load_cafdata(p.cafdata_path, p.departement, p.extraits_path)
+        ctx.page.illustrative = ctx.cafdata.illustrative
         if p.year not in ctx.cafdata.years():
             avail = ", ".join(str(y) for y in ctx.cafdata.years())
             raise DataError([Problem(display_path(p.cafdata_path),

@@ -60,9 +60,10 @@ def render_text(template: str, values: dict | None = None) -> str:
 class Page:
     """Display helpers for one chapter."""
 
-    def __init__(self, chapter: str):
+    def __init__(self, chapter: str, illustrative: bool = False):
         self.chapter = chapter
         self.ids: set[str] = set()
+        self.illustrative = illustrative  # the whole chapter is built on illustrative data (--demo)
 
     def _show(self, markup: str) -> None:
         display(HTML(markup))
@@ -95,6 +96,7 @@ class Page:
     def figure(self, fig: plt.Figure, id: str, titre: str, source: str, alt: str, illustratif: bool = False) -> None:
         _require("Figure", id, titre=titre, source=source, alt=alt)
         self._unique(id)
+        illustratif = illustratif or self.illustrative
         if illustratif:
             mark_figure(fig)
             alt = f"{MARK}. {alt}"
@@ -115,6 +117,7 @@ class Page:
         description, like a figure's alt text)."""
         _require("Tableau", id, titre=titre, source=source, resume=resume)
         self._unique(id)
+        illustratif = illustratif or self.illustrative
         numeric = set(numeric if numeric is not None else df.columns[1:])
         head = "".join(f'<th scope="col" class="{"num" if c in numeric else ""}">{html.escape(str(c))}</th>'
                        for c in df.columns)
