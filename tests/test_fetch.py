@@ -18,8 +18,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from helpers import cli, config, fetch
-from helpers.cafdata import load_cafdata, totals
+from helpers import cli, config, fetch, fmt
+from helpers.cafdata import communes_year, load_cafdata, read_export, totals
 from helpers.errors import DataError
 from helpers.geo import load_geo
 from helpers.reference import load_reference
@@ -213,10 +213,19 @@ def test_success_writes_files_manifest_and_command(server, tmp_path, capsys):
     assert fetch.read_manifest(out / "geo") == manifest["fichiers"]
     assert fetch.read_manifest(tmp_path / "ailleurs" / "cafdata") is None
 
-    # the project's loaders read the cache
+    # the project's loaders read the cache: the real rows, not the technical ones served beside them
     caf = load_cafdata(out / "cafdata", "17")
     assert caf.years() == [2022, 2023]
-    assert totals(caf, 2023).foyers == 121067
+    assert totals(caf, 2023).foyers == 121067 and totals(caf, 2022).foyers == 121720
+    com = caf.com.frame.set_index(["dtreffre", "code"])
+    assert com.loc[("2023-12", "17300"), "indfoy_ndur"] == 21745
+    epci_rows = caf.epci.frame.set_index(["dtreffre", "code"])
+    assert epci_rows.loc[("2022-12", "241700434"), "indfoy_ndur"] == 38215
+    assert [len(d.technical) for d in (caf.dep, caf.com, caf.epci)] == [2, 1, 1]
+    assert entries["cafdata/s_ben_dep_17.csv"]["lignes_ecartees"] == {"copies_identiques": 0, "lignes_techniques": [
+        {"mois": "2022-12", "code": "17", "ligne": 3, "valeur": 1, "valeur_gardee": 121720},
+        {"mois": "2023-12", "code": "17", "ligne": 7, "valeur": 31, "valeur_gardee": 121067}]}
+    assert "lignes_ecartees" not in entries[f"geo/communes_17_{GEO_YEAR}.geojson"]
     geo = load_geo(out / "geo", "17")
     assert geo.communes_path(GEO_YEAR) == out / f"geo/communes_17_{GEO_YEAR}.geojson"
     assert sorted(geo.communes(GEO_YEAR).code) == ["17072", "17300", "17415"]
@@ -413,6 +422,64 @@ def test_unknown_departement_takes_its_epci_from_the_geo_api(server, tmp_path):
     assert sorted(load_geo(out / "geo", "16").communes(GEO_YEAR).code) == ["16072", "16300", "16415"]
     ref = load_reference(config.DATA_DIR / "reference", "16", geo_dir=out / "geo")
     assert sorted(ref.sirens()) == ["200036473", "241700434"]
+
+
+# ---------------------------------------------------------------- technical rows: the La Réunion pattern
+
+
+REUNION_DECEMBERS = {"2020-12": 285387, "2021-12": 284993, "2022-12": 283105}
+
+
+def test_la_reunion_export_keeps_the_real_december():
+    """The s_ben_dep export of La Réunion carries each December of 2020-2022 twice: a technical
+    row of 31, 30 or 1 foyers beside the real row."""
+    d = read_export(FIX / "s_ben_dep_974.csv", "s_ben_dep", "974")
+    decembers = d.frame[d.frame.dtreffre.str.endswith("-12")].set_index("dtreffre").indfoy_ndur.to_dict()
+    assert decembers == REUNION_DECEMBERS
+    assert [(t.month, t.value, t.kept) for t in d.technical] == [
+        ("2020-12", 31, 285387), ("2021-12", 30, 284993), ("2022-12", 1, 283105)]
+
+
+def serve_974(server) -> None:
+    s = server.script
+    for dataset, path in (("s_ben_dep", DEP_PATH), ("s_ben_com_f", COM_PATH), ("s_ben_epci_f", EPCI_PATH)):
+        s.set(path, ok(fixture(f"{dataset}_974.csv")))
+    s.set("/departements/974/communes", geojson("communes_974.geojson"))
+    s.set(EPCIS_PATH, geojson("epcis_974.geojson"))
+
+
+def test_fetch_la_reunion_caches_the_export_and_reads_back_the_real_rows(server, tmp_path, capsys):
+    serve_974(server)
+    out = tmp_path / "cache974"
+    assert cli.main(["fetch", "--year", "2022", "--departement", "974", "--cafdata-url", server.url,
+                     "--geo-url", server.url, "--out", str(out), "--timeout", "2"]) == 0
+    printed = capsys.readouterr().out
+    for dataset in ("s_ben_dep", "s_ben_com_f", "s_ben_epci_f"):  # kept exactly as served
+        assert (out / f"cafdata/{dataset}_974.csv").read_bytes() == fixture(f"{dataset}_974.csv")
+    assert server.script.query(DEP_PATH)["where"] == ['numdep="974"']
+    assert server.script.query(EPCI_PATH)["where"] == ['numepci in ("249740119")']
+
+    caf = load_cafdata(out / "cafdata", "974")
+    assert caf.years() == [2020, 2021, 2022]
+    assert {y: totals(caf, y).foyers for y in (2020, 2021, 2022)} == {
+        int(m[:4]): v for m, v in REUNION_DECEMBERS.items()}  # 285 387, not 285 418
+    ref = load_reference(config.DATA_DIR / "reference", "974")
+    assert communes_year(caf, ref, 2022).set_index("code").indfoy_ndur.to_dict() == {"97411": 57890, "97418": 11295}
+    assert caf.epci.frame.set_index("dtreffre").indfoy_ndur.to_dict() == {"2021-12": 78420, "2022-12": 78005}
+
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    dropped = {e["fichier"]: e.get("lignes_ecartees") for e in manifest["fichiers"]}
+    assert [(r["mois"], r["valeur"], r["valeur_gardee"])
+            for r in dropped["cafdata/s_ben_dep_974.csv"]["lignes_techniques"]] == [
+        ("2020-12", 31, 285387), ("2021-12", 30, 284993), ("2022-12", 1, 283105)]
+    assert len(dropped["cafdata/s_ben_com_f_974.csv"]["lignes_techniques"]) == 2
+    # the summary says what was left out, and what was kept
+    dec = {y: fmt.mois_annee(f"{y}-12-01") for y in (2020, 2021, 2022)}
+    assert (f"s_ben_dep_974.csv : 3 lignes techniques écartées, la ligne réelle gardée ({dec[2020]} : 31 foyers à côté "
+            f"de {fmt.nombre(285387)} ; {dec[2021]} : 30 foyers à côté de {fmt.nombre(284993)} ; {dec[2022]} : 1 foyer "
+            f"à côté de {fmt.nombre(283105)}).") in printed
+    assert (f"s_ben_com_f_974.csv : 2 lignes techniques écartées, la ligne réelle gardée ({dec[2021]}, 97418 : 5 foyers "
+            f"à côté de {fmt.nombre(11340)} ; {dec[2022]}, 97411 : 5 foyers à côté de {fmt.nombre(57890)}).") in printed
 
 
 def test_read_manifest_rejects_a_broken_file(tmp_path):

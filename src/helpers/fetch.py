@@ -326,6 +326,43 @@ def epci_type(name: str, siren: str, known: dict[str, str]) -> str:
                      "« CU » ni par « Métropole », et l’EPCI est absent de data/reference/epci.csv")
 
 
+def dropped_rows(ds: Dataset) -> dict | None:
+    """What the loader left out of an export (for the manifest): identical copies of a row, and
+    the small "technical" rows Cafdata publishes beside the real row of a month (La Réunion:
+    31 foyers beside 285 387 in December 2020)."""
+    if not ds.rows_dropped:
+        return None
+    return {"copies_identiques": ds.duplicates_dropped,
+            "lignes_techniques": [{"mois": d.month, "code": d.code, "ligne": d.line, "valeur": _count(d.value),
+                                   "valeur_gardee": _count(d.kept)} for d in ds.technical]}
+
+
+def _count(x: float) -> int | float:
+    return int(x) if float(x).is_integer() else x
+
+
+def dropped_note(name: str, ds: Dataset, limit: int = 4) -> str | None:
+    """One French sentence for the summary: the rows left out of `name` and the rows kept."""
+    if not ds.rows_dropped:
+        return None
+    parts = []
+    if ds.technical:
+        unit = ("foyer", "foyers") if "indfoy_ndur" in ds.measures else ("", "")
+        details = []
+        for d in ds.technical[:limit]:
+            month = fmt.mois_annee(f"{d.month}-01")
+            where = f"{month}, {d.code}" if d.code and ds.name != "s_ben_dep" else month
+            what = fmt.nombre(d.value) + (f" {unit[0] if d.value <= 1 else unit[1]}" if unit[0] else "")
+            details.append(f"{where} : {what} à côté de {fmt.nombre(d.kept)}")
+        more = f" ; … et {len(ds.technical) - limit} autres" if len(ds.technical) > limit else ""
+        n = len(ds.technical)
+        parts.append(f"{fmt.pluriel(n, 'ligne technique écartée', 'lignes techniques écartées')}, la ligne réelle "
+                     f"gardée ({' ; '.join(details)}{more})")
+    if ds.duplicates_dropped:
+        parts.append(fmt.pluriel(ds.duplicates_dropped, "copie identique écartée", "copies identiques écartées"))
+    return f"{name} : {' ; '.join(parts)}."
+
+
 def check_december(ds: Dataset, file: str, url: str, year: int) -> None:
     months = ds.months()
     if f"{year}-12" in months:
@@ -383,12 +420,13 @@ class Staged:
     folder: Path
     entries: list[dict] = field(default_factory=list)
 
-    def add(self, rel: str, body: bytes, url: str, when: dt.datetime, derived: bool) -> None:
+    def add(self, rel: str, body: bytes, url: str, when: dt.datetime, derived: bool, **extra) -> None:
         path = self.folder / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(body)
         self.entries.append({"fichier": rel, "adresse": url, "date": _iso(when), "taille": len(body),
-                             "sha256": hashlib.sha256(body).hexdigest(), "derive": derived})
+                             "sha256": hashlib.sha256(body).hexdigest(), "derive": derived,
+                             **{k: v for k, v in extra.items() if v is not None}})
 
 
 def _old_entries(out: Path) -> list[str]:
@@ -512,6 +550,7 @@ def run_fetch(args) -> int:
         raise FetchError(f"Impossible de préparer le dossier de téléchargement {display_path(staging)} ({exc})") from None
     client = Client(args.timeout, args.retries)
     staged = Staged(staging)
+    notes: list[str | None] = []  # what the summary says besides the files written
     try:
         epcis: list[dict] | None = None
         epci_url_used, epci_when = "", started
@@ -531,7 +570,8 @@ def run_fetch(args) -> int:
             url = cafdata_url(args.cafdata_url, dataset, cafdata_where(dataset, dep, sirens))
             body, ds, when = client.get(name, url, lambda b, d=dataset, r=rel: check_cafdata(b, staging / r, d, dep))
             check_december(ds, name, url, year)
-            staged.add(rel, body, url, when, derived=False)
+            staged.add(rel, body, url, when, derived=False, lignes_ecartees=dropped_rows(ds))
+            notes.append(dropped_note(name, ds))
 
         name = f"communes_{dep}_{geo_year}.geojson"
         url = communes_url(args.geo_url, dep)
@@ -561,6 +601,8 @@ def run_fetch(args) -> int:
     for e in staged.entries:
         print(f"écrit : {out / e['fichier']}")
     print(f"écrit : {out / MANIFEST}")
+    for note in filter(None, notes):
+        print(note)
     print(f"Données ouvertes du département {dep} téléchargées pour {year} ({len(staged.entries)} fichiers, "
           f"géographie communale {geo_year}). Pour construire le rapport avec ces données :")
     caf_set = shlex.quote(f"cafdata_dir={out / 'cafdata'}")
