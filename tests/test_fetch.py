@@ -187,7 +187,7 @@ def test_success_writes_files_manifest_and_command(server, tmp_path, capsys):
     assert server.script.query(COMMUNES_PATH) == {"format": ["geojson"], "geometry": ["contour"],
                                                   "fields": ["code,nom,population,codeEpci"]}
     assert server.script.query(EPCIS_PATH) == {"codeDepartement": ["17"], "format": ["geojson"],
-                                               "geometry": ["contour"], "fields": ["code,nom,population"]}
+                                               "geometry": ["contour"], "fields": ["code,nom,type,population"]}
 
     # manifest: one entry per file with its address, size and sha256
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
@@ -207,7 +207,7 @@ def test_success_writes_files_manifest_and_command(server, tmp_path, capsys):
     assert entries[f"geo/communes_17_{GEO_YEAR}.geojson"]["adresse"] == (
         f"{server.url}/departements/17/communes?format=geojson&geometry=contour&fields=code,nom,population,codeEpci")
     assert entries["geo/epci_17.csv"]["adresse"] == (
-        f"{server.url}/epcis?codeDepartement=17&format=geojson&geometry=contour&fields=code,nom,population")
+        f"{server.url}/epcis?codeDepartement=17&format=geojson&geometry=contour&fields=code,nom,type,population")
     assert [e["derive"] for e in manifest["fichiers"]] == [False, False, False, False, True, True, True]
     assert fetch.read_manifest(out / "cafdata") == manifest["fichiers"]
     assert fetch.read_manifest(out / "geo") == manifest["fichiers"]
@@ -490,7 +490,7 @@ def test_read_manifest_rejects_a_broken_file(tmp_path):
     assert "manifeste illisible" in str(e.value)
 
 
-def test_epci_type_and_consistency_checks():
+def test_epci_type_from_the_name_only_as_a_fallback_and_consistency_checks():
     assert fetch.epci_type("CA de La Rochelle", "241700434", {}) == "CA"
     assert fetch.epci_type("CC Aunis Sud", "200041614", {}) == "CC"
     assert fetch.epci_type("CU de Dunkerque", "245900428", {}) == "CU"
@@ -500,8 +500,54 @@ def test_epci_type_and_consistency_checks():
     assert fetch.epci_type("Agglo du Pays", "200000001", {"200000001": "CA"}) == "CA"  # from the reference table
     with pytest.raises(fetch.FetchError, match="Type inconnu pour l’EPCI 200000001"):
         fetch.epci_type("Agglo du Pays", "200000001", {})
+    # the DGCL's legal nature served in `type` wins over the name
+    kind = fetch.epci_kind
+    assert kind({"siren": "200000001", "nom": "Agglo du Pays", "type_service": "CA"}, {}) == ("CA", "champ « type » de l’API")
+    assert kind({"siren": "200046977", "nom": "Métropole de Lyon", "type_service": "MET69"}, {})[0] == "ME"
+    assert kind({"siren": "243300316", "nom": "Bordeaux Métropole", "type_service": "METRO"}, {})[0] == "ME"
+    assert kind({"siren": "200000001", "nom": "CA du Pays", "type_service": "CU"}, {})[0] == "CU"
+    assert kind({"siren": "200000001", "nom": "CA du Pays", "type_service": None}, {}) == (
+        "CA", "déduit du nom (champ « type » absent de la réponse)")
+    assert kind({"siren": "200000001", "nom": "CA du Pays", "type_service": "SAN"}, {}) == (
+        "CA", "déduit du nom (valeur « SAN » du champ « type » inconnue)")
     square = {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 1], [0, 0]]]}
-    epcis = [{"siren": "241700434", "nom": "CA de La Rochelle", "population": 10, "geometry": square}]
+    epcis = [{"siren": "241700434", "nom": "CA de La Rochelle", "type": "CA", "origine_type": "champ « type » de l’API",
+              "population": 10, "source": "source", "geometry": square}]
     communes = [{"code": "17300", "nom": "La Rochelle", "population": 10, "codeEpci": "200036473"}]
     with pytest.raises(fetch.FetchError, match="la commune 17300 appartient à l’EPCI 200036473"):
-        fetch.epci_files(epcis, communes, "17", 2026, "source", {})
+        fetch.epci_files(epcis, communes, "17", 2026)
+
+
+def epcis_answer(**types) -> bytes:
+    """epcis_17.geojson with `type` set per SIREN (None: the property is left out)."""
+    data = json.loads(fixture("epcis_17.geojson"))
+    for f in data["features"]:
+        value = types.get(f["properties"]["code"], f["properties"]["type"])
+        if value is None:
+            del f["properties"]["type"]
+        else:
+            f["properties"]["type"] = value
+    return json.dumps(data, ensure_ascii=False).encode("utf-8")
+
+
+def test_epci_type_is_the_served_field_and_guessed_only_when_absent(server, tmp_path, capsys):
+    out = tmp_path / "cache"
+    # served type: used as is, even where the name would say otherwise
+    server.script.set(EPCIS_PATH, ok(epcis_answer(**{"241700434": "CU"}), "application/geo+json"))
+    assert run(server, out) == 0
+    summary = (out / "geo/epci_17.csv").read_text(encoding="utf-8").splitlines()
+    assert summary[0] == "siren,nom,type,population,annee_vigueur,source,origine_type"
+    assert summary[2].startswith("241700434,CA de La Rochelle,CU,") and summary[2].endswith(",champ « type » de l’API")
+    assert "Type des EPCI" not in capsys.readouterr().out
+    # no type in the answer: guessed from the name, and the summary says so
+    server.script.set(EPCIS_PATH, ok(epcis_answer(**{"241700434": None}), "application/geo+json"))
+    assert run(server, out) == 0
+    summary = (out / "geo/epci_17.csv").read_text(encoding="utf-8").splitlines()
+    assert summary[1].startswith("200036473,") and summary[1].endswith(",champ « type » de l’API")
+    assert summary[2].startswith("241700434,CA de La Rochelle,CA,")
+    assert summary[2].endswith(",déduit du nom (champ « type » absent de la réponse)")
+    assert ("Type des EPCI : 1 EPCI sans type utilisable dans la réponse de l’API, type déduit du nom ou de "
+            "data/reference/epci.csv (241700434 : CA, déduit du nom (champ « type » absent de la réponse)).") \
+        in capsys.readouterr().out
+    geo = json.loads((out / "geo/epci_17.geojson").read_text(encoding="utf-8"))
+    assert [f["properties"]["type"] for f in geo["features"]] == ["CA", "CA"]

@@ -54,7 +54,13 @@ RE_COMMUNE = re.compile(r"^(\d{5}|2[AB]\d{3})$")
 RE_SIREN = re.compile(r"^\d{9}$")
 CAFDATA_FILES = ("s_ben_dep", "s_ben_com_f", "s_ben_epci_f")
 
-# EPCI type from the start of its name (names of the DGCL's list, as served by the API).
+# The `type` field of /epcis is the DGCL's `nature_juridique` (api-geo build/epcis.js takes it from
+# @etalab/decoupage-administratif, built from epcicomY.xlsx): CA, CC, CU, METRO, and MET69 for the
+# Métropole de Lyon. The project's types (data/reference/epci.csv) are CA, CC, CU and ME.
+EPCI_API_TYPES = {"CA": "CA", "CC": "CC", "CU": "CU", "METRO": "ME", "MET69": "ME"}
+
+# Fallback when the answer has no usable `type`: the type from the start of the name (names of the
+# DGCL's list, as served by the API).
 EPCI_TYPES = [
     ("CA ", "CA"), ("CC ", "CC"), ("CU ", "CU"), ("Métropole", "ME"),
     ("Communauté d’agglomération", "CA"), ("Communauté de communes", "CC"), ("Communauté urbaine", "CU"),
@@ -123,7 +129,7 @@ def communes_url(base: str, dep: str) -> str:
 
 def epcis_url(base: str, dep: str) -> str:
     return _url(base, "/epcis", {"codeDepartement": dep, "format": "geojson", "geometry": "contour",
-                                 "fields": "code,nom,population"})
+                                 "fields": "code,nom,type,population"})
 
 
 # ---------------------------------------------------------------- HTTP with retries
@@ -295,7 +301,8 @@ def check_communes(body: bytes, dep: str) -> list[dict]:
 
 
 def check_epcis(body: bytes) -> list[dict]:
-    """EPCI with their outline: code (SIREN), nom, population (required: the summary needs it)."""
+    """EPCI with their outline: code (SIREN), nom, type (may be absent), population (required: the
+    summary needs it when the DGCL table does not have the EPCI)."""
     out, seen = [], set()
     for f in _features(body):
         p = f["properties"]
@@ -307,22 +314,42 @@ def check_epcis(body: bytes) -> list[dict]:
         seen.add(code)
         if not isinstance(nom, str) or not nom.strip():
             raise _Retry(f"contenu invalide : nom absent pour l’EPCI {code}")
-        out.append({"siren": code, "nom": nom, "population": _population(p.get("population"), f"l’EPCI {code}", True),
+        kind = p.get("type")
+        if kind is not None and not isinstance(kind, str):
+            raise _Retry(f"contenu invalide : type invalide pour l’EPCI {code} ({kind!r})")
+        out.append({"siren": code, "nom": nom, "type_service": kind,
+                    "population": _population(p.get("population"), f"l’EPCI {code}", True),
                     "geometry": f["geometry"]})
     return out
 
 
-def epci_type(name: str, siren: str, known: dict[str, str]) -> str:
-    """CA, CC, CU or ME from the start of the name; else the type in the reference table."""
+def _type_from_name(name: str) -> str | None:
     n = name.strip().replace("'", "’")
     for prefix, kind in EPCI_TYPES:
         if n.startswith(prefix) or n.lower().startswith(prefix.lower()):
             return kind
-    if "métropole" in n.lower():
-        return "ME"
+    return "ME" if "métropole" in n.lower() else None
+
+
+def epci_type(name: str, siren: str, known: dict[str, str]) -> str:
+    """Fallback: CA, CC, CU or ME from the start of the name; else the type in the reference table."""
+    return epci_kind({"siren": siren, "nom": name}, known)[0]
+
+
+def epci_kind(epci: dict, known: dict[str, str]) -> tuple[str, str]:
+    """The EPCI's type and where it comes from: the `type` field of the answer (the DGCL's legal
+    nature) when present and known; else guessed from the name, else the reference table."""
+    served = epci.get("type_service")
+    siren, name = epci["siren"], epci["nom"]
+    if served is not None and served.strip().upper() in EPCI_API_TYPES:
+        return EPCI_API_TYPES[served.strip().upper()], "champ « type » de l’API"
+    why = "champ « type » absent de la réponse" if served is None else f"valeur « {served} » du champ « type » inconnue"
+    kind = _type_from_name(name)
+    if kind is not None:
+        return kind, f"déduit du nom ({why})"
     if siren in known:
-        return known[siren]
-    raise FetchError(f"Type inconnu pour l’EPCI {siren} « {name} » : le nom ne commence ni par « CA », « CC », "
+        return known[siren], f"data/reference/epci.csv ({why})"
+    raise FetchError(f"Type inconnu pour l’EPCI {siren} « {name} » : {why}, le nom ne commence ni par « CA », « CC », "
                      "« CU » ni par « Métropole », et l’EPCI est absent de data/reference/epci.csv")
 
 
@@ -386,21 +413,31 @@ def _csv_text(header: list[str], rows: list[list]) -> bytes:
     return buf.getvalue().encode("utf-8")
 
 
-def epci_files(epcis: list[dict], communes: list[dict], dep: str, year: int, source: str,
-               known_types: dict[str, str]) -> dict[str, bytes]:
-    """`epci_<dep>.geojson`, `epci_<dep>.csv` and `epci_<dep>_composition_<year>.csv`."""
+def epci_rows(epcis: list[dict], known_types: dict[str, str], source: str) -> list[dict]:
+    """The EPCI of the answer with what the summary says of each: type and where it comes from,
+    population and its source."""
+    rows = []
+    for e in epcis:
+        kind, why = epci_kind(e, known_types)
+        rows.append({**e, "type": kind, "origine_type": why, "source": source})
+    return rows
+
+
+def epci_files(epcis: list[dict], communes: list[dict], dep: str, year: int) -> dict[str, bytes]:
+    """`epci_<dep>.geojson`, `epci_<dep>.csv` and `epci_<dep>_composition_<year>.csv`, from the
+    rows of `epci_rows`."""
     names = {e["siren"]: e["nom"] for e in epcis}
     for c in communes:
         if c["codeEpci"] is not None and c["codeEpci"] not in names:
             raise FetchError(f"Réponses incohérentes de l’API géographique : la commune {c['code']} appartient à "
                              f"l’EPCI {c['codeEpci']}, absent de la liste des EPCI du département {dep}")
-    types = {e["siren"]: epci_type(e["nom"], e["siren"], known_types) for e in epcis}
     geojson = {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {"siren": e["siren"], "nom": e["nom"], "type": types[e["siren"]],
+        {"type": "Feature", "properties": {"siren": e["siren"], "nom": e["nom"], "type": e["type"],
                                            "population": e["population"]},
          "geometry": e["geometry"]} for e in epcis]}
-    summary = _csv_text(["siren", "nom", "type", "population", "annee_vigueur", "source"],
-                        [[e["siren"], e["nom"], types[e["siren"]], e["population"], year, source] for e in epcis])
+    summary = _csv_text(["siren", "nom", "type", "population", "annee_vigueur", "source", "origine_type"],
+                        [[e["siren"], e["nom"], e["type"], e["population"], year, e["source"], e["origine_type"]]
+                         for e in epcis])
     composition = _csv_text(
         ["annee_dgcl", "siren_epci", "nom_epci", "insee", "nom_membre", "pmun"],
         [[year, c["codeEpci"] or "", names.get(c["codeEpci"], ""), c["code"], c["nom"],
@@ -582,7 +619,13 @@ def run_fetch(args) -> int:
         if epcis is None:
             epcis, epci_url_used, epci_when = get_epcis()
         source = f"API Découpage administratif ({_host(args.geo_url)}), {fmt.date_longue(epci_when.date())}"
-        derived = epci_files(epcis, communes, dep, geo_year, source, known_types)
+        rows = epci_rows(epcis, known_types, source)
+        guessed = [e for e in rows if not e["origine_type"].startswith("champ")]
+        if guessed:
+            notes.append(f"Type des EPCI : {fmt.pluriel(len(guessed), 'EPCI')} sans type utilisable dans la réponse "
+                         f"de l’API, type déduit du nom ou de data/reference/epci.csv ("
+                         + " ; ".join(f"{e['siren']} : {e['type']}, {e['origine_type']}" for e in guessed) + ").")
+        derived = epci_files(rows, communes, dep, geo_year)
         for rel, data in derived.items():
             from_communes = "composition" in rel
             staged.add(rel, data, communes_url_used if from_communes else epci_url_used,
