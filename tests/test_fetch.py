@@ -26,7 +26,8 @@ from helpers.reference import load_reference
 
 FIX = Path(__file__).resolve().parent / "fixtures" / "fetch"
 NOW = dt.datetime(2026, 3, 15, 10, 30, tzinfo=dt.timezone(dt.timedelta(hours=1)))
-GEO_YEAR = NOW.year
+GEO_YEAR = 2025  # the fixtures' populations are those in force in 2025: the service still serves 2025 in March 2026
+DGCL_2025 = "DGCL epcicom2025 (paquet npm @etalab/decoupage-administratif 5.3.0, data/epci.json)"
 EXPORT = "/api/explore/v2.1/catalog/datasets/{}/exports/csv"
 DEP_PATH, COM_PATH, EPCI_PATH = (EXPORT.format(d) for d in ("s_ben_dep", "s_ben_com_f", "s_ben_epci_f"))
 COMMUNES_PATH, EPCIS_PATH = "/departements/17/communes", "/epcis"
@@ -145,7 +146,7 @@ def previous_cache(out: Path) -> dict[str, bytes]:
     """A cache from an earlier fetch: different bytes at the same paths, a file the new fetch
     would retire, a file of the user's, and its manifest."""
     files = {rel: f"ancien contenu de {rel}\n".encode() for rel in FILES}
-    files["geo/communes_17_2025.geojson"] = b'{"ancien": true}\n'
+    files["geo/communes_17_2024.geojson"] = b'{"ancien": true}\n'
     files["cafdata/configuration_familiale_17.csv"] = b"fichier de l'utilisateur\n"
     for rel, data in files.items():
         (out / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -171,7 +172,8 @@ def assert_untouched(out: Path, before: dict[str, bytes]) -> None:
 def test_success_writes_files_manifest_and_command(server, tmp_path, capsys):
     out = tmp_path / "cache"
     assert run(server, out) == 0
-    printed = capsys.readouterr().out
+    captured = capsys.readouterr()
+    printed = captured.out
 
     # the Cafdata exports and the communes are kept exactly as received
     assert (out / "cafdata/s_ben_dep_17.csv").read_bytes() == fixture("s_ben_dep_17.csv")
@@ -192,6 +194,15 @@ def test_success_writes_files_manifest_and_command(server, tmp_path, capsys):
     # manifest: one entry per file with its address, size and sha256
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["departement"] == "17" and manifest["annee"] == 2023
+    # the year of the geography, read from the answer (its populations are the 2025 ones), and its warning
+    assert (manifest["millesime_geographie"], manifest["millesime_geographie_verifie"]) == (2025, True)
+    assert manifest["millesime_geographie_origine"] == (
+        "lu dans la réponse : les populations des communes servies sont celles en vigueur en 2025 "
+        "(data/reference/communes.csv)")
+    assert (manifest["millesime_communes_service"], manifest["millesime_epci_service"]) == (2025, 2025)
+    assert manifest["epci"][1] == {"siren": "241700434", "nom": "CA de La Rochelle", "type": "CA",
+                                   "origine_type": "champ « type » de l’API", "population": 181057,
+                                   "source_population": DGCL_2025, "population_service": 181057}
     assert dt.datetime.fromisoformat(manifest["date"]).tzinfo is not None
     entries = {e["fichier"]: e for e in manifest["fichiers"]}
     assert sorted(entries) == sorted(FILES)
@@ -240,7 +251,7 @@ def test_success_writes_files_manifest_and_command(server, tmp_path, capsys):
     saintes["annee_vigueur"] = GEO_YEAR
     assert saintes.nom == 'CA "Saintes - Grandes Rives - L’Agglo"'  # typographic apostrophe for display
     assert (saintes.type, saintes.population_municipale, saintes.annee_vigueur) == ("CA", 60600, GEO_YEAR)
-    assert saintes.source.startswith("API Découpage administratif (127.0.0.1:")
+    assert saintes.source == DGCL_2025  # the DGCL table's figure, not the service's
     comp = (out / f"geo/epci_17_composition_{GEO_YEAR}.csv").read_text(encoding="utf-8").splitlines()
     assert comp[0] == "annee_dgcl,siren_epci,nom_epci,insee,nom_membre,pmun"
     assert comp[2] == f"{GEO_YEAR},241700434,CA de La Rochelle,17300,La Rochelle,79961"
@@ -249,6 +260,12 @@ def test_success_writes_files_manifest_and_command(server, tmp_path, capsys):
     for rel in FILES + ["manifest.json"]:
         assert f"écrit : {out / rel}" in printed
     assert f"rapport build --year 2023 --set cafdata_dir={out}/cafdata --set geo_dir={out}/geo" in printed
+    assert ("(7 fichiers, géographie 2025 : lu dans la réponse : les populations des communes servies sont celles "
+            "en vigueur en 2025 (data/reference/communes.csv))") in printed
+    assert "Populations des EPCI (2025) : 2 de data/reference/epci.csv (DGCL), 0 de l’API Découpage administratif." \
+        in printed
+    assert ("Attention : de janvier à avril, l’API Découpage administratif peut encore servir la géographie de "
+            "l’année précédente") in captured.err and "Millésime enregistré : 2025 (lu dans la réponse" in captured.err
     assert [p.name for p in tmp_path.iterdir()] == ["cache"]
 
 
@@ -269,7 +286,7 @@ def test_success_replaces_previous_cache(server, tmp_path, monkeypatch):
     assert all(dst != out / "manifest.json" for _, dst in renames[:-1])
     after = snapshot(out)
     assert after["cafdata/s_ben_dep_17.csv"] == fixture("s_ben_dep_17.csv")
-    assert "geo/communes_17_2025.geojson" not in after  # listed by the old manifest only: retired
+    assert "geo/communes_17_2024.geojson" not in after  # listed by the old manifest only: retired
     assert after["cafdata/configuration_familiale_17.csv"] == b"fichier de l'utilisateur\n"  # not ours: kept
     manifest = json.loads(after["manifest.json"])
     assert sorted(e["fichier"] for e in manifest["fichiers"]) == sorted(FILES)
@@ -323,7 +340,7 @@ def test_timeout(server, tmp_path, capsys):
     assert code == 1
     assert time.monotonic() - t0 < 4
     err = capsys.readouterr().err
-    assert f"Échec du téléchargement de communes_17_{GEO_YEAR}.geojson ({server.url}/departements/17/communes?" in err
+    assert f"Échec du téléchargement de communes_17.geojson ({server.url}/departements/17/communes?" in err
     assert "après 2 essais : délai d’attente dépassé (0,5 s)" in err
     assert server.script.count(COMMUNES_PATH) == 2
     assert_untouched(out, before)
@@ -424,6 +441,84 @@ def test_unknown_departement_takes_its_epci_from_the_geo_api(server, tmp_path):
     assert sorted(ref.sirens()) == ["200036473", "241700434"]
 
 
+# ---------------------------------------------------------------- the year of the geography, EPCI populations
+
+
+def with_populations(name: str, pops: dict[str, int]) -> dict:
+    """A GeoJSON fixture with other populations (by code), as the service would serve another year."""
+    data = json.loads(fixture(name))
+    for f in data["features"]:
+        f["properties"]["population"] = pops.get(f["properties"]["code"], f["properties"]["population"])
+    return ok(json.dumps(data, ensure_ascii=False).encode("utf-8"), "application/geo+json")
+
+
+def manifest_of(out: Path) -> dict:
+    return json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+
+
+def test_service_still_serving_last_year_after_april_is_said(server, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(fetch, "_now", lambda: NOW.replace(month=7))
+    out = tmp_path / "cache"
+    assert run(server, out) == 0
+    err = capsys.readouterr().err
+    assert "de janvier à avril" not in err
+    assert ("Attention : l’API Découpage administratif sert la géographie 2025 en 2026 (lu dans la réponse : les "
+            "populations des communes servies sont celles en vigueur en 2025 (data/reference/communes.csv)).") in err
+    assert (out / "geo/communes_17_2025.geojson").is_file()
+
+
+def test_epci_list_a_year_behind_the_communes_takes_the_dgcl_populations(server, tmp_path, capsys):
+    """The service's communes are those of 2025 but its EPCI list (and populations) that of 2024:
+    the 2025 populations come from the DGCL table, and the manifest keeps the service's figure."""
+    server.script.set(EPCIS_PATH, with_populations("epcis_17.geojson", {"200036473": 60641, "241700434": 178217}))
+    out = tmp_path / "cache"
+    assert run(server, out) == 0
+    err = capsys.readouterr().err
+    m = manifest_of(out)
+    assert (m["millesime_geographie"], m["millesime_communes_service"], m["millesime_epci_service"]) == (2025, 2025, 2024)
+    assert [(e["population"], e["population_service"], e["source_population"]) for e in m["epci"]] == [
+        (60600, 60641, DGCL_2025), (181057, 178217, DGCL_2025)]
+    summary = (out / "geo/epci_17.csv").read_text(encoding="utf-8").splitlines()
+    assert summary[2] == f'241700434,CA de La Rochelle,CA,181057,2025,"{DGCL_2025}",champ « type » de l’API'
+    assert "Attention : le service sert les communes de 2025 mais la liste des EPCI de 2024" in err
+    ref = load_reference(config.DATA_DIR / "reference", "17", geo_dir=out / "geo")
+    assert ref.epci_year(2025)[0].set_index("siren").population_municipale["241700434"] == 181057
+
+
+def test_populations_of_no_known_year_are_the_services_and_the_year_unverified(server, tmp_path, capsys):
+    """A geography newer than the reference tables (2026 figures): the calendar year is recorded as
+    unverified and the EPCI populations are the service's, with their source."""
+    server.script.set(COMMUNES_PATH, with_populations("communes_17.geojson", {"17300": 80511, "17415": 25170}))
+    server.script.set(EPCIS_PATH, with_populations("epcis_17.geojson", {"200036473": 60702, "241700434": 182404}))
+    out = tmp_path / "cache"
+    assert run(server, out) == 0
+    captured = capsys.readouterr()
+    m = manifest_of(out)
+    assert (m["millesime_geographie"], m["millesime_geographie_verifie"]) == (2026, False)
+    assert m["millesime_communes_service"] is None and m["millesime_epci_service"] is None
+    assert sorted(e["fichier"] for e in m["fichiers"] if e["fichier"].startswith("geo/communes")) == [
+        "geo/communes_17_2026.geojson"]
+    assert [e["population"] for e in m["epci"]] == [60702, 182404]
+    assert all(e["source_population"].startswith("API Découpage administratif (127.0.0.1:") for e in m["epci"])
+    assert "Populations des EPCI (2026) : 0 de data/reference/epci.csv (DGCL), 2 de l’API Découpage administratif." \
+        in captured.out
+    assert "Millésime enregistré : 2026 (non vérifié : année civile en cours" in captured.err
+
+
+def test_geography_vintage_needs_a_single_year():
+    ref = load_reference(config.DATA_DIR / "reference", "17")
+    today = dt.date(2026, 9, 1)
+    burie = [{"code": "17072", "population": 1337}]  # the same figure in 2024 and 2025: no single year
+    v = fetch.geography_vintage(burie, [], ref, today)
+    assert (v.year, v.verified, v.communes) == (2026, False, None)
+    v = fetch.geography_vintage(burie + [{"code": "17300", "population": 78535}], [], ref, today)
+    assert (v.year, v.verified, v.communes) == (2024, True, 2024)
+    assert fetch.vintage_warnings(v, today) == [
+        f"Attention : l’API Découpage administratif sert la géographie 2024 en 2026 ({v.origin})."]
+    v = fetch.geography_vintage([], [{"siren": "241700434", "population": 175608}], ref, today)
+    assert (v.year, v.epci, v.communes) == (2023, 2023, None) and "liste DGCL 2023" in v.origin
+
+
 # ---------------------------------------------------------------- technical rows: the La Réunion pattern
 
 
@@ -466,8 +561,13 @@ def test_fetch_la_reunion_caches_the_export_and_reads_back_the_real_rows(server,
     ref = load_reference(config.DATA_DIR / "reference", "974")
     assert communes_year(caf, ref, 2022).set_index("code").indfoy_ndur.to_dict() == {"97411": 57890, "97418": 11295}
     assert caf.epci.frame.set_index("dtreffre").indfoy_ndur.to_dict() == {"2021-12": 78420, "2022-12": 78005}
+    # no reference table for 974: the year of the geography is the calendar year, said to be unverified
+    assert (out / "geo/communes_974_2026.geojson").read_bytes() == fixture("communes_974.geojson")
 
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert (manifest["millesime_geographie"], manifest["millesime_geographie_verifie"]) == (2026, False)
+    assert manifest["millesime_geographie_origine"].startswith("non vérifié : année civile en cours")
+    assert manifest["epci"][0]["source_population"].startswith("API Découpage administratif (127.0.0.1:")
     dropped = {e["fichier"]: e.get("lignes_ecartees") for e in manifest["fichiers"]}
     assert [(r["mois"], r["valeur"], r["valeur_gardee"])
             for r in dropped["cafdata/s_ben_dep_974.csv"]["lignes_techniques"]] == [

@@ -5,14 +5,18 @@ Layout of the cache (default `data/cache/<dep>/`), read by `cafdata.py`, `geo.py
 
 - `cafdata/s_ben_dep_<dep>.csv`, `cafdata/s_ben_epci_f_<dep>.csv`, `cafdata/s_ben_com_f_<dep>.csv`:
   the Cafdata exports exactly as data.caf.fr serves them (Opendatasoft Explore API v2.1,
-  `…/catalog/datasets/<id>/exports/csv`, filtered on the département with `where`);
+  `…/catalog/datasets/<id>/exports/csv`, filtered on the département with `where`), technical
+  rows included (the loader keeps the real row; the manifest lists the rows it leaves out);
 - `geo/communes_<dep>_<Y>.geojson`: the commune outlines exactly as the API Découpage
   administratif (geo.api.gouv.fr) serves them, properties `code, nom, population, codeEpci`;
-  Y is the current calendar year, since the API serves the geography in force today;
+  Y is the year of the geography served, read from the answer's populations when the reference
+  tables allow it, else the calendar year, said to be unverified (see `geography_vintage`);
 - `geo/epci_<dep>.geojson` (property `siren`), `geo/epci_<dep>.csv` (summary read by
-  `reference.read_geo_epci`) and `geo/epci_<dep>_composition_<Y>.csv` (member communes and
-  their population), derived from the API's answers;
-- `manifest.json`: for each file, the address it came from, the date, the size and the sha256.
+  `reference.read_geo_epci`: type from the answer's `type` field, population from the DGCL table
+  of data/reference for year Y when it has the EPCI, each with its origin) and
+  `geo/epci_<dep>_composition_<Y>.csv` (member communes and their population);
+- `manifest.json`: for each file, the address it came from, the date, the size and the sha256;
+  the year of the geography and how it was found; each EPCI's type and population with their source.
 
 Everything is downloaded into a staging folder next to the cache and checked first; only then
 are the files of the cache replaced, with renames, the manifest last. A failure leaves the
@@ -30,6 +34,7 @@ import os
 import re
 import shlex
 import shutil
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,7 +47,7 @@ import urllib3
 from . import config, fmt
 from .cafdata import Dataset, read_export
 from .errors import DataError, ParamError, Problem, RapportError, display_path
-from .reference import load_reference
+from .reference import Reference, load_reference
 
 log = logging.getLogger("rapport")
 
@@ -402,6 +407,74 @@ def check_december(ds: Dataset, file: str, url: str, year: int) -> None:
     raise FetchError(msg + " Le cache n’a pas été modifié.")
 
 
+# ---------------------------------------------------------------- the year of the geography served
+
+
+@dataclass(frozen=True)
+class Vintage:
+    year: int  # the millésime recorded: file names, summary, manifest
+    verified: bool  # read from the answer rather than assumed
+    origin: str  # how it was found (French, for the manifest and the summary)
+    communes: int | None  # year of the commune populations served, if identified
+    epci: int | None  # year of the DGCL list of EPCI served, if identified
+
+
+def _years_matching(served: dict[str, int], table, code: str) -> list[int]:
+    """Years of a reference table whose populations are exactly the served ones, on every code
+    both hold (at least half of the served codes)."""
+    years = []
+    if not served or table.empty:
+        return years
+    for y, part in table.groupby("annee_vigueur"):
+        known = dict(zip(part[code], part.population_municipale.astype(int)))
+        common = [c for c in served if c in known]
+        if common and 2 * len(common) >= len(served) and all(served[c] == known[c] for c in common):
+            years.append(int(y))
+    return years
+
+
+def geography_vintage(communes: list[dict], epcis: list[dict], ref: Reference, today: dt.date) -> Vintage:
+    """The year of the geography the API Découpage administratif serves.
+
+    The service does not state it: its answers are bare GeoJSON collections, without a year field
+    or a version header (datagouv/api-geo, server.js). What is documented is where its populations
+    come from (@etalab/decoupage-administratif, build/index.js and build/epci.js, which api-geo
+    serves): a commune's `population` is Insee's population municipale in force, an EPCI's is the
+    `total_pop_mun` of the DGCL's list of that year (epcicomY.xlsx), two sources updated separately.
+    So the year Y of data/reference/communes.csv whose commune populations are exactly those served
+    is the year of the commune geography, and the EPCI list is dated the same way with
+    data/reference/epci.csv. When no single year matches (a département or a year the tables do
+    not have), the calendar year is recorded and said to be unverified."""
+    vc = _years_matching({c["code"]: c["population"] for c in communes if c["population"] is not None},
+                         ref.communes, "code_commune")
+    ve = _years_matching({e["siren"]: e["population"] for e in epcis}, ref.epci, "siren")
+    vc_year = vc[0] if len(vc) == 1 else None
+    ve_year = ve[0] if len(ve) == 1 else None
+    if vc_year is not None:
+        return Vintage(vc_year, True, f"lu dans la réponse : les populations des communes servies sont celles en "
+                                      f"vigueur en {vc_year} (data/reference/communes.csv)", vc_year, ve_year)
+    if ve_year is not None:
+        return Vintage(ve_year, True, f"lu dans la réponse : les populations des EPCI servies sont celles de la liste "
+                                      f"DGCL {ve_year} (data/reference/epci.csv)", None, ve_year)
+    return Vintage(today.year, False, f"non vérifié : année civile en cours ; le service ne dit pas quelle année il "
+                                      f"sert, et ses populations ne correspondent à une seule année ni de "
+                                      f"data/reference/communes.csv ni de data/reference/epci.csv", None, None)
+
+
+def vintage_warnings(v: Vintage, today: dt.date) -> list[str]:
+    out = []
+    if today.month <= 4:
+        out.append(f"Attention : de janvier à avril, l’API Découpage administratif peut encore servir la géographie "
+                   f"de l’année précédente (le Code officiel géographique et la liste des EPCI de la DGCL de "
+                   f"l’année paraissent en début d’année). Millésime enregistré : {v.year} ({v.origin}).")
+    elif v.verified and v.year < today.year:
+        out.append(f"Attention : l’API Découpage administratif sert la géographie {v.year} en {today.year} ({v.origin}).")
+    if v.communes is not None and v.epci is not None and v.communes != v.epci:
+        out.append(f"Attention : le service sert les communes de {v.communes} mais la liste des EPCI de {v.epci} : "
+                   f"les populations des EPCI de {v.year} viennent de data/reference/epci.csv quand elle les a.")
+    return out
+
+
 # ---------------------------------------------------------------- derived geo files
 
 
@@ -413,13 +486,25 @@ def _csv_text(header: list[str], rows: list[list]) -> bytes:
     return buf.getvalue().encode("utf-8")
 
 
-def epci_rows(epcis: list[dict], known_types: dict[str, str], source: str) -> list[dict]:
+def epci_rows(epcis: list[dict], ref: Reference, year: int, service_source: str) -> list[dict]:
     """The EPCI of the answer with what the summary says of each: type and where it comes from,
-    population and its source."""
+    population and its source.
+
+    The population is the DGCL's for `year` (data/reference/epci.csv) when the table has the EPCI
+    that year; the service's `population` only otherwise: the service updates its EPCI list
+    separately from its communes and may serve last year's figures (see `geography_vintage`)."""
+    known_types = dict(zip(ref.epci.siren, ref.epci.type))
+    dgcl = ref.epci[ref.epci.annee_vigueur == year]
+    table = {s: (int(p), src) for s, p, src in zip(dgcl.siren, dgcl.population_municipale, dgcl.source)}
     rows = []
     for e in epcis:
         kind, why = epci_kind(e, known_types)
-        rows.append({**e, "type": kind, "origine_type": why, "source": source})
+        if e["siren"] in table:
+            population, source, origin = *table[e["siren"]], "DGCL"
+        else:
+            population, source, origin = e["population"], service_source, "service"
+        rows.append({**e, "type": kind, "origine_type": why, "population": population,
+                     "population_service": e["population"], "source": source, "origine_population": origin})
     return rows
 
 
@@ -570,9 +655,7 @@ def run_fetch(args) -> int:
     year, dep = _params(args)
     out = Path(args.out or (config.DATA_DIR / "cache" / dep)).resolve()
     started = _now()
-    geo_year = started.year
     ref = load_reference(config.DATA_DIR / "reference", dep)
-    known_types = dict(zip(ref.epci.siren, ref.epci.type)) if ref.known else {}
     sirens = sorted(ref.sirens())
 
     staging = out.with_name(f".{out.name}.partiel-{os.getpid()}")
@@ -610,16 +693,23 @@ def run_fetch(args) -> int:
             staged.add(rel, body, url, when, derived=False, lignes_ecartees=dropped_rows(ds))
             notes.append(dropped_note(name, ds))
 
-        name = f"communes_{dep}_{geo_year}.geojson"
-        url = communes_url(args.geo_url, dep)
-        body, communes, when = client.get(name, url, lambda b: check_communes(b, dep))
-        staged.add(f"geo/{name}", body, url, when, derived=False)
-        communes_when, communes_url_used = when, url
-
+        communes_url_used = communes_url(args.geo_url, dep)
+        communes_body, communes, communes_when = client.get(f"communes_{dep}.geojson", communes_url_used,
+                                                            lambda b: check_communes(b, dep))
         if epcis is None:
             epcis, epci_url_used, epci_when = get_epcis()
+
+        vintage = geography_vintage(communes, epcis, ref, started.date())
+        geo_year = vintage.year
+        staged.add(f"geo/communes_{dep}_{geo_year}.geojson", communes_body, communes_url_used, communes_when,
+                   derived=False)
         source = f"API Découpage administratif ({_host(args.geo_url)}), {fmt.date_longue(epci_when.date())}"
-        rows = epci_rows(epcis, known_types, source)
+        if vintage.epci is not None and vintage.epci != geo_year:
+            source += f", populations de la liste DGCL {vintage.epci}"
+        rows = epci_rows(epcis, ref, geo_year, source)
+        from_dgcl = sum(e["origine_population"] == "DGCL" for e in rows)
+        notes.append(f"Populations des EPCI ({geo_year}) : {fmt.nombre(from_dgcl)} de data/reference/epci.csv (DGCL), "
+                     f"{fmt.nombre(len(rows) - from_dgcl)} de l’API Découpage administratif.")
         guessed = [e for e in rows if not e["origine_type"].startswith("champ")]
         if guessed:
             notes.append(f"Type des EPCI : {fmt.pluriel(len(guessed), 'EPCI')} sans type utilisable dans la réponse "
@@ -631,7 +721,13 @@ def run_fetch(args) -> int:
             staged.add(rel, data, communes_url_used if from_communes else epci_url_used,
                        communes_when if from_communes else epci_when, derived=True)
 
-        manifest = {"departement": dep, "annee": year, "annee_geographie": geo_year, "date": _iso(_now()),
+        manifest = {"departement": dep, "annee": year, "date": _iso(_now()),
+                    "millesime_geographie": geo_year, "millesime_geographie_verifie": vintage.verified,
+                    "millesime_geographie_origine": vintage.origin,
+                    "millesime_communes_service": vintage.communes, "millesime_epci_service": vintage.epci,
+                    "epci": [{"siren": e["siren"], "nom": e["nom"], "type": e["type"], "origine_type": e["origine_type"],
+                              "population": e["population"], "source_population": e["source"],
+                              "population_service": e["population_service"]} for e in rows],
                     "fichiers": staged.entries}
         (staging / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         replace_cache(staging, out, [e["fichier"] for e in staged.entries])
@@ -647,8 +743,10 @@ def run_fetch(args) -> int:
     for note in filter(None, notes):
         print(note)
     print(f"Données ouvertes du département {dep} téléchargées pour {year} ({len(staged.entries)} fichiers, "
-          f"géographie communale {geo_year}). Pour construire le rapport avec ces données :")
+          f"géographie {geo_year} : {vintage.origin}). Pour construire le rapport avec ces données :")
     caf_set = shlex.quote(f"cafdata_dir={out / 'cafdata'}")
     geo_set = shlex.quote(f"geo_dir={out / 'geo'}")
     print(f"  rapport build --year {year} --set {caf_set} --set {geo_set}")
+    for w in vintage_warnings(vintage, started.date()):
+        print(w, file=sys.stderr)
     return 0
