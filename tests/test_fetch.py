@@ -69,6 +69,8 @@ class Handler(BaseHTTPRequestHandler):
             body = act.get("body", b"")
             self.send_response(act.get("status", 200))
             self.send_header("Content-Type", act.get("ctype", "application/json"))
+            for k, v in act.get("headers", {}).items():
+                self.send_header(k, v)
             if act.get("truncate"):
                 # announce more than is sent, send half, then close the connection
                 self.send_header("Content-Length", str(len(body) + 500))
@@ -197,8 +199,8 @@ def test_success_writes_files_manifest_and_command(server, tmp_path, capsys):
     # the year of the geography, read from the answer (its populations are the 2025 ones), and its warning
     assert (manifest["millesime_geographie"], manifest["millesime_geographie_verifie"]) == (2025, True)
     assert manifest["millesime_geographie_origine"] == (
-        "lu dans la réponse : les populations des communes servies sont celles en vigueur en 2025 "
-        "(data/reference/communes.csv)")
+        "lue dans la réponse (populations des communes identiques à celles en vigueur en 2025, "
+        "data/reference/communes.csv)")
     assert (manifest["millesime_communes_service"], manifest["millesime_epci_service"]) == (2025, 2025)
     assert manifest["epci"][1] == {"siren": "241700434", "nom": "CA de La Rochelle", "type": "CA",
                                    "origine_type": "champ « type » de l’API", "population": 181057,
@@ -260,12 +262,12 @@ def test_success_writes_files_manifest_and_command(server, tmp_path, capsys):
     for rel in FILES + ["manifest.json"]:
         assert f"écrit : {out / rel}" in printed
     assert f"rapport build --year 2023 --set cafdata_dir={out}/cafdata --set geo_dir={out}/geo" in printed
-    assert ("(7 fichiers, géographie 2025 : lu dans la réponse : les populations des communes servies sont celles "
-            "en vigueur en 2025 (data/reference/communes.csv))") in printed
+    assert ("(7 fichiers, géographie 2025 lue dans la réponse (populations des communes identiques à celles en "
+            "vigueur en 2025, data/reference/communes.csv)).") in printed
     assert "Populations des EPCI (2025) : 2 de data/reference/epci.csv (DGCL), 0 de l’API Découpage administratif." \
         in printed
     assert ("Attention : de janvier à avril, l’API Découpage administratif peut encore servir la géographie de "
-            "l’année précédente") in captured.err and "Millésime enregistré : 2025 (lu dans la réponse" in captured.err
+            "l’année précédente") in captured.err and "Géographie enregistrée : 2025, lue dans la réponse" in captured.err
     assert [p.name for p in tmp_path.iterdir()] == ["cache"]
 
 
@@ -413,6 +415,61 @@ def test_failure_while_replacing_restores_previous_cache(server, tmp_path, monke
     assert_untouched(out, before)
 
 
+# ---------------------------------------------------------------- HTTP 429: a quota spent is not retried
+
+RESET = dt.datetime(2026, 3, 16, tzinfo=dt.timezone.utc)  # next midnight UTC: 1 h 00 at NOW's offset (+01:00)
+QUOTA_BODY = json.dumps({"errorcode": 10005, "reset_time": "2026-03-16T00:00:00Z", "limit_time_unit": "day",
+                         "call_limit": 1000, "error": "You have exceeded the requests limit for anonymous users."})
+QUOTA_HEADERS = {"X-RateLimit-Limit": "1000", "X-RateLimit-Remaining": "0",
+                 "X-RateLimit-Reset": str(int(RESET.timestamp()))}
+
+
+@pytest.mark.parametrize("path, answer", [
+    (DEP_PATH, {"status": 429, "body": QUOTA_BODY.encode(), "headers": QUOTA_HEADERS}),  # Opendatasoft's answer
+    (COM_PATH, {"status": 429, "body": b"Too Many Requests", "ctype": "text/plain",  # headers only, mid-run
+                "headers": QUOTA_HEADERS}),
+], ids=["corps-opendatasoft", "en-tetes-seuls"])
+def test_daily_quota_exhausted_stops_at_once_with_the_reset_time(server, tmp_path, capsys, path, answer):
+    out = tmp_path / "cache"
+    out.mkdir()
+    before = previous_cache(out)
+    server.script.set(path, answer)
+    assert run(server, out) == 1
+    err = capsys.readouterr().err
+    name = "s_ben_dep_17.csv" if path == DEP_PATH else "s_ben_com_f_17.csv"
+    assert f"Quota quotidien d’appels de 127.0.0.1:{server.server_address[1]} épuisé (1\u202f000 appels par jour) : " \
+           f"{name} ({server.url}{path}?" in err
+    assert "n’a pas été téléchargé, sans nouvel essai" in err
+    assert "Il sera rétabli le 16\u00a0mars\u00a02026 à 1\u00a0h\u00a000 (heure locale)" in err
+    assert ("Réponse du service : « You have exceeded the requests limit for anonymous users »." in err) == (
+        path == DEP_PATH)
+    assert "Le cache n’a pas été modifié." in err
+    assert server.script.count(path) == 1  # not retried: each attempt would spend the quota
+    assert server.script.count(COMMUNES_PATH) == 0 and server.script.count(EPCI_PATH) == 0
+    assert_untouched(out, before)
+
+
+def test_plain_429_is_retried_after_the_wait_asked(server, tmp_path, monkeypatch):
+    waits = []
+    monkeypatch.setattr(fetch, "_sleep", waits.append)
+    server.script.set(DEP_PATH, {"status": 429, "body": b"{}", "headers": {"Retry-After": "3"}},
+                      ok(fixture("s_ben_dep_17.csv")))
+    out = tmp_path / "cache"
+    assert run(server, out) == 0
+    assert server.script.count(DEP_PATH) == 2 and waits == [3]
+    assert (out / "cafdata/s_ben_dep_17.csv").read_bytes() == fixture("s_ben_dep_17.csv")
+
+
+def test_429_asking_for_a_long_wait_stops(server, tmp_path, capsys):
+    server.script.set(EPCIS_PATH, {"status": 429, "body": b"", "headers": {"Retry-After": "7200"}})
+    assert run(server, tmp_path / "cache") == 1
+    err = capsys.readouterr().err
+    assert "Échec du téléchargement de epci_17.geojson (" in err
+    assert "erreur HTTP 429 : le service demande d’attendre jusqu’à 15\u00a0mars\u00a02026 à 12\u00a0h\u00a030" in err
+    assert server.script.count(EPCIS_PATH) == 1
+    assert not (tmp_path / "cache").exists()
+
+
 # ---------------------------------------------------------------- département without EPCI in the reference table
 
 
@@ -462,8 +519,8 @@ def test_service_still_serving_last_year_after_april_is_said(server, tmp_path, m
     assert run(server, out) == 0
     err = capsys.readouterr().err
     assert "de janvier à avril" not in err
-    assert ("Attention : l’API Découpage administratif sert la géographie 2025 en 2026 (lu dans la réponse : les "
-            "populations des communes servies sont celles en vigueur en 2025 (data/reference/communes.csv)).") in err
+    assert ("Attention : en 2026, l’API Découpage administratif sert encore la géographie 2025, lue dans la réponse "
+            "(populations des communes identiques à celles en vigueur en 2025, data/reference/communes.csv).") in err
     assert (out / "geo/communes_17_2025.geojson").is_file()
 
 
@@ -502,7 +559,7 @@ def test_populations_of_no_known_year_are_the_services_and_the_year_unverified(s
     assert all(e["source_population"].startswith("API Découpage administratif (127.0.0.1:") for e in m["epci"])
     assert "Populations des EPCI (2026) : 0 de data/reference/epci.csv (DGCL), 2 de l’API Découpage administratif." \
         in captured.out
-    assert "Millésime enregistré : 2026 (non vérifié : année civile en cours" in captured.err
+    assert "Géographie enregistrée : 2026, non vérifiée (année civile en cours" in captured.err
 
 
 def test_geography_vintage_needs_a_single_year():
@@ -514,7 +571,7 @@ def test_geography_vintage_needs_a_single_year():
     v = fetch.geography_vintage(burie + [{"code": "17300", "population": 78535}], [], ref, today)
     assert (v.year, v.verified, v.communes) == (2024, True, 2024)
     assert fetch.vintage_warnings(v, today) == [
-        f"Attention : l’API Découpage administratif sert la géographie 2024 en 2026 ({v.origin})."]
+        f"Attention : en 2026, l’API Découpage administratif sert encore la géographie 2024, {v.origin}."]
     v = fetch.geography_vintage([], [{"siren": "241700434", "population": 175608}], ref, today)
     assert (v.year, v.epci, v.communes) == (2023, 2023, None) and "liste DGCL 2023" in v.origin
 
@@ -566,7 +623,7 @@ def test_fetch_la_reunion_caches_the_export_and_reads_back_the_real_rows(server,
 
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     assert (manifest["millesime_geographie"], manifest["millesime_geographie_verifie"]) == (2026, False)
-    assert manifest["millesime_geographie_origine"].startswith("non vérifié : année civile en cours")
+    assert manifest["millesime_geographie_origine"].startswith("non vérifiée (année civile en cours")
     assert manifest["epci"][0]["source_population"].startswith("API Découpage administratif (127.0.0.1:")
     dropped = {e["fichier"]: e.get("lignes_ecartees") for e in manifest["fichiers"]}
     assert [(r["mois"], r["valeur"], r["valeur_gardee"])

@@ -52,6 +52,7 @@ from .reference import Reference, load_reference
 log = logging.getLogger("rapport")
 
 BACKOFF_SECONDS = 1.0  # wait BACKOFF_SECONDS × attempt number before trying again
+WAIT_MAX_SECONDS = 120.0  # a server asking to wait longer than this stops the command instead
 MANIFEST = "manifest.json"
 USER_AGENT = "rapport-caf (rapport fetch)"
 RE_DEP = re.compile(r"^(\d{2}|2A|2B|97\d)$")
@@ -77,19 +78,33 @@ class FetchError(RapportError):
 
 
 class _Retry(Exception):
-    """This attempt failed in a way another attempt may fix (HTTP 5xx/429, network, truncated or invalid body)."""
+    """This attempt failed in a way another attempt may fix (HTTP 5xx/429, network, truncated or invalid body);
+    `wait`: the seconds the server asked to wait before the next attempt, if it said."""
 
-    def __init__(self, cause: str):
+    def __init__(self, cause: str, wait: float | None = None):
         super().__init__(cause)
         self.cause = cause
+        self.wait = wait
 
 
 class _Stop(_Retry):
     """This attempt failed in a way another attempt will not fix (HTTP 404, malformed address…)."""
 
 
+class _Quota(_Stop):
+    """HTTP 429 with the daily quota of calls exhausted: no attempt succeeds before the reset."""
+
+    def __init__(self, reset: dt.datetime | None, limit: int | None, said: str):
+        super().__init__("quota quotidien épuisé")
+        self.reset, self.limit, self.said = reset, limit, said
+
+
 def _now() -> dt.datetime:
     return dt.datetime.now().astimezone()
+
+
+def _sleep(seconds: float) -> None:
+    time.sleep(seconds)
 
 
 def _iso(t: dt.datetime) -> str:
@@ -143,10 +158,10 @@ def epcis_url(base: str, dep: str) -> str:
 class Client:
     """GET with a timeout per request and a number of attempts per file."""
 
-    def __init__(self, timeout: float, attempts: int, sleep: Callable[[float], None] = time.sleep):
+    def __init__(self, timeout: float, attempts: int, sleep: Callable[[float], None] | None = None):
         self.timeout = timeout
         self.attempts = attempts
-        self.sleep = sleep
+        self.sleep = sleep or _sleep
         self.session = requests.Session()  # proxies from the environment are honoured
         self.session.headers["User-Agent"] = USER_AGENT
 
@@ -169,7 +184,9 @@ class Client:
             raise _Retry(f"connexion impossible ({_short(exc)})")
         except requests.exceptions.RequestException as exc:  # malformed address, unknown scheme…
             raise _Stop(f"requête impossible ({_short(exc)})")
-        if r.status_code == 429 or r.status_code >= 500:
+        if r.status_code == 429:
+            raise _too_many_requests(r)
+        if r.status_code >= 500:
             raise _Retry(f"erreur HTTP {r.status_code}")
         if r.status_code != 200:
             raise _Stop(f"erreur HTTP {r.status_code}{_api_message(r)}")
@@ -191,17 +208,106 @@ class Client:
                 body = self._get(url)
                 result = check(body)
                 return body, result, _now()
+            except _Quota as exc:
+                raise FetchError(_quota_message(exc, name, url)) from None
             except _Stop as exc:
                 raise FetchError(f"Échec du téléchargement de {name} ({url}) : {exc.cause}") from None
             except _Retry as exc:
-                cause = exc.cause
+                cause, wait = exc.cause, exc.wait
             if attempt < self.attempts:
-                delay = BACKOFF_SECONDS * attempt
+                delay = max(BACKOFF_SECONDS * attempt, wait or 0)
                 log.info("%s : essai %d sur %d en échec (%s), nouvel essai dans %s s",
                          name, attempt, self.attempts, cause, _seconds(delay))
                 self.sleep(delay)
         essais = "essai" if self.attempts == 1 else "essais"
         raise FetchError(f"Échec du téléchargement de {name} ({url}) après {self.attempts} {essais} : {cause}")
+
+
+# ---------------------------------------------------------------- HTTP 429: throttled, or out of quota
+#
+# Opendatasoft (data.caf.fr) counts API calls per day (user or anonymous, resets at midnight UTC) and
+# says so on every answer: X-RateLimit-Limit (calls a day), X-RateLimit-Remaining, X-RateLimit-Reset
+# (epoch of the next reset). Once the quota is spent it answers 429 with a JSON body such as
+# {"errorcode": 10005, "reset_time": "2021-01-26T00:00:00Z", "limit_time_unit": "day",
+#  "call_limit": 1000, "error": "You have exceeded the requests limit for anonymous users."}
+# (errorcode 10002: the domain's quota). Retrying then only spends more calls: the command stops at
+# once and says when to come back. Any other 429 (a short throttle, with or without Retry-After) is
+# retried, after the wait the server asks for.
+
+QUOTA_ERRORCODES = {10002, 10005}
+
+
+def _header_time(value: str, now: dt.datetime) -> dt.datetime | None:
+    """X-RateLimit-Reset or Retry-After: an epoch (seconds, or milliseconds), a number of seconds
+    from now, or a date."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    if re.fullmatch(r"\d+(\.\d+)?", value):
+        x = float(value)
+        if x >= 1e12:
+            x /= 1000
+        if x >= 1e9:
+            return dt.datetime.fromtimestamp(x, dt.timezone.utc)
+        return now + dt.timedelta(seconds=x)
+    try:
+        from email.utils import parsedate_to_datetime
+
+        return parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        pass
+    try:
+        t = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)
+
+
+def _too_many_requests(r: requests.Response) -> _Retry:
+    now = _now()
+    try:
+        body = r.json()
+    except ValueError:
+        body = None
+    body = body if isinstance(body, dict) else {}
+    reset = _header_time(str(body.get("reset_time") or ""), now) or _header_time(r.headers.get("X-RateLimit-Reset", ""), now)
+    remaining = r.headers.get("X-RateLimit-Remaining", "").strip()
+    daily = str(body.get("limit_time_unit", "")).strip().lower() == "day" or body.get("errorcode") in QUOTA_ERRORCODES
+    # no calls left and no reset within a reasonable wait: a quota, whatever the body says
+    spent = remaining == "0" and (reset is None or (reset - now).total_seconds() > WAIT_MAX_SECONDS)
+    if daily or spent:
+        limit = body.get("call_limit")
+        if not isinstance(limit, int) or isinstance(limit, bool):
+            header = r.headers.get("X-RateLimit-Limit", "").strip()
+            limit = int(header) if header.isdigit() else None
+        said = body.get("error") or body.get("message") or ""
+        return _Quota(reset, limit, _short(Exception(str(said)), 160) if said else "")
+    wait = None
+    until = _header_time(r.headers.get("Retry-After", ""), now) or (reset if remaining == "0" else None)
+    if until is not None:
+        wait = max(0.0, (until - now).total_seconds())
+        if wait > WAIT_MAX_SECONDS:
+            return _Stop(f"erreur HTTP 429 : le service demande d’attendre jusqu’à {_heure(until)} avant de réessayer")
+    return _Retry("erreur HTTP 429 (trop de requêtes)", wait)
+
+
+def _heure(t: dt.datetime) -> str:
+    """`16 mars 2026 à 1 h 00` in the local time zone of the run."""
+    local = t.astimezone(_now().tzinfo)
+    return f"{fmt.date_longue(local.date())} à {local.hour}\u00a0h\u00a0{local.minute:02d}"
+
+
+def _quota_message(q: _Quota, name: str, url: str) -> str:
+    host = _host(url)
+    limit = f" ({fmt.nombre(q.limit)} appels par jour)" if q.limit else ""
+    said = f" Réponse du service : « {q.said.rstrip('. ')} »." if q.said else ""
+    if q.reset is not None:
+        when = f"Il sera rétabli le {_heure(q.reset)} (heure locale) : relancer la commande après cette heure."
+    else:
+        when = ("Le service n’a pas dit quand il sera rétabli (Opendatasoft remet les quotas à zéro chaque jour à "
+                "minuit UTC).")
+    return (f"Quota quotidien d’appels de {host} épuisé{limit} : {name} ({url}) n’a pas été téléchargé, sans nouvel "
+            f"essai (chaque essai compterait dans le quota).{said} {when} Le cache n’a pas été modifié.")
 
 
 def _short(exc: Exception, limit: int = 200) -> str:
@@ -451,14 +557,14 @@ def geography_vintage(communes: list[dict], epcis: list[dict], ref: Reference, t
     vc_year = vc[0] if len(vc) == 1 else None
     ve_year = ve[0] if len(ve) == 1 else None
     if vc_year is not None:
-        return Vintage(vc_year, True, f"lu dans la réponse : les populations des communes servies sont celles en "
-                                      f"vigueur en {vc_year} (data/reference/communes.csv)", vc_year, ve_year)
+        return Vintage(vc_year, True, f"lue dans la réponse (populations des communes identiques à celles en vigueur "
+                                      f"en {vc_year}, data/reference/communes.csv)", vc_year, ve_year)
     if ve_year is not None:
-        return Vintage(ve_year, True, f"lu dans la réponse : les populations des EPCI servies sont celles de la liste "
-                                      f"DGCL {ve_year} (data/reference/epci.csv)", None, ve_year)
-    return Vintage(today.year, False, f"non vérifié : année civile en cours ; le service ne dit pas quelle année il "
-                                      f"sert, et ses populations ne correspondent à une seule année ni de "
-                                      f"data/reference/communes.csv ni de data/reference/epci.csv", None, None)
+        return Vintage(ve_year, True, f"lue dans la réponse (populations des EPCI identiques à celles de la liste DGCL "
+                                      f"{ve_year}, data/reference/epci.csv)", None, ve_year)
+    return Vintage(today.year, False, "non vérifiée (année civile en cours : le service ne dit pas quelle année il sert, "
+                                      "et ses populations ne correspondent à une seule année ni de "
+                                      "data/reference/communes.csv ni de data/reference/epci.csv)", None, None)
 
 
 def vintage_warnings(v: Vintage, today: dt.date) -> list[str]:
@@ -466,9 +572,10 @@ def vintage_warnings(v: Vintage, today: dt.date) -> list[str]:
     if today.month <= 4:
         out.append(f"Attention : de janvier à avril, l’API Découpage administratif peut encore servir la géographie "
                    f"de l’année précédente (le Code officiel géographique et la liste des EPCI de la DGCL de "
-                   f"l’année paraissent en début d’année). Millésime enregistré : {v.year} ({v.origin}).")
+                   f"l’année paraissent en début d’année). Géographie enregistrée : {v.year}, {v.origin}.")
     elif v.verified and v.year < today.year:
-        out.append(f"Attention : l’API Découpage administratif sert la géographie {v.year} en {today.year} ({v.origin}).")
+        out.append(f"Attention : en {today.year}, l’API Découpage administratif sert encore la géographie {v.year}, "
+                   f"{v.origin}.")
     if v.communes is not None and v.epci is not None and v.communes != v.epci:
         out.append(f"Attention : le service sert les communes de {v.communes} mais la liste des EPCI de {v.epci} : "
                    f"les populations des EPCI de {v.year} viennent de data/reference/epci.csv quand elle les a.")
@@ -743,7 +850,7 @@ def run_fetch(args) -> int:
     for note in filter(None, notes):
         print(note)
     print(f"Données ouvertes du département {dep} téléchargées pour {year} ({len(staged.entries)} fichiers, "
-          f"géographie {geo_year} : {vintage.origin}). Pour construire le rapport avec ces données :")
+          f"géographie {geo_year} {vintage.origin}). Pour construire le rapport avec ces données :")
     caf_set = shlex.quote(f"cafdata_dir={out / 'cafdata'}")
     geo_set = shlex.quote(f"geo_dir={out / 'geo'}")
     print(f"  rapport build --year {year} --set {caf_set} --set {geo_set}")
