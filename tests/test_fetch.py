@@ -38,6 +38,9 @@ FILES = ["cafdata/s_ben_dep_17.csv", "cafdata/s_ben_com_f_17.csv", "cafdata/s_be
          f"geo/epci_17_composition_{GEO_YEAR}.csv"]
 
 
+fr = fetch._fr  # French typography of the messages: no-break spaces before « : », « ; » and inside guillemets
+
+
 def fixture(name: str) -> bytes:
     return (FIX / name).read_bytes()
 
@@ -203,7 +206,7 @@ def test_success_writes_files_manifest_and_command(server, tmp_path, capsys):
         "data/reference/communes.csv)")
     assert (manifest["millesime_communes_service"], manifest["millesime_epci_service"]) == (2025, 2025)
     assert manifest["epci"][1] == {"siren": "241700434", "nom": "CA de La Rochelle", "type": "CA",
-                                   "origine_type": "champ « type » de l’API", "population": 181057,
+                                   "origine_type": fr("champ « type » de l’API"), "population": 181057,
                                    "source_population": DGCL_2025, "population_service": 181057}
     assert dt.datetime.fromisoformat(manifest["date"]).tzinfo is not None
     entries = {e["fichier"]: e for e in manifest["fichiers"]}
@@ -260,14 +263,15 @@ def test_success_writes_files_manifest_and_command(server, tmp_path, capsys):
 
     # French output: the files written and the command to build with them
     for rel in FILES + ["manifest.json"]:
-        assert f"écrit : {out / rel}" in printed
+        assert fr("écrit : ") + str(out / rel) in printed
     assert f"rapport build --year 2023 --set cafdata_dir={out}/cafdata --set geo_dir={out}/geo" in printed
     assert ("(7 fichiers, géographie 2025 lue dans la réponse (populations des communes identiques à celles en "
             "vigueur en 2025, data/reference/communes.csv)).") in printed
-    assert "Populations des EPCI (2025) : 2 de data/reference/epci.csv (DGCL), 0 de l’API Découpage administratif." \
-        in printed
-    assert ("Attention : de janvier à avril, l’API Découpage administratif peut encore servir la géographie de "
-            "l’année précédente") in captured.err and "Géographie enregistrée : 2025, lue dans la réponse" in captured.err
+    assert fr("Populations des EPCI (2025) : 2 de data/reference/epci.csv (DGCL), 0 de l’API Découpage "
+              "administratif.") in printed
+    assert fr("Attention : de janvier à avril, l’API Découpage administratif peut encore servir la géographie de "
+              "l’année précédente") in captured.err
+    assert fr("Géographie enregistrée : 2025, lue dans la réponse") in captured.err
     assert [p.name for p in tmp_path.iterdir()] == ["cache"]
 
 
@@ -325,7 +329,7 @@ def test_http_500_always(server, tmp_path, capsys):
     assert run(server, out) == 1
     err = capsys.readouterr().err
     url = f"{server.url}{COM_PATH}?delimiter=%3B&with_bom=true&where=startswith%28numcomdo,%20%2217%22%29"
-    assert f"Échec du téléchargement de s_ben_com_f_17.csv ({url}) après 3 essais : erreur HTTP 500" in err
+    assert fr(f"Échec du téléchargement de s_ben_com_f_17.csv ({url}) après 3 essais : erreur HTTP 500") in err
     assert server.script.count(COM_PATH) == 3
     assert server.script.count(COMMUNES_PATH) == 0
     assert_untouched(out, before)
@@ -343,7 +347,7 @@ def test_timeout(server, tmp_path, capsys):
     assert time.monotonic() - t0 < 4
     err = capsys.readouterr().err
     assert f"Échec du téléchargement de communes_17.geojson ({server.url}/departements/17/communes?" in err
-    assert "après 2 essais : délai d’attente dépassé (0,5 s)" in err
+    assert fr("après 2 essais : délai d’attente dépassé (0,5 s)") in err
     assert server.script.count(COMMUNES_PATH) == 2
     assert_untouched(out, before)
 
@@ -356,7 +360,7 @@ def test_truncated_body(server, tmp_path, capsys):
     assert run(server, out) == 1
     err = capsys.readouterr().err
     assert f"Échec du téléchargement de epci_17.geojson ({server.url}/epcis?codeDepartement=17&" in err
-    assert "après 3 essais : réponse incomplète" in err
+    assert fr("après 3 essais : réponse incomplète") in err
     assert server.script.count(EPCIS_PATH) == 3
     assert_untouched(out, before)
 
@@ -366,7 +370,7 @@ def test_client_error_is_not_retried(server, tmp_path, capsys):
     server.script.set(DEP_PATH, {"status": 400, "body": b'{"error_code": "ODSQLError", "message": "champ inconnu"}'})
     assert run(server, out) == 1
     err = capsys.readouterr().err
-    assert "Échec du téléchargement de s_ben_dep_17.csv (" in err and "erreur HTTP 400 : champ inconnu" in err
+    assert "Échec du téléchargement de s_ben_dep_17.csv (" in err and fr("erreur HTTP 400 : champ inconnu") in err
     assert server.script.count(DEP_PATH) == 1
     assert not out.exists() and list(tmp_path.iterdir()) == []
 
@@ -378,7 +382,7 @@ def test_year_without_december(server, tmp_path, capsys):
     assert run(server, out, year="2024") == 1
     err = capsys.readouterr().err
     assert "Décembre 2024 est absent de s_ben_dep_17.csv" in err
-    assert "mois présents : de 2022-11 à 2023-12" in err
+    assert fr("mois présents : de 2022-11 à 2023-12") in err
     assert "environ six mois après sa fin" in err
     assert server.script.count(COMMUNES_PATH) == 0  # stopped before the geography
     assert_untouched(out, before)
@@ -388,7 +392,7 @@ def test_year_must_be_an_integer(server, tmp_path, capsys):
     out = tmp_path / "cache"
     assert run(server, out, year="abc") == 2
     err = capsys.readouterr().err
-    assert "Erreur de paramètre" in err and "l’année doit être un nombre entier" in err and "« abc »" in err
+    assert "Erreur de paramètre" in err and "l’année doit être un nombre entier" in err and fr("« abc »") in err
     assert server.script.requests == []
     assert not out.exists()
 
@@ -415,6 +419,19 @@ def test_failure_while_replacing_restores_previous_cache(server, tmp_path, monke
     assert_untouched(out, before)
 
 
+def test_messages_use_french_typography(server, tmp_path, capsys):
+    assert fetch._fr("Erreur : « abc » ; encore ? oui !") == "Erreur\u00a0: «\u00a0abc\u00a0»\u202f; encore\u202f? oui\u202f!"
+    assert fetch._fr(fetch._fr("a : b")) == "a\u00a0: b"
+    assert fetch._fr("https://x.fr/?a=1;b=2") == "https://x.fr/?a=1;b=2"
+    assert run(server, tmp_path / "cache") == 0
+    server.script.set(COM_PATH, {"status": 500, "body": b""})
+    assert run(server, tmp_path / "cache") == 1
+    captured = capsys.readouterr()
+    # the prefixes "rapport : " and "Erreur : " are the command line's (cli.py), the rest is this module's
+    text = re.sub(r"^(rapport|Erreur) : ", "", captured.out + captured.err, flags=re.M)
+    assert "\u00a0: " in text and re.search(r" [:;!?](\s|$)|« | »", text) is None
+
+
 # ---------------------------------------------------------------- HTTP 429: a quota spent is not retried
 
 RESET = dt.datetime(2026, 3, 16, tzinfo=dt.timezone.utc)  # next midnight UTC: 1 h 00 at NOW's offset (+01:00)
@@ -437,11 +454,11 @@ def test_daily_quota_exhausted_stops_at_once_with_the_reset_time(server, tmp_pat
     assert run(server, out) == 1
     err = capsys.readouterr().err
     name = "s_ben_dep_17.csv" if path == DEP_PATH else "s_ben_com_f_17.csv"
-    assert f"Quota quotidien d’appels de 127.0.0.1:{server.server_address[1]} épuisé (1\u202f000 appels par jour) : " \
-           f"{name} ({server.url}{path}?" in err
+    assert fr(f"Quota quotidien d’appels de 127.0.0.1:{server.server_address[1]} épuisé (1\u202f000 appels par jour) : "
+              f"{name} ({server.url}{path}?") in err
     assert "n’a pas été téléchargé, sans nouvel essai" in err
     assert "Il sera rétabli le 16\u00a0mars\u00a02026 à 1\u00a0h\u00a000 (heure locale)" in err
-    assert ("Réponse du service : « You have exceeded the requests limit for anonymous users »." in err) == (
+    assert (fr("Réponse du service : « You have exceeded the requests limit for anonymous users ».") in err) == (
         path == DEP_PATH)
     assert "Le cache n’a pas été modifié." in err
     assert server.script.count(path) == 1  # not retried: each attempt would spend the quota
@@ -465,7 +482,7 @@ def test_429_asking_for_a_long_wait_stops(server, tmp_path, capsys):
     assert run(server, tmp_path / "cache") == 1
     err = capsys.readouterr().err
     assert "Échec du téléchargement de epci_17.geojson (" in err
-    assert "erreur HTTP 429 : le service demande d’attendre jusqu’à 15\u00a0mars\u00a02026 à 12\u00a0h\u00a030" in err
+    assert fr("erreur HTTP 429 : le service demande d’attendre jusqu’à 15\u00a0mars\u00a02026 à 12\u00a0h\u00a030") in err
     assert server.script.count(EPCIS_PATH) == 1
     assert not (tmp_path / "cache").exists()
 
@@ -519,8 +536,8 @@ def test_service_still_serving_last_year_after_april_is_said(server, tmp_path, m
     assert run(server, out) == 0
     err = capsys.readouterr().err
     assert "de janvier à avril" not in err
-    assert ("Attention : en 2026, l’API Découpage administratif sert encore la géographie 2025, lue dans la réponse "
-            "(populations des communes identiques à celles en vigueur en 2025, data/reference/communes.csv).") in err
+    assert fr("Attention : en 2026, l’API Découpage administratif sert encore la géographie 2025, lue dans la réponse "
+              "(populations des communes identiques à celles en vigueur en 2025, data/reference/communes.csv).") in err
     assert (out / "geo/communes_17_2025.geojson").is_file()
 
 
@@ -536,8 +553,9 @@ def test_epci_list_a_year_behind_the_communes_takes_the_dgcl_populations(server,
     assert [(e["population"], e["population_service"], e["source_population"]) for e in m["epci"]] == [
         (60600, 60641, DGCL_2025), (181057, 178217, DGCL_2025)]
     summary = (out / "geo/epci_17.csv").read_text(encoding="utf-8").splitlines()
-    assert summary[2] == f'241700434,CA de La Rochelle,CA,181057,2025,"{DGCL_2025}",champ « type » de l’API'
-    assert "Attention : le service sert les communes de 2025 mais la liste des EPCI de 2024" in err
+    assert summary[2] == f'241700434,CA de La Rochelle,CA,181057,2025,"{DGCL_2025}",' + fr("champ « type » de l’API")
+    assert fr("Attention : le service sert les communes de 2025 mais la liste des EPCI de 2024 : les populations des "
+              "EPCI de 2025 viennent de data/reference/epci.csv quand elle les a.") in err
     ref = load_reference(config.DATA_DIR / "reference", "17", geo_dir=out / "geo")
     assert ref.epci_year(2025)[0].set_index("siren").population_municipale["241700434"] == 181057
 
@@ -557,9 +575,9 @@ def test_populations_of_no_known_year_are_the_services_and_the_year_unverified(s
         "geo/communes_17_2026.geojson"]
     assert [e["population"] for e in m["epci"]] == [60702, 182404]
     assert all(e["source_population"].startswith("API Découpage administratif (127.0.0.1:") for e in m["epci"])
-    assert "Populations des EPCI (2026) : 0 de data/reference/epci.csv (DGCL), 2 de l’API Découpage administratif." \
-        in captured.out
-    assert "Géographie enregistrée : 2026, non vérifiée (année civile en cours" in captured.err
+    assert fr("Populations des EPCI (2026) : 0 de data/reference/epci.csv (DGCL), 2 de l’API Découpage "
+              "administratif.") in captured.out
+    assert fr("Géographie enregistrée : 2026, non vérifiée (année civile en cours") in captured.err
 
 
 def test_geography_vintage_needs_a_single_year():
@@ -632,10 +650,10 @@ def test_fetch_la_reunion_caches_the_export_and_reads_back_the_real_rows(server,
     assert len(dropped["cafdata/s_ben_com_f_974.csv"]["lignes_techniques"]) == 2
     # the summary says what was left out, and what was kept
     dec = {y: fmt.mois_annee(f"{y}-12-01") for y in (2020, 2021, 2022)}
-    assert (f"s_ben_dep_974.csv : 3 lignes techniques écartées, la ligne réelle gardée ({dec[2020]} : 31 foyers à côté "
+    assert fr(f"s_ben_dep_974.csv : 3 lignes techniques écartées, la ligne réelle gardée ({dec[2020]} : 31 foyers à côté "
             f"de {fmt.nombre(285387)} ; {dec[2021]} : 30 foyers à côté de {fmt.nombre(284993)} ; {dec[2022]} : 1 foyer "
             f"à côté de {fmt.nombre(283105)}).") in printed
-    assert (f"s_ben_com_f_974.csv : 2 lignes techniques écartées, la ligne réelle gardée ({dec[2021]}, 97418 : 5 foyers "
+    assert fr(f"s_ben_com_f_974.csv : 2 lignes techniques écartées, la ligne réelle gardée ({dec[2021]}, 97418 : 5 foyers "
             f"à côté de {fmt.nombre(11340)} ; {dec[2022]}, 97411 : 5 foyers à côté de {fmt.nombre(57890)}).") in printed
 
 
@@ -659,14 +677,14 @@ def test_epci_type_from_the_name_only_as_a_fallback_and_consistency_checks():
         fetch.epci_type("Agglo du Pays", "200000001", {})
     # the DGCL's legal nature served in `type` wins over the name
     kind = fetch.epci_kind
-    assert kind({"siren": "200000001", "nom": "Agglo du Pays", "type_service": "CA"}, {}) == ("CA", "champ « type » de l’API")
+    assert kind({"siren": "200000001", "nom": "Agglo du Pays", "type_service": "CA"}, {}) == ("CA", fr("champ « type » de l’API"))
     assert kind({"siren": "200046977", "nom": "Métropole de Lyon", "type_service": "MET69"}, {})[0] == "ME"
     assert kind({"siren": "243300316", "nom": "Bordeaux Métropole", "type_service": "METRO"}, {})[0] == "ME"
     assert kind({"siren": "200000001", "nom": "CA du Pays", "type_service": "CU"}, {})[0] == "CU"
     assert kind({"siren": "200000001", "nom": "CA du Pays", "type_service": None}, {}) == (
-        "CA", "déduit du nom (champ « type » absent de la réponse)")
+        "CA", fr("déduit du nom (champ « type » absent de la réponse)"))
     assert kind({"siren": "200000001", "nom": "CA du Pays", "type_service": "SAN"}, {}) == (
-        "CA", "déduit du nom (valeur « SAN » du champ « type » inconnue)")
+        "CA", fr("déduit du nom (valeur « SAN » du champ « type » inconnue)"))
     square = {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 1], [0, 0]]]}
     epcis = [{"siren": "241700434", "nom": "CA de La Rochelle", "type": "CA", "origine_type": "champ « type » de l’API",
               "population": 10, "source": "source", "geometry": square}]
@@ -694,16 +712,16 @@ def test_epci_type_is_the_served_field_and_guessed_only_when_absent(server, tmp_
     assert run(server, out) == 0
     summary = (out / "geo/epci_17.csv").read_text(encoding="utf-8").splitlines()
     assert summary[0] == "siren,nom,type,population,annee_vigueur,source,origine_type"
-    assert summary[2].startswith("241700434,CA de La Rochelle,CU,") and summary[2].endswith(",champ « type » de l’API")
+    assert summary[2].startswith("241700434,CA de La Rochelle,CU,") and summary[2].endswith(fr(",champ « type » de l’API"))
     assert "Type des EPCI" not in capsys.readouterr().out
     # no type in the answer: guessed from the name, and the summary says so
     server.script.set(EPCIS_PATH, ok(epcis_answer(**{"241700434": None}), "application/geo+json"))
     assert run(server, out) == 0
     summary = (out / "geo/epci_17.csv").read_text(encoding="utf-8").splitlines()
-    assert summary[1].startswith("200036473,") and summary[1].endswith(",champ « type » de l’API")
+    assert summary[1].startswith("200036473,") and summary[1].endswith(fr(",champ « type » de l’API"))
     assert summary[2].startswith("241700434,CA de La Rochelle,CA,")
-    assert summary[2].endswith(",déduit du nom (champ « type » absent de la réponse)")
-    assert ("Type des EPCI : 1 EPCI sans type utilisable dans la réponse de l’API, type déduit du nom ou de "
+    assert summary[2].endswith(fr(",déduit du nom (champ « type » absent de la réponse)"))
+    assert fr("Type des EPCI : 1 EPCI sans type utilisable dans la réponse de l’API, type déduit du nom ou de "
             "data/reference/epci.csv (241700434 : CA, déduit du nom (champ « type » absent de la réponse)).") \
         in capsys.readouterr().out
     geo = json.loads((out / "geo/epci_17.geojson").read_text(encoding="utf-8"))

@@ -73,8 +73,19 @@ EPCI_TYPES = [
 ]
 
 
+def _fr(text: str) -> str:
+    """French typography for a message: a no-break space before « : », a narrow no-break space
+    before « ; », « ! » and « ? », no-break spaces inside guillemets. Idempotent."""
+    text = re.sub(r" (?=:)", "\u00a0", text)
+    text = re.sub(r" (?=[;!?](\s|$))", "\u202f", text)
+    return text.replace("« ", "«\u00a0").replace(" »", "\u00a0»")
+
+
 class FetchError(RapportError):
-    """A download or a check failed; the cache was left as it was."""
+    """A download or a check failed; the cache was left as it was. The message is French."""
+
+    def __init__(self, message: str):
+        super().__init__(_fr(message))
 
 
 class _Retry(Exception):
@@ -201,7 +212,7 @@ class Client:
         """Download `url` and pass the body to `check` (which raises _Retry if it is not acceptable);
         retry on failures another attempt may fix; raise FetchError naming the file, the address and
         the cause once the attempts are spent."""
-        log.info("Téléchargement de %s : %s", name, url)
+        log.info(_fr("Téléchargement de %s : %s"), name, url)
         cause = ""
         for attempt in range(1, self.attempts + 1):
             try:
@@ -216,7 +227,7 @@ class Client:
                 cause, wait = exc.cause, exc.wait
             if attempt < self.attempts:
                 delay = max(BACKOFF_SECONDS * attempt, wait or 0)
-                log.info("%s : essai %d sur %d en échec (%s), nouvel essai dans %s s",
+                log.info(_fr("%s : essai %d sur %d en échec (%s), nouvel essai dans %s s"),
                          name, attempt, self.attempts, cause, _seconds(delay))
                 self.sleep(delay)
         essais = "essai" if self.attempts == 1 else "essais"
@@ -453,13 +464,13 @@ def epci_kind(epci: dict, known: dict[str, str]) -> tuple[str, str]:
     served = epci.get("type_service")
     siren, name = epci["siren"], epci["nom"]
     if served is not None and served.strip().upper() in EPCI_API_TYPES:
-        return EPCI_API_TYPES[served.strip().upper()], "champ « type » de l’API"
+        return EPCI_API_TYPES[served.strip().upper()], _fr("champ « type » de l’API")
     why = "champ « type » absent de la réponse" if served is None else f"valeur « {served} » du champ « type » inconnue"
     kind = _type_from_name(name)
     if kind is not None:
-        return kind, f"déduit du nom ({why})"
+        return kind, _fr(f"déduit du nom ({why})")
     if siren in known:
-        return known[siren], f"data/reference/epci.csv ({why})"
+        return known[siren], _fr(f"data/reference/epci.csv ({why})")
     raise FetchError(f"Type inconnu pour l’EPCI {siren} « {name} » : {why}, le nom ne commence ni par « CA », « CC », "
                      "« CU » ni par « Métropole », et l’EPCI est absent de data/reference/epci.csv")
 
@@ -557,14 +568,18 @@ def geography_vintage(communes: list[dict], epcis: list[dict], ref: Reference, t
     vc_year = vc[0] if len(vc) == 1 else None
     ve_year = ve[0] if len(ve) == 1 else None
     if vc_year is not None:
-        return Vintage(vc_year, True, f"lue dans la réponse (populations des communes identiques à celles en vigueur "
+        return _vintage(vc_year, True, f"lue dans la réponse (populations des communes identiques à celles en vigueur "
                                       f"en {vc_year}, data/reference/communes.csv)", vc_year, ve_year)
     if ve_year is not None:
-        return Vintage(ve_year, True, f"lue dans la réponse (populations des EPCI identiques à celles de la liste DGCL "
+        return _vintage(ve_year, True, f"lue dans la réponse (populations des EPCI identiques à celles de la liste DGCL "
                                       f"{ve_year}, data/reference/epci.csv)", None, ve_year)
-    return Vintage(today.year, False, "non vérifiée (année civile en cours : le service ne dit pas quelle année il sert, "
+    return _vintage(today.year, False, "non vérifiée (année civile en cours : le service ne dit pas quelle année il sert, "
                                       "et ses populations ne correspondent à une seule année ni de "
                                       "data/reference/communes.csv ni de data/reference/epci.csv)", None, None)
+
+
+def _vintage(year: int, verified: bool, origin: str, communes: int | None, epci: int | None) -> Vintage:
+    return Vintage(year, verified, _fr(origin), communes, epci)
 
 
 def vintage_warnings(v: Vintage, today: dt.date) -> list[str]:
@@ -745,16 +760,16 @@ def read_manifest(folder: Path) -> list[dict] | None:
 def _params(args) -> tuple[int, str]:
     text = str(args.year).strip()
     if not re.fullmatch(r"\d{4}", text):
-        raise ParamError(f"--year : l’année doit être un nombre entier de quatre chiffres, par exemple 2023 "
-                         f"(reçu : « {args.year} »)")
+        raise ParamError(_fr(f"--year : l’année doit être un nombre entier de quatre chiffres, par exemple 2023 "
+                         f"(reçu : « {args.year} »)"))
     dep = str(args.departement).strip().upper()
     if not RE_DEP.match(dep):
-        raise ParamError(f"--departement : code de département invalide (reçu : « {args.departement} » ; "
-                         "attendu par exemple 17, 2A ou 974)")
+        raise ParamError(_fr(f"--departement : code de département invalide (reçu : « {args.departement} » ; "
+                         "attendu par exemple 17, 2A ou 974)"))
     if not args.timeout > 0:
-        raise ParamError(f"--timeout : un délai strictement positif est attendu (reçu : {_seconds(args.timeout)})")
+        raise ParamError(_fr(f"--timeout : un délai strictement positif est attendu (reçu : {_seconds(args.timeout)})"))
     if args.retries < 1:
-        raise ParamError(f"--retries : au moins un essai est nécessaire (reçu : {args.retries})")
+        raise ParamError(_fr(f"--retries : au moins un essai est nécessaire (reçu : {args.retries})"))
     return int(text), dep
 
 
@@ -845,15 +860,15 @@ def run_fetch(args) -> int:
         shutil.rmtree(staging, ignore_errors=True)
 
     for e in staged.entries:
-        print(f"écrit : {out / e['fichier']}")
-    print(f"écrit : {out / MANIFEST}")
+        print(_fr("écrit :"), out / e["fichier"])
+    print(_fr("écrit :"), out / MANIFEST)
     for note in filter(None, notes):
-        print(note)
-    print(f"Données ouvertes du département {dep} téléchargées pour {year} ({len(staged.entries)} fichiers, "
-          f"géographie {geo_year} {vintage.origin}). Pour construire le rapport avec ces données :")
+        print(_fr(note))
+    print(_fr(f"Données ouvertes du département {dep} téléchargées pour {year} ({len(staged.entries)} fichiers, "
+          f"géographie {geo_year} {vintage.origin}). Pour construire le rapport avec ces données :"))
     caf_set = shlex.quote(f"cafdata_dir={out / 'cafdata'}")
     geo_set = shlex.quote(f"geo_dir={out / 'geo'}")
     print(f"  rapport build --year {year} --set {caf_set} --set {geo_set}")
     for w in vintage_warnings(vintage, started.date()):
-        print(w, file=sys.stderr)
+        print(_fr(w), file=sys.stderr)
     return 0
