@@ -466,6 +466,15 @@ def test_daily_quota_exhausted_stops_at_once_with_the_reset_time(server, tmp_pat
     assert_untouched(out, before)
 
 
+def test_daily_quota_without_reset_time_says_when_quotas_reset(server, tmp_path, capsys):
+    server.script.set(DEP_PATH, {"status": 429, "body": b'{"limit_time_unit": "day", "error": "Too many requests"}'})
+    assert run(server, tmp_path / "cache") == 1
+    err = capsys.readouterr().err
+    assert fr("Le service n’a pas dit quand il sera rétabli (Opendatasoft remet les quotas à zéro chaque jour à "
+              "minuit UTC).") in err
+    assert server.script.count(DEP_PATH) == 1 and not (tmp_path / "cache").exists()
+
+
 def test_plain_429_is_retried_after_the_wait_asked(server, tmp_path, monkeypatch):
     waits = []
     monkeypatch.setattr(fetch, "_sleep", waits.append)
@@ -578,6 +587,20 @@ def test_populations_of_no_known_year_are_the_services_and_the_year_unverified(s
     assert fr("Populations des EPCI (2026) : 0 de data/reference/epci.csv (DGCL), 2 de l’API Découpage "
               "administratif.") in captured.out
     assert fr("Géographie enregistrée : 2026, non vérifiée (année civile en cours") in captured.err
+
+
+def test_epci_population_left_out_by_the_service_comes_from_the_dgcl_table(server, tmp_path):
+    data = json.loads(fixture("epcis_17.geojson"))
+    del data["features"][1]["properties"]["population"]
+    server.script.set(EPCIS_PATH, ok(json.dumps(data).encode(), "application/geo+json"))
+    out = tmp_path / "cache"
+    assert run(server, out) == 0
+    m = manifest_of(out)
+    assert [(e["population"], e["population_service"]) for e in m["epci"]] == [(60600, 60600), (181057, None)]
+    # without the table (département 16), a missing population is refused
+    rows = [{"siren": "200000001", "nom": "CA du Pays", "type_service": "CA", "population": None}]
+    with pytest.raises(fetch.FetchError, match="Population inconnue pour l’EPCI 200000001"):
+        fetch.epci_rows(rows, load_reference(config.DATA_DIR / "reference", "16"), 2026, "source")
 
 
 def test_geography_vintage_needs_a_single_year():

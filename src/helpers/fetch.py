@@ -37,6 +37,7 @@ import shutil
 import sys
 import time
 from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Callable
 from urllib.parse import quote, urlencode, urlsplit
@@ -262,15 +263,12 @@ def _header_time(value: str, now: dt.datetime) -> dt.datetime | None:
             return dt.datetime.fromtimestamp(x, dt.timezone.utc)
         return now + dt.timedelta(seconds=x)
     try:
-        from email.utils import parsedate_to_datetime
-
-        return parsedate_to_datetime(value)
+        t = parsedate_to_datetime(value)  # HTTP date (Retry-After)
     except (TypeError, ValueError):
-        pass
-    try:
-        t = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
+        try:
+            t = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))  # ISO 8601 (reset_time)
+        except ValueError:
+            return None
     return t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)
 
 
@@ -281,7 +279,8 @@ def _too_many_requests(r: requests.Response) -> _Retry:
     except ValueError:
         body = None
     body = body if isinstance(body, dict) else {}
-    reset = _header_time(str(body.get("reset_time") or ""), now) or _header_time(r.headers.get("X-RateLimit-Reset", ""), now)
+    reset = (_header_time(str(body.get("reset_time") or ""), now)
+             or _header_time(r.headers.get("X-RateLimit-Reset", ""), now))
     remaining = r.headers.get("X-RateLimit-Remaining", "").strip()
     daily = str(body.get("limit_time_unit", "")).strip().lower() == "day" or body.get("errorcode") in QUOTA_ERRORCODES
     # no calls left and no reset within a reasonable wait: a quota, whatever the body says
@@ -298,7 +297,8 @@ def _too_many_requests(r: requests.Response) -> _Retry:
     if until is not None:
         wait = max(0.0, (until - now).total_seconds())
         if wait > WAIT_MAX_SECONDS:
-            return _Stop(f"erreur HTTP 429 : le service demande d’attendre jusqu’à {_heure(until)} avant de réessayer")
+            return _Stop(f"erreur HTTP 429 : le service demande d’attendre jusqu’à {_heure(until)} "
+                         "avant de réessayer")
     return _Retry("erreur HTTP 429 (trop de requêtes)", wait)
 
 
@@ -393,11 +393,12 @@ def _features(body: bytes) -> list[dict]:
     return feats
 
 
-def _population(value, what: str, required: bool) -> int | None:
-    if value is None and not required:
+def _population(value, what: str) -> int | None:
+    """A population the answer may leave out (None), but not give wrong."""
+    if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise _Retry(f"contenu invalide : population absente ou invalide pour {what}")
+        raise _Retry(f"contenu invalide : population invalide pour {what}")
     return value
 
 
@@ -417,14 +418,14 @@ def check_communes(body: bytes, dep: str) -> list[dict]:
         epci = p.get("codeEpci")
         if epci is not None and (not isinstance(epci, str) or not RE_SIREN.match(epci)):
             raise _Retry(f"contenu invalide : codeEpci invalide pour la commune {code} ({epci!r})")
-        out.append({"code": code, "nom": nom, "population": _population(p.get("population"), f"la commune {code}", False),
+        out.append({"code": code, "nom": nom, "population": _population(p.get("population"), f"la commune {code}"),
                     "codeEpci": epci})
     return out
 
 
 def check_epcis(body: bytes) -> list[dict]:
-    """EPCI with their outline: code (SIREN), nom, type (may be absent), population (required: the
-    summary needs it when the DGCL table does not have the EPCI)."""
+    """EPCI with their outline: code (SIREN), nom, type and population (each may be absent: the
+    DGCL table and the name make up for them, see `epci_rows`)."""
     out, seen = [], set()
     for f in _features(body):
         p = f["properties"]
@@ -440,7 +441,7 @@ def check_epcis(body: bytes) -> list[dict]:
         if kind is not None and not isinstance(kind, str):
             raise _Retry(f"contenu invalide : type invalide pour l’EPCI {code} ({kind!r})")
         out.append({"siren": code, "nom": nom, "type_service": kind,
-                    "population": _population(p.get("population"), f"l’EPCI {code}", True),
+                    "population": _population(p.get("population"), f"l’EPCI {code}"),
                     "geometry": f["geometry"]})
     return out
 
@@ -465,7 +466,8 @@ def epci_kind(epci: dict, known: dict[str, str]) -> tuple[str, str]:
     siren, name = epci["siren"], epci["nom"]
     if served is not None and served.strip().upper() in EPCI_API_TYPES:
         return EPCI_API_TYPES[served.strip().upper()], _fr("champ « type » de l’API")
-    why = "champ « type » absent de la réponse" if served is None else f"valeur « {served} » du champ « type » inconnue"
+    why = ("champ « type » absent de la réponse" if served is None
+           else f"valeur « {served} » du champ « type » inconnue")
     kind = _type_from_name(name)
     if kind is not None:
         return kind, _fr(f"déduit du nom ({why})")
@@ -564,7 +566,8 @@ def geography_vintage(communes: list[dict], epcis: list[dict], ref: Reference, t
     not have), the calendar year is recorded and said to be unverified."""
     vc = _years_matching({c["code"]: c["population"] for c in communes if c["population"] is not None},
                          ref.communes, "code_commune")
-    ve = _years_matching({e["siren"]: e["population"] for e in epcis}, ref.epci, "siren")
+    ve = _years_matching({e["siren"]: e["population"] for e in epcis if e["population"] is not None},
+                         ref.epci, "siren")
     vc_year = vc[0] if len(vc) == 1 else None
     ve_year = ve[0] if len(ve) == 1 else None
     if vc_year is not None:
@@ -621,11 +624,15 @@ def epci_rows(epcis: list[dict], ref: Reference, year: int, service_source: str)
     rows = []
     for e in epcis:
         kind, why = epci_kind(e, known_types)
+        served = (e.get("type_service") or "").strip().upper() in EPCI_API_TYPES
         if e["siren"] in table:
             population, source, origin = *table[e["siren"]], "DGCL"
-        else:
+        elif e["population"] is not None:
             population, source, origin = e["population"], service_source, "service"
-        rows.append({**e, "type": kind, "origine_type": why, "population": population,
+        else:
+            raise FetchError(f"Population inconnue pour l’EPCI {e['siren']} « {e['nom']} » : absente de la réponse de "
+                             f"l’API et de data/reference/epci.csv pour {year}")
+        rows.append({**e, "type": kind, "origine_type": why, "type_du_service": served, "population": population,
                      "population_service": e["population"], "source": source, "origine_population": origin})
     return rows
 
@@ -832,7 +839,7 @@ def run_fetch(args) -> int:
         from_dgcl = sum(e["origine_population"] == "DGCL" for e in rows)
         notes.append(f"Populations des EPCI ({geo_year}) : {fmt.nombre(from_dgcl)} de data/reference/epci.csv (DGCL), "
                      f"{fmt.nombre(len(rows) - from_dgcl)} de l’API Découpage administratif.")
-        guessed = [e for e in rows if not e["origine_type"].startswith("champ")]
+        guessed = [e for e in rows if not e["type_du_service"]]
         if guessed:
             notes.append(f"Type des EPCI : {fmt.pluriel(len(guessed), 'EPCI')} sans type utilisable dans la réponse "
                          f"de l’API, type déduit du nom ou de data/reference/epci.csv ("
