@@ -44,13 +44,19 @@ CANARY = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>canari</titl
 @pytest.fixture(scope="module")
 def checked(tmp_path_factory) -> dict[str, dict]:
     """Build the HTML report once, then check its pages and the canary in Chromium: file name -> result."""
+    # Never skipped: without Chromium or Node.js these checks fail and say what to run.
     if not CHROMIUM.exists():
-        pytest.skip(f"Chromium absent ({CHROMIUM}) : paquet Debian « chromium », installé par .ci/run")
+        pytest.fail(f"Chromium absent ({CHROMIUM}) : lancer « make paquets » (en root, il installe le paquet Debian "
+                    "chromium) ou « sudo apt-get install --no-install-recommends chromium »", pytrace=False)
     node = shutil.which("node")
-    assert node, "node introuvable : Node.js est nécessaire aux tests dans le navigateur"
+    if not node:
+        pytest.fail("node introuvable : Node.js 20 ou plus est nécessaire aux contrôles dans le navigateur ; lancer "
+                    "« make paquets » (en root) ou « sudo apt-get install --no-install-recommends nodejs npm »",
+                    pytrace=False)
     for dep in ("playwright-core", "axe-core"):
-        assert (BROWSER_DIR / "node_modules" / dep).is_dir(), \
-            f"paquet npm {dep} absent : lancer `make test` (ou `npm ci --prefix tests/browser`)"
+        if not (BROWSER_DIR / "node_modules" / dep).is_dir():
+            pytest.fail(f"paquet npm {dep} absent : lancer « make test » (ou « npm ci --prefix tests/browser »)",
+                        pytrace=False)
 
     tmp = tmp_path_factory.mktemp("navigateur")
     out = tmp / str(YEAR)

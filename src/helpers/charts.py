@@ -27,6 +27,8 @@ def theme() -> None:
         "axes.spines.right": False, "axes.edgecolor": "#555555", "grid.color": "#E3E3E3",
         "axes.titlelocation": "left", "axes.titleweight": "bold", "text.color": "#222222",
         "axes.labelcolor": "#222222", "xtick.color": "#333333", "ytick.color": "#333333",
+        # Labels come from the data (EPCI names...): a `$` is a dollar sign, never the start of mathtext.
+        "text.parse_math": False,
     })
 
 

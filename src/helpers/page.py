@@ -16,8 +16,12 @@ from IPython.display import HTML, display
 
 from .errors import RapportError
 
+# The templates are the project's own text: their inline HTML (1<sup>er</sup>) is kept. Values never go
+# through Markdown: see render_text.
 _md = mistune.create_markdown(escape=False, plugins=["table"])
 _ID = re.compile(r"^[a-z][a-z0-9-]*$")
+_SLOT = "\ue000{}\ue001"  # private-use characters: Markdown leaves them alone
+_SLOT_RE = re.compile("\ue000(\\d+)\ue001")
 
 MARK = "Données illustratives"
 MARK_HTML = f'<span class="marque-illustratif">{MARK}</span>'
@@ -46,15 +50,40 @@ def _require(kind: str, ident: str, **fields) -> None:
                           "chaque figure et chaque tableau a un titre, une source et un texte alternatif")
 
 
-class _Values(dict):
+class Html(str):
+    """Markup built by the code (not by data): a value of render_text inserted as is. Any operation on it
+    (concatenation...) gives a plain str again, which is escaped."""
+
+
+class _Slots(dict):
+    """Each `{name}` of a template becomes a numbered slot, filled once the Markdown is rendered."""
+
+    def __init__(self, values: dict):
+        super().__init__()
+        self.values = values
+        self.filled: list = []
+
     def __missing__(self, key):
-        raise RapportError(f"valeur « {key} » absente du texte à compléter")
+        if key not in self.values:
+            raise RapportError(f"valeur « {key} » absente du texte à compléter")
+        self.filled.append(self.values[key])
+        return _SLOT.format(len(self.filled) - 1)
 
 
 def render_text(template: str, values: dict | None = None) -> str:
-    """Markdown with `{name}` placeholders filled from computed values (already formatted)."""
-    text = string.Formatter().vformat(template, (), _Values(values or {}))
-    return _md(text)
+    """Markdown with `{name}` placeholders filled from computed values (already formatted).
+
+    A value is text: it is escaped and put in place after the Markdown rendering, so that neither HTML nor
+    Markdown in a value (a Caf name, a register row, an EPCI name) becomes markup. Only markup built by the
+    code and marked as such (Html, e.g. ref()) is inserted as is."""
+    slots = _Slots(values or {})
+    rendered = _md(string.Formatter().vformat(template, (), slots))
+
+    def fill(m: re.Match) -> str:
+        v = slots.filled[int(m.group(1))]
+        return str(v) if isinstance(v, Html) else html.escape(str(v), quote=True)
+
+    return _SLOT_RE.sub(fill, rendered)
 
 
 class Page:
@@ -146,9 +175,11 @@ class Page:
                    f' <span class="url">({html.escape(url)})</span></p>')
 
 
-def ref(ident: str, kind: str = "figure", chapitre: str | None = None) -> str:
+def ref(ident: str, kind: str = "figure", chapitre: str | None = None) -> Html:
     """A cross-reference « (voir la figure 4) » to a figure or table of any chapter, resolved at
-    assembly; left out when the target's chapter (`chapitre`) is not part of the build."""
+    assembly; left out when the target's chapter (`chapitre`) is not part of the build. As a value of
+    render_text it is inserted as HTML."""
     article = "la" if kind == "figure" else "le"
-    return (f'<span class="renvoi" data-chapitre="{chapitre or ""}">(voir {article} '
-            f'<a class="xref" href="#{ident}" data-kind="{kind}">{kind} ?</a>)</span>')
+    e = lambda v: html.escape(v, quote=True)  # noqa: E731
+    return Html(f'<span class="renvoi" data-chapitre="{e(chapitre or "")}">(voir {article} '
+                f'<a class="xref" href="#{e(ident)}" data-kind="{e(kind)}">{e(kind)} ?</a>)</span>')
