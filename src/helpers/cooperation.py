@@ -6,7 +6,7 @@ import pandas as pd
 from . import charts, fmt
 from . import indicators as ind
 from .contexte import Contexte
-from .page import MARK_HTML
+from .page import marque
 
 
 def disponible(ctx: Contexte) -> bool:
@@ -48,8 +48,8 @@ def valeurs(ctx: Contexte) -> dict[str, str]:
                         "rencontres du réseau ont été organisées",
         "reunions_elus": fmt.nombre(k.meetings_with_managers_and_elected),
         "reunions_elus_mot": "ouverte" if k.meetings_with_managers_and_elected < 2 else "ouvertes",
-        "marque": f" {MARK_HTML}" if illustratif(ctx) else "",
-        "marque_reunions": f" {MARK_HTML}" if reunions_illustratives(ctx) else "",
+        "marque": marque(illustratif(ctx)),
+        "marque_reunions": marque(reunions_illustratives(ctx)),
         "epci_avec_poste": fmt.nombre(int((k.by_epci.postes > 0).sum())),
     })
     return v

@@ -6,7 +6,7 @@ import pandas as pd
 from . import charts, fmt
 from . import indicators as ind
 from .contexte import Contexte
-from .page import MARK_HTML, ref
+from .page import marque, ref
 
 STATUS_COLORS = {ind.STATUS_BEFORE: charts.BLUE, ind.STATUS_SIGNED: charts.ORANGE, ind.STATUS_NONE: "#DDDDDD"}
 
@@ -55,7 +55,7 @@ def valeurs(ctx: Contexte) -> dict[str, str]:
         "anterieures_liste": ", ".join(c.status.loc[c.status.statut == ind.STATUS_BEFORE, "nom"]) or "aucune",
         "renvoi_tableau_epci": ref("tab-epci", "tableau", "portrait"),
         "phrase_prec": "" if illustratif(ctx) else f" ({fmt.nombre(len(prev.covered))} un an plus tôt)",
-        "marque": f" {MARK_HTML}" if illustratif(ctx) else "",
+        "marque": marque(illustratif(ctx)),
     })
     n_new, n_signed = len(c.new), len(c.signed)
     if n_new >= 3:

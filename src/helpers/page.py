@@ -55,6 +55,11 @@ class Html(str):
     (concatenation...) gives a plain str again, which is escaped."""
 
 
+def marque(illustratif: bool) -> Html:
+    """The illustrative mark to put after a sentence built from illustrative data (markup of the code)."""
+    return Html(f" {MARK_HTML}") if illustratif else Html("")
+
+
 class _Slots(dict):
     """Each `{name}` of a template becomes a numbered slot, filled once the Markdown is rendered."""
 

@@ -8,7 +8,7 @@ from . import indicators as ind
 from . import series as ind_series
 from .cafdata import communes_year
 from .contexte import Contexte
-from .page import MARK_HTML
+from .page import marque
 from .params import departement_row
 
 
@@ -63,7 +63,7 @@ def valeurs(ctx: Contexte) -> dict[str, str]:
         v["sans_enfant_var"] = (fmt.points(y.share_without_children - y.share_without_children_previous)
                                 if has_prev else "n.d.")
         v["sans_enfant_evol"] = f" ({v['sans_enfant_var']} en un an)" if has_prev else ""
-        v["marque_famille"] = f" {MARK_HTML}" if famille_illustrative(ctx) else ""
+        v["marque_famille"] = marque(famille_illustrative(ctx))
     share = y.share_covered
     if y.population:
         words = ("un peu moins de la moitié" if 0.45 <= share < 0.5 else
