@@ -79,6 +79,8 @@ def check(resolved: Resolved, chapters: list[str] | None = None) -> Checked:
             out.illustrative |= cooperation.illustrative_keys(ctx)
         elif ch in ("ctg", "cooperation"):
             out.notes.append(f"pas de registre pour le département {p.departement} ({display_path(registers_folder(p))})")
+    for n in dict.fromkeys(str(x) for c in contexts.values() for x in c.geo_problems):
+        out.notes.append(f"contours inutilisables, cartes omises : {n}")
     out.files = sorted(set(out.files))
     return out
 
@@ -213,6 +215,10 @@ def _method_items(checked: Checked, resolved: Resolved) -> list[tuple[str, str]]
                       f"du réseau : {html.escape(display_path(registers_folder(p)))} (colonne « source » de chaque ligne)."))
     for n in checked.notes:
         items.append(("Registres", html.escape(n)))
+    broken = next((c.geo_problems for c in checked.contexts.values() if c.geo_problems), None)
+    if broken:
+        items.append(("Cartes", "Les contours fournis n’ont pas pu être utilisés ; les cartes sont omises : "
+                      + html.escape("; ".join(str(x) for x in broken[:5])) + "."))
     ctg_ctx = checked.contexts.get("ctg")
     if ctg_ctx is not None and ctg_ctx.childcare is not None:
         items.append(("Petite enfance", f"Taux de couverture global {ctg_ctx.childcare.year} : places d’accueil (accueil "

@@ -115,7 +115,7 @@ def cmd_check(args) -> int:
 
     resolved, _ = _resolve(args)
     checked = check(resolved)
-    print(f"Aucun problème : {len(checked.files)} fichiers vérifiés pour {resolved.params.year} "
+    print(f"Aucun problème bloquant : {len(checked.files)} fichiers vérifiés pour {resolved.params.year} "
           f"(département {resolved.params.departement}).")
     for n in checked.notes:
         print(f"Remarque : {n}")

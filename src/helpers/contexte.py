@@ -30,6 +30,7 @@ class Contexte:
     geo: Geo | None = None
     series: DepSeries | None = None  # AF/CF by December: département, region, France
     childcare: Childcare | None = None  # childcare coverage rates (EPCI, département, region, France)
+    geo_problems: list = field(default_factory=list)  # why the boundaries given could not be used
     page: Page = field(default=None)  # type: ignore[assignment]
 
     @property
@@ -73,7 +74,14 @@ def no_cafdata(p: Parametres) -> DataError:
 def load_for(chapter: str, p: Parametres, resolved: Resolved) -> Contexte:
     ref = load_reference(p.reference_dir, p.departement, p.geo_dir)
     ctx = Contexte(chapter, resolved, ref, page=Page(chapter))
-    ctx.geo = load_geo(p.geo_dir, p.departement)
+    try:
+        ctx.geo = load_geo(p.geo_dir, p.departement)
+        ctx.geo_problems = ctx.geo.validate() if ctx.geo is not None else []
+    except DataError as exc:
+        ctx.geo, ctx.geo_problems = None, exc.problems
+    if ctx.geo_problems:  # optional: broken boundaries leave the maps out, never a broken map
+        log.warning("Contours inutilisables, cartes omises : %s", "; ".join(str(x) for x in ctx.geo_problems[:3]))
+        ctx.geo = None
     if chapter == "portrait":
         if p.cafdata_path is None:
             raise no_cafdata(p)

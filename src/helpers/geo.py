@@ -72,6 +72,60 @@ class Geo:
                 subset=["annee_dgcl", "insee"], keep="last")
         return self._cache["compositions"]
 
+    def validate(self) -> list[Problem]:
+        """Read every file once and check it: readable GeoJSON in WGS 84, a valid geometry for
+        every feature, coordinates where the département can be (not swapped), one feature per
+        code; numeric populations in the composition files. Problems, not exceptions: broken
+        optional geography leaves the maps out, it does not stop the report."""
+        problems: list[Problem] = []
+        for path, key in [(p, "code") for _, _, p in self.communes_files] + (
+                [(self.epci_file, "siren")] if self.epci_file is not None else []):
+            label = display_path(path)
+            try:
+                g = self._outlines(path, key)
+            except DataError as exc:
+                problems += exc.problems
+                continue
+            if g.crs is not None and g.crs.to_epsg() != 4326:
+                problems.append(Problem(label, f"système de coordonnées {g.crs.to_string()} : WGS 84 (EPSG:4326) attendu"))
+                continue
+            if g.empty:
+                problems.append(Problem(label, "aucune entité"))
+                continue
+            for i, geom in enumerate(g.geometry):
+                code = g[key].iloc[i]
+                if geom is None or geom.is_empty:
+                    problems.append(Problem(label, f"géométrie absente pour {key} {code}", row=i + 1))
+                elif not geom.is_valid:
+                    problems.append(Problem(label, f"géométrie invalide pour {key} {code}", row=i + 1))
+            if any(pr.file == label for pr in problems):
+                continue
+            minx, miny, maxx, maxy = g.total_bounds
+            if not _inside_france(minx, miny, maxx, maxy):
+                swapped = _inside_france(miny, minx, maxy, maxx)
+                problems.append(Problem(label, "coordonnées hors de la France" + (
+                    " : longitude et latitude semblent inversées" if swapped else "")))
+            dup = g[key][g[key].duplicated()]
+            for code in dup.unique()[:5]:
+                problems.append(Problem(label, f"plusieurs entités pour le même {key} {code}", column=key))
+        for path in self.composition_files:
+            try:
+                df = pd.read_csv(path, dtype=str, encoding="utf-8-sig")
+            except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+                problems.append(Problem(display_path(path), f"fichier CSV illisible ({type(exc).__name__})"))
+                continue
+            if "pmun" in df.columns:
+                bad = pd.to_numeric(df.pmun, errors="coerce").isna() & df.pmun.notna()
+                for i in df.index[bad][:5]:
+                    problems.append(Problem(display_path(path), f"population non numérique (valeur « {df.pmun[i]} »)",
+                                            row=i + 2, column="pmun"))
+        if not problems:
+            try:
+                self._compositions()
+            except DataError as exc:
+                problems += exc.problems
+        return problems
+
     def commune_populations(self, year: int) -> pd.DataFrame | None:
         """Population municipale of each commune in force in `year` (nearest year available)."""
         if not self.composition_files:
@@ -82,6 +136,16 @@ class Geo:
         out = df[df.annee_dgcl == str(used)][["insee", "pmun", "siren_epci"]].copy()
         out["pmun"] = pd.to_numeric(out.pmun, errors="coerce")
         return out.rename(columns={"insee": "code", "pmun": "population"})
+
+
+# Where a French département can be (WGS 84): metropolitan France and Corsica, then the overseas
+# départements. Coordinates outside every box are wrong, or latitude and longitude are swapped.
+_FRANCE = [(-5.5, 41.0, 10.0, 51.5), (-61.9, 15.8, -60.9, 16.6), (-61.3, 14.3, -60.7, 14.9),
+           (-54.7, 2.1, -51.5, 5.9), (55.1, -21.5, 55.9, -20.8), (44.9, -13.1, 45.4, -12.6)]
+
+
+def _inside_france(minx: float, miny: float, maxx: float, maxy: float) -> bool:
+    return any(minx >= a - 0.5 and miny >= b - 0.5 and maxx <= c + 0.5 and maxy <= d + 0.5 for a, b, c, d in _FRANCE)
 
 
 def _read(path: Path, key: str):
