@@ -7,7 +7,8 @@ import pytest
 from nbclient import NotebookClient
 
 from conftest import write
-from helpers import cli, config
+from helpers import cli
+from helpers import config
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[1]

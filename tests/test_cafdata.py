@@ -4,10 +4,10 @@ import pandas as pd
 import pytest
 
 from conftest import write
-from helpers import indicators as ind
-from helpers.cafdata import communes_year, load_cafdata, non_localised, read_export, totals
+from helpers.indicators import portrait as ind
+from helpers.data.cafdata import communes_year, load_cafdata, non_localised, read_export, totals
 from helpers.errors import DataError
-from helpers.reference import load_reference
+from helpers.data.reference import load_reference
 
 ROOT = Path(__file__).resolve().parents[1]
 HEADER = "dtreffre;numcomdo;nomcom;indfoy_ndur;indnbp_ndur;indfoy_rsa"
@@ -192,7 +192,7 @@ def test_demo_data_match_published_2023(ref):
 
 
 def test_demo_generator_is_reproducible(tmp_path):
-    from helpers.demo import generate
+    from helpers.data.demo import generate
 
     for p in generate(tmp_path, ROOT / "data" / "reference"):
         assert p.read_bytes() == (ROOT / "data" / "demo" / p.name).read_bytes(), p.name

@@ -8,7 +8,8 @@ import nbformat
 import pytest
 from pypdf import PdfReader
 
-from helpers import cli, config
+from helpers import cli
+from helpers import config
 
 pytestmark = pytest.mark.e2e
 NNBSP = "\u202f"
@@ -80,7 +81,7 @@ def test_html_has_no_code_and_no_network(built):
     assert '<html lang="fr">' in html
     assert "<script" not in html
     assert "jp-InputArea" not in html and "highlight-ipynb" not in html and "In&nbsp;[" not in html
-    assert "contexte.ouvrir" not in html and "import " not in html
+    assert "open_chapter" not in html and "import " not in html
     for m in re.finditer(r'(?:src|href)="([^"#][^"]*)"', html):
         assert m.group(1).startswith(("data:", "https://data.caf.fr", "https://www.caf.fr")), m.group(1)
         assert not m.group(0).startswith("src=\"http")

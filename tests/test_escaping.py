@@ -10,7 +10,7 @@ from bs4 import BeautifulSoup
 from pypdf import PdfReader
 
 from helpers import cli
-from helpers.page import ref, render_text
+from helpers.report.page import ref, render_text
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -18,11 +18,14 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from helpers import cli, config, fetch, fmt
-from helpers.cafdata import communes_year, load_cafdata, read_export, totals
+from helpers import cli
+from helpers import config
+from helpers.data import fetch
+from helpers import fmt
+from helpers.data.cafdata import communes_year, load_cafdata, read_export, totals
 from helpers.errors import DataError
-from helpers.geo import load_geo
-from helpers.reference import load_reference
+from helpers.data.geo import load_geo
+from helpers.data.reference import load_reference
 
 FIX = Path(__file__).resolve().parent / "fixtures" / "fetch"
 NOW = dt.datetime(2026, 3, 15, 10, 30, tzinfo=dt.timezone(dt.timedelta(hours=1)))

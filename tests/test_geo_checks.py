@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers.geo import load_geo
+from helpers.data.geo import load_geo
 
 GEO = Path(__file__).resolve().parents[1] / "data" / "opendata" / "17" / "geo"
 

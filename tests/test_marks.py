@@ -6,7 +6,7 @@ import re
 import matplotlib.pyplot as plt
 from PIL import Image
 
-from helpers import page as page_mod
+from helpers.report import page as page_mod
 
 
 def _png(html: str) -> Image.Image:

@@ -7,7 +7,8 @@ import yaml
 
 from helpers import config
 from helpers.params import resolve
-from helpers.series import index_series, load_childcare, load_dep_series
+from helpers.data.series import load_childcare, load_dep_series
+from helpers.indicators.portrait import index_series
 
 OPENDATA = config.DATA_DIR / "opendata"
 

@@ -2,9 +2,9 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 
-from helpers import page as pg
+from helpers.report import page as pg
 from helpers.errors import RapportError
-from helpers.publish import Chapter, Meta, assemble
+from helpers.report.assemble import Chapter, Meta, assemble
 
 
 def shown(monkeypatch):

@@ -4,10 +4,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from helpers import indicators as ind
+from helpers.indicators import cooperation as ind_coop
+from helpers.indicators import ctg as ind
 from helpers.errors import DataError
-from helpers.reference import load_reference
-from helpers.registers import load_registers
+from helpers.data.reference import load_reference
+from helpers.data.registers import load_registers
 
 ROOT = Path(__file__).resolve().parents[1]
 REG = ROOT / "data" / "registers" / "17"
@@ -44,7 +45,7 @@ def test_default_registers_give_the_published_2023_counts(ref):
     assert (len(c.covered), c.n_epci) == (12, 13)
     assert len(c.signed) == 5 and len(c.new) == 5
     assert round(c.share_covered, 3) == 0.950  # computed, not forced to the published 96 %
-    k = ind.coop_year(reg, ref, 2023)
+    k = ind_coop.coop_year(reg, ref, 2023)
     assert k.professionals == 71
     assert round(k.fte, 1) == 48.6
     assert 1_050_000 <= k.caf_funding <= 1_149_999  # "environ 1,1 million d'euros"
@@ -55,7 +56,7 @@ def test_other_years_compute_their_own(ref):
     reg = load_registers(REG, ref.sirens())
     assert len(ind.ctg_year(reg, ref, 2022).covered) == 7
     assert len(ind.ctg_year(reg, ref, 2024).covered) == 13
-    assert ind.coop_year(reg, ref, 2022).professionals < 71 < ind.coop_year(reg, ref, 2024).professionals
+    assert ind_coop.coop_year(reg, ref, 2022).professionals < 71 < ind_coop.coop_year(reg, ref, 2024).professionals
 
 
 @pytest.mark.parametrize("old,new,column,message", [
@@ -96,7 +97,7 @@ def test_missing_column(regdir, ref):
 
 
 def _reg(ctg_rows=(), post_rows=()):
-    from helpers.registers import Registers
+    from helpers.data.registers import Registers
 
     ctg = pd.DataFrame(ctg_rows, columns=["id_ctg", "siren_epci", "date_signature", "date_debut", "date_fin"])
     for c in ("date_signature", "date_debut", "date_fin"):
@@ -138,7 +139,7 @@ def test_posts_as_of(ref):
         ("p3", "200036473", "thématique", 0.5, 10000, 10000, "2020-01-01", "2023-12-30"),  # ended before
         ("p4", "241700434", "infra-territorial", 0.8, 15000, 15000, "2024-01-01", None),  # starts 1/1 next year
     ])
-    k = ind.coop_year(reg, ref, 2023)
+    k = ind_coop.coop_year(reg, ref, 2023)
     assert set(k.posts.id_poste) == {"p1", "p2"}
     assert k.fte == 1.5 and k.caf_funding == 30000
     row = k.by_epci.set_index("siren").loc["200036473"]

@@ -11,12 +11,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import annexes, config, fmt
-from .cafdata import non_localised
-from .contexte import Contexte, load_for, registers_folder
-from .errors import DataError, Problem, RapportError, display_path
-from .params import Resolved, describe
-
+from helpers.report import annexes
+from helpers import config
+from helpers import fmt
+from helpers.data.cafdata import non_localised
+from helpers.chapters.context import Context, load_for, registers_folder
+from helpers.errors import DataError, Problem, RapportError, display_path
+from helpers.params import Resolved, describe
 log = logging.getLogger("rapport")
 
 KERNEL = "python3"
@@ -30,7 +31,7 @@ class ChapterFailed(RapportError):
 class Checked:
     """Everything loaded and checked before any kernel starts."""
 
-    contexts: dict[str, Contexte]
+    contexts: dict[str, Context]
     computed: dict[str, float] = field(default_factory=dict)
     illustrative: set[str] = field(default_factory=set)  # computed values reproduced by construction
     gap_notes: dict[str, str] = field(default_factory=dict)  # what the data say of a gap to a published figure
@@ -40,12 +41,13 @@ class Checked:
 
 def check(resolved: Resolved, chapters: list[str] | None = None) -> Checked:
     """Load and check every input the chapters need; collect all problems, then raise."""
-    from . import cooperation, ctg, portrait
-
+    from helpers.chapters import cooperation
+    from helpers.chapters import ctg
+    from helpers.chapters import portrait
     p = resolved.params
     chapters = chapters or list(p.chapters)
     problems: list[Problem] = []
-    contexts: dict[str, Contexte] = {}
+    contexts: dict[str, Context] = {}
     for ch in chapters:
         try:
             contexts[ch] = load_for(ch, p, resolved)
@@ -95,8 +97,7 @@ def _kernel_env() -> None:
 def notebook_parameters(resolved: Resolved, params_file: Path | None, overrides: dict) -> dict:
     """What Papermill injects: the same inputs as the command line, with absolute paths, so
     that every chapter resolves exactly the same parameters."""
-    from .params import PATH_KEYS
-
+    from helpers.params import PATH_KEYS
     ov = {}
     for k, v in overrides.items():
         ov[k] = str(getattr(resolved.params, k)) if k in PATH_KEYS and v not in (None, "") else v
@@ -229,8 +230,7 @@ def _method_items(checked: Checked, resolved: Resolved) -> list[tuple[str, str]]
 
 def _downloads(resolved: Resolved) -> str:
     """Manifest entries of the fetched cache(s) the data come from, if any."""
-    from .fetch import read_manifest
-
+    from helpers.data.fetch import read_manifest
     seen, entries = set(), []
     for folder in (resolved.params.cafdata_dir, resolved.params.geo_dir):
         for e in (read_manifest(folder) or []) if folder is not None else []:
@@ -258,8 +258,7 @@ def publish_dir(staging: Path, out: Path) -> None:
 
 def build(resolved: Resolved, out: Path, params_file: Path | None, overrides: dict,
           chapters: list[str] | None = None, formats: list[str] | None = None) -> list[Path]:
-    from . import publish
-
+    from helpers.report import assemble as publish
     t0 = time.monotonic()
     started = dt.datetime.now(dt.timezone.utc)
     p = resolved.params

@@ -6,9 +6,8 @@ import logging
 import sys
 from pathlib import Path
 
-from . import config
-from .errors import DataError, ParamError, RapportError
-
+from helpers import config
+from helpers.errors import DataError, ParamError, RapportError
 _FR = {
     "usage: ": "utilisation : ",
     "positional arguments": "arguments",
@@ -85,8 +84,7 @@ def _split(value: str | None) -> list[str] | None:
 
 
 def _resolve(args):
-    from .params import parse_set, resolve
-
+    from helpers.params import parse_set, resolve
     overrides = parse_set(args.sets)
     if getattr(args, "demo", False):
         overrides["demo"] = True  # passed on to the kernels with the other overrides
@@ -100,8 +98,7 @@ def _resolve(args):
 
 
 def cmd_build(args) -> int:
-    from .build import build
-
+    from helpers.build import build
     resolved, overrides = _resolve(args)
     out = args.out or (config.OUTPUTS_DIR / str(resolved.params.year))
     written = build(resolved, out, args.params, overrides)
@@ -111,8 +108,7 @@ def cmd_build(args) -> int:
 
 
 def cmd_check(args) -> int:
-    from .build import check
-
+    from helpers.build import check
     resolved, _ = _resolve(args)
     checked = check(resolved)
     print(f"Aucun problème bloquant : {len(checked.files)} fichiers vérifiés pour {resolved.params.year} "
@@ -123,14 +119,12 @@ def cmd_check(args) -> int:
 
 
 def cmd_fetch(args) -> int:
-    from .fetch import run_fetch
-
+    from helpers.data.fetch import run_fetch
     return run_fetch(args)
 
 
 def cmd_demo(args) -> int:
-    from .demo import generate
-
+    from helpers.data.demo import generate
     for p in generate(args.out, config.DATA_DIR / "reference"):
         print(f"écrit : {p}")
     return 0

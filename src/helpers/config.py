@@ -27,8 +27,8 @@ DATA_DIR = ROOT / "data"
 NOTEBOOKS_DIR = ROOT / "notebooks"
 OUTPUTS_DIR = ROOT / "outputs"
 PACKAGE_DIR = Path(__file__).resolve().parent
-TEMPLATES_DIR = PACKAGE_DIR / "templates"
-STATIC_DIR = PACKAGE_DIR / "static"
+TEMPLATES_DIR = PACKAGE_DIR / "report" / "templates"
+STATIC_DIR = PACKAGE_DIR / "report" / "static"
 
 # chapter -> notebook (the chapter's title is the notebook's first heading)
 CHAPTERS = {

@@ -49,8 +49,7 @@ class DataError(RapportError):
 
 def display_path(path: Path | str) -> str:
     """A path as the user wrote it or relative to the project, for messages."""
-    from .config import ROOT
-
+    from helpers.config import ROOT
     p = Path(path)
     try:
         return str(p.resolve().relative_to(ROOT))

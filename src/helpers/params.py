@@ -13,9 +13,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from . import config
-from .errors import ParamError, display_path
-
+from helpers import config
+from helpers.errors import ParamError, display_path
 ChapterName = Literal["portrait", "ctg", "cooperation"]
 FormatName = Literal["html", "pdf"]
 

@@ -15,8 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .errors import DataError, Problem, display_path
-
+from helpers.errors import DataError, Problem, display_path
 _YEARS = re.compile(r"_(\d{4})(?:_(\d{4}))?\.geojson$")
 
 

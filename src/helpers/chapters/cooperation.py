@@ -3,35 +3,34 @@ from __future__ import annotations
 
 import pandas as pd
 
-from . import charts, fmt
-from . import indicators as ind
-from .contexte import Contexte
-from .page import marque
-
-
-def disponible(ctx: Contexte) -> bool:
+from helpers.report import charts
+from helpers import fmt
+from helpers.indicators import cooperation as ind
+from helpers.chapters.context import Context
+from helpers.report.page import marque
+def disponible(ctx: Context) -> bool:
     return ctx.registres_disponibles()
 
 
-def illustratif(ctx: Contexte) -> bool:
+def illustratif(ctx: Context) -> bool:
     """The posts register holds illustrative rows: figures carry the mark; no evolution, no ranking."""
     return bool(ctx.registers is not None and ctx.registers.illustrative["postes"])
 
 
-def reunions_illustratives(ctx: Contexte) -> bool:
+def reunions_illustratives(ctx: Context) -> bool:
     return bool(ctx.registers is not None and ctx.registers.illustrative["reunions"])
 
 
-def annee(ctx: Contexte) -> ind.CoopYear:
+def annee(ctx: Context) -> ind.CoopYear:
     return ind.coop_year(ctx.registers, ctx.reference, ctx.year)
 
 
-def source(ctx: Contexte) -> str:
+def source(ctx: Context) -> str:
     demo = " (lignes illustratives comprises)" if ctx.registers.illustrative["postes"] else ""
     return ctx.source(f"registre des postes de coopération de la Caf au {ctx.date_obs}{demo}")
 
 
-def valeurs(ctx: Contexte) -> dict[str, str]:
+def valeurs(ctx: Context) -> dict[str, str]:
     k = annee(ctx)
     prev = ind.coop_year(ctx.registers, ctx.reference, ctx.year - 1)
     v = ctx.base_values()
@@ -55,7 +54,7 @@ def valeurs(ctx: Contexte) -> dict[str, str]:
     return v
 
 
-def chiffres_cles(ctx: Contexte):
+def chiffres_cles(ctx: Context):
     v = valeurs(ctx)
     illus = illustratif(ctx)  # no evolution from illustrative rows
     return [
@@ -67,7 +66,7 @@ def chiffres_cles(ctx: Contexte):
     ]
 
 
-def illustrative_keys(ctx: Contexte) -> set[str]:
+def illustrative_keys(ctx: Context) -> set[str]:
     keys = set()
     if illustratif(ctx):
         keys |= {"professionnels_cooperation", "etp_cooperation", "financement_caf_cooperation"}
@@ -76,14 +75,14 @@ def illustrative_keys(ctx: Contexte) -> set[str]:
     return keys
 
 
-def kept_values(ctx: Contexte) -> dict[str, float]:
+def kept_values(ctx: Context) -> dict[str, float]:
     k = annee(ctx)
     return {"professionnels_cooperation": k.professionals, "etp_cooperation": k.fte,
             "financement_caf_cooperation": k.caf_funding, "reunions_reseau": len(k.meetings),
             "reunions_reseau_elus": k.meetings_with_managers_and_elected}
 
 
-def tableau_types(ctx: Contexte):
+def tableau_types(ctx: Context):
     k = annee(ctx)
     t = k.by_type
     labels = {"coopération": "Coopération (pilotage, suivi, évaluation)", "thématique": "Thématique",
@@ -102,7 +101,7 @@ def tableau_types(ctx: Contexte):
     return out, resume
 
 
-def figure_epci(ctx: Contexte):
+def figure_epci(ctx: Context):
     """ETP per 10 000 inhabitants by EPCI, ranked; None from illustrative rows (never a ranking)."""
     if illustratif(ctx):
         return None
@@ -115,12 +114,11 @@ def figure_epci(ctx: Contexte):
     return fig, alt
 
 
-def tableau_epci(ctx: Contexte):
+def tableau_epci(ctx: Context):
     k = annee(ctx)
     b = k.by_epci
     if illustratif(ctx):  # alphabetical: illustrative rows never make a ranking
-        from .reference import epci_sort_key
-
+        from helpers.data.reference import epci_sort_key
         b = b.sort_values("nom", key=lambda c: c.map(epci_sort_key))
     out = pd.DataFrame({
         "EPCI": b.nom,
@@ -133,7 +131,7 @@ def tableau_epci(ctx: Contexte):
     return out, resume
 
 
-def tableau_reunions(ctx: Contexte):
+def tableau_reunions(ctx: Context):
     k = annee(ctx)
     m = k.meetings
     if m.empty:

@@ -7,21 +7,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import fmt
-from .cafdata import CafData, load_cafdata
-from .errors import DataError, Problem, display_path
-from .geo import Geo, load_geo
-from .page import Page
-from .params import Parametres, Resolved, resolve
-from .reference import Reference, load_reference
-from .registers import Registers, load_registers
-from .series import Childcare, DepSeries, load_childcare, load_dep_series
-
+from helpers import fmt
+from helpers.data.cafdata import CafData, load_cafdata
+from helpers.errors import DataError, Problem, display_path
+from helpers.data.geo import Geo, load_geo
+from helpers.report.page import Page
+from helpers.params import Parametres, Resolved, resolve
+from helpers.data.reference import Reference, load_reference
+from helpers.data.registers import Registers, load_registers
+from helpers.data.series import Childcare, DepSeries, load_childcare, load_dep_series
 log = logging.getLogger(__name__)
 
 
 @dataclass
-class Contexte:
+class Context:
     chapter: str
     resolved: Resolved
     reference: Reference
@@ -71,9 +70,9 @@ def no_cafdata(p: Parametres) -> DataError:
         f"la construction ; ou indiquez un dossier d’exports avec --set cafdata_dir=DOSSIER.")])
 
 
-def load_for(chapter: str, p: Parametres, resolved: Resolved) -> Contexte:
+def load_for(chapter: str, p: Parametres, resolved: Resolved) -> Context:
     ref = load_reference(p.reference_dir, p.departement, p.geo_dir)
-    ctx = Contexte(chapter, resolved, ref, page=Page(chapter))
+    ctx = Context(chapter, resolved, ref, page=Page(chapter))
     try:
         ctx.geo = load_geo(p.geo_dir, p.departement)
         ctx.geo_problems = ctx.geo.validate() if ctx.geo is not None else []
@@ -101,8 +100,8 @@ def load_for(chapter: str, p: Parametres, resolved: Resolved) -> Contexte:
     return ctx
 
 
-def ouvrir(chapter: str, year: int, departement: str | None = None, params_file: str | None = None,
-           overrides: dict[str, Any] | None = None) -> Contexte:
+def open_chapter(chapter: str, year: int, departement: str | None = None, params_file: str | None = None,
+           overrides: dict[str, Any] | None = None) -> Context:
     """Resolve the parameters exactly as `rapport build` does, then load the chapter's data."""
     resolved = resolve(year, departement, params_file, overrides)
     return load_for(chapter, resolved.params, resolved)

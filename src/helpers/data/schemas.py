@@ -11,8 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pandera.pandas as pa
 
-from .errors import DataError, Problem, display_path
-
+from helpers.errors import DataError, Problem, display_path
 RE_INT = r"^-?\d+(\.0+)?$"  # counts: `37793` or `37793.0`
 RE_NUM = r"^-?\d+([.,]\d+)?$"
 RE_DATE = r"^\d{4}-\d{2}-\d{2}$"

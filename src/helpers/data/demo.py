@@ -10,7 +10,7 @@ each December total over the communes in proportion to their legal population ti
 random factor, then rounded to 5 like Cafdata; a small number of allocataires is left
 non-localised (empty `numcomdo`); EPCI values are the sums of their communes, rounded to 5.
 
-Regenerate with `python -m helpers.demo` (same seed, same files).
+Regenerate with `python -m helpers.data.demo` (same seed, same files).
 """
 from __future__ import annotations
 
@@ -20,8 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import config
-
+from helpers import config
 SEED = 17
 DEP = "17"
 DEP_NAME = "Charente-Maritime"
@@ -147,7 +146,7 @@ def generate(out: Path, reference_dir: Path) -> list[Path]:
     for path, df in files.items():
         write_csv(df, path, bom=not path.name.startswith("configuration"))
     (out / "DEMONSTRATION").write_text(
-        "Jeu de données de démonstration (illustratif), produit par `python -m helpers.demo` "
+        "Jeu de données de démonstration (illustratif), produit par `python -m helpers.data.demo` "
         f"(graine {SEED}).\nSeuls les totaux départementaux de décembre 2023 sont les chiffres publiés.\n",
         encoding="utf-8")
     return list(files)

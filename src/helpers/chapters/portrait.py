@@ -3,22 +3,21 @@ from __future__ import annotations
 
 import pandas as pd
 
-from . import charts, fmt
-from . import indicators as ind
-from . import series as ind_series
-from .cafdata import communes_year
-from .contexte import Contexte
-from .page import marque
-from .params import departement_row
-
-
-def annee(ctx: Contexte) -> ind.PortraitYear:
+from helpers.report import charts
+from helpers import fmt
+from helpers.indicators import portrait as ind
+from helpers.data import series as ind_series
+from helpers.data.cafdata import communes_year
+from helpers.chapters.context import Context
+from helpers.report.page import marque
+from helpers.params import departement_row
+def annee(ctx: Context) -> ind.PortraitYear:
     y = ind.portrait_year(ctx.cafdata, ctx.reference, ctx.year)
     assert y is not None  # checked when the context was opened
     return y
 
 
-def source_cafdata(ctx: Contexte, datasets: str | None = None, periode: str | None = None) -> str:
+def source_cafdata(ctx: Context, datasets: str | None = None, periode: str | None = None) -> str:
     """Source line; by default the dataset the département totals come from, December of the year."""
     d = ctx.cafdata
     names = datasets or annee(ctx).totals.source
@@ -26,13 +25,13 @@ def source_cafdata(ctx: Contexte, datasets: str | None = None, periode: str | No
     return ctx.source(f"Cnaf, Cafdata {names}, {periode or f'décembre {ctx.year}'}{demo}")
 
 
-def source_evolution(ctx: Contexte) -> str:
+def source_evolution(ctx: Context) -> str:
     df = ind.evolution(ctx.cafdata, ctx.year)
     names = ", ".join(sorted(df.source.unique()))
     return source_cafdata(ctx, names, f"décembre {int(df.annee.min())} à décembre {int(df.annee.max())}")
 
 
-def valeurs(ctx: Contexte) -> dict[str, str]:
+def valeurs(ctx: Context) -> dict[str, str]:
     y = annee(ctx)
     t, prev = y.totals, y.previous
     v = ctx.base_values()
@@ -80,12 +79,12 @@ def valeurs(ctx: Contexte) -> dict[str, str]:
     return v
 
 
-def famille_illustrative(ctx: Contexte) -> bool:
+def famille_illustrative(ctx: Context) -> bool:
     f = ctx.cafdata.family
     return bool(f is not None and (f.illustrative or ctx.cafdata.illustrative))
 
 
-def chiffres_cles(ctx: Contexte) -> list[tuple]:
+def chiffres_cles(ctx: Context) -> list[tuple]:
     v = valeurs(ctx)
     y = annee(ctx)
     has_prev = y.previous is not None
@@ -105,7 +104,7 @@ def chiffres_cles(ctx: Contexte) -> list[tuple]:
     return items
 
 
-def kept_values(ctx: Contexte) -> dict[str, float]:
+def kept_values(ctx: Context) -> dict[str, float]:
     """Raw computed figures, for the annex of published figures."""
     y = annee(ctx)
     out = {"foyers_allocataires": float(y.totals.foyers), "personnes_couvertes": float(y.totals.personnes)}
@@ -114,7 +113,7 @@ def kept_values(ctx: Contexte) -> dict[str, float]:
     return out
 
 
-def illustrative_keys(ctx: Contexte) -> set[str]:
+def illustrative_keys(ctx: Context) -> set[str]:
     """The kept values computed from illustrative inputs: reproduced by construction, not checked."""
     keys = set(kept_values(ctx)) if ctx.cafdata.illustrative else set()
     if famille_illustrative(ctx):
@@ -122,7 +121,7 @@ def illustrative_keys(ctx: Contexte) -> set[str]:
     return keys
 
 
-def gap_notes(ctx: Contexte) -> dict[str, str]:
+def gap_notes(ctx: Context) -> dict[str, str]:
     """What the data say about the gap between a computed and a published figure."""
     t = annee(ctx).totals
     if not t.rounded or ctx.cafdata.illustrative:
@@ -144,7 +143,7 @@ def gap_notes(ctx: Contexte) -> dict[str, str]:
     return out
 
 
-def figure_evolution(ctx: Contexte):
+def figure_evolution(ctx: Context):
     df = ind.evolution(ctx.cafdata, ctx.year)
     fig = charts.evolution(df, ctx.year)
     first, last = df.iloc[0], df.iloc[-1]
@@ -154,7 +153,7 @@ def figure_evolution(ctx: Contexte):
     return fig, alt
 
 
-def tableau_evolution(ctx: Contexte):
+def tableau_evolution(ctx: Context):
     df = ind.evolution(ctx.cafdata, ctx.year)
     out = pd.DataFrame({
         "Décembre": df.annee.astype(str),
@@ -167,7 +166,7 @@ def tableau_evolution(ctx: Contexte):
     return out, resume
 
 
-def prestations(ctx: Contexte):
+def prestations(ctx: Context):
     y = annee(ctx)
     b = ind.benefit_groups(y.totals, y.previous).sort_values("foyers", ascending=False)
     fig = charts.barh(b.groupe, b.foyers, xlabel="foyers allocataires")
@@ -184,10 +183,9 @@ def prestations(ctx: Contexte):
     return fig, alt, table, resume
 
 
-def prestations_absentes(ctx: Contexte) -> str:
+def prestations_absentes(ctx: Context) -> str:
     """Groups of benefits the data do not have (e.g. the AAH in the commune file), as a sentence."""
-    from .cafdata import BENEFIT_GROUPS
-
+    from helpers.data.cafdata import BENEFIT_GROUPS
     present = set(ind.benefit_groups(annee(ctx).totals, None).groupe)
     missing = [label for label, _ in BENEFIT_GROUPS if label not in present]
     if not missing:
@@ -196,7 +194,7 @@ def prestations_absentes(ctx: Contexte) -> str:
                                                                              for i, m in enumerate(missing)) + ".")
 
 
-def configuration(ctx: Contexte):
+def configuration(ctx: Context):
     """Shares of foyers by family configuration (shares, not counts: an illustrative extract
     must not be read against the real totals)."""
     t = ind.family_table(ctx.cafdata, ctx.year)
@@ -210,7 +208,7 @@ def configuration(ctx: Contexte):
     return fig, alt, famille_illustrative(ctx)
 
 
-def source_famille(ctx: Contexte) -> str:
+def source_famille(ctx: Context) -> str:
     what = "extrait illustratif (chiffres de démonstration)" if famille_illustrative(ctx) else "extrait interne de la Caf"
     return ctx.source(f"{what}, configurations familiales, décembre {ctx.year}")
 
@@ -220,7 +218,7 @@ def source_famille(ctx: Contexte) -> str:
 TERRITORY_ORDER = ["departement", "region", "france"]
 
 
-def af_cf(ctx: Contexte):
+def af_cf(ctx: Context):
     """Index (first December = 100) of the foyers receiving the AF and the CF, for the
     département, its region and France; None when the series are absent."""
     s = ctx.series
@@ -229,14 +227,14 @@ def af_cf(ctx: Contexte):
     years = [y for y in s.years() if y <= ctx.year]
     if len(years) < 2:
         return None
-    df = ind_series.index_series(s, years[0], years[-1])
+    df = ind.index_series(s, years[0], years[-1])
     row = departement_row(ctx.p.departement, ctx.p.reference_dir)
     names = {"departement": row["nom"] if row else f"département {ctx.p.departement}",
              "region": s.region_name, "france": "France"}
     return df, names, years[0], years[-1]
 
 
-def figure_af_cf(ctx: Contexte):
+def figure_af_cf(ctx: Context):
     res = af_cf(ctx)
     if res is None:
         return None
@@ -252,7 +250,7 @@ def figure_af_cf(ctx: Contexte):
     return fig, alt
 
 
-def tableau_af_cf(ctx: Contexte):
+def tableau_af_cf(ctx: Context):
     res = af_cf(ctx)
     if res is None:
         return None
@@ -274,7 +272,7 @@ def tableau_af_cf(ctx: Contexte):
     return pd.DataFrame(rows), resume
 
 
-def source_af_cf(ctx: Contexte) -> str:
+def source_af_cf(ctx: Context) -> str:
     s = ctx.series
     res = af_cf(ctx)
     first, last = res[2], res[3]
@@ -282,7 +280,7 @@ def source_af_cf(ctx: Contexte) -> str:
                       f"(France : {s.n_departements} départements)")
 
 
-def tableau_epci(ctx: Contexte):
+def tableau_epci(ctx: Context):
     df = ind.coverage_by_epci(ctx.cafdata, ctx.reference, ctx.year)
     if df.empty:
         return None
@@ -302,7 +300,7 @@ def tableau_epci(ctx: Contexte):
 SMALL_COMMUNE = 200  # inhabitants: below, a rate of counts rounded to 5 means little
 
 
-def _communes_rates(ctx: Contexte):
+def _communes_rates(ctx: Context):
     """Commune outlines with their coverage rate (None when boundaries or populations lack)."""
     if ctx.geo is None or not ctx.geo.communes_files:
         return None
@@ -325,13 +323,13 @@ def _communes_rates(ctx: Contexte):
     return g
 
 
-def _bounds(ctx: Contexte):
+def _bounds(ctx: Context):
     """Class limits shared by the EPCI and commune maps (quantiles of the communes)."""
     g = _communes_rates(ctx)
     return None if g is None or g.taux.notna().sum() < 10 else charts.class_bounds(g.taux.dropna())
 
 
-def carte_epci(ctx: Contexte):
+def carte_epci(ctx: Context):
     if ctx.geo is None or ctx.geo.epci() is None:
         return None
     t = tableau_epci(ctx)
@@ -348,7 +346,7 @@ def carte_epci(ctx: Contexte):
     return fig, alt
 
 
-def carte_communes(ctx: Contexte):
+def carte_communes(ctx: Context):
     g = _communes_rates(ctx)
     if g is None:
         return None

@@ -14,10 +14,8 @@ import nbformat
 from bs4 import BeautifulSoup
 from nbconvert import HTMLExporter
 
-from . import config
-from .errors import RapportError
-
-
+from helpers import config
+from helpers.errors import RapportError
 @dataclass
 class Chapter:
     key: str

@@ -13,11 +13,9 @@ from pathlib import Path
 import pandas as pd
 import pandera.pandas as pa
 
-from .cafdata import Dropped, drop_technical_rows
-from .errors import DataError, Problem, display_path
-from .schemas import RE_MONTH, num_col, read_text_csv, text_col, validate
-
-# benefit -> (dataset, file name, modality column, measure)
+from helpers.data.cafdata import Dropped, drop_technical_rows
+from helpers.errors import DataError, Problem, display_path
+from helpers.data.schemas import RE_MONTH, num_col, read_text_csv, text_col, validate  # benefit -> (dataset, file name, modality column, measure)
 AF_CF = {
     "AF": ("af_s_majo_dep", "df_af_s_majo_dep_data.csv", "af_majo", "indfoy_af"),
     "CF": ("cf_s_majo_dep", "df_cf_s_majo_dep_data.csv", "cf_majo", "indfoy_cf"),
@@ -101,14 +99,6 @@ def load_dep_series(folder: Path | None, departement: str, reference_dir: Path |
     names = _region_names(reference_dir)
     return DepSeries(pd.DataFrame(rows), departement, region, names.get(region, f"région {region}"),
                      tuple(files), tuple(v[0] for v in AF_CF.values()), dropped, n_dep)
-
-
-def index_series(s: DepSeries, base_year: int, up_to: int) -> pd.DataFrame:
-    """Index base_year = 100 of each benefit and territory, Decembers base_year..up_to."""
-    f = s.frame[(s.frame.annee >= base_year) & (s.frame.annee <= up_to)].copy()
-    base = f[f.annee == base_year].set_index(["prestation", "territoire"]).foyers
-    f["indice"] = f.apply(lambda r: 100 * r.foyers / base.get((r.prestation, r.territoire), float("nan")), axis=1)
-    return f.sort_values(["prestation", "territoire", "annee"]).reset_index(drop=True)
 
 
 # ---------------------------------------------------------------- childcare coverage

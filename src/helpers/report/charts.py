@@ -10,7 +10,7 @@ import matplotlib.ticker as mticker  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from . import fmt  # noqa: E402
+from helpers import fmt  # noqa: E402
 
 # Okabe-Ito, ordered so that neighbours differ in lightness (greyscale-readable).
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#56B4E9", "#CC79A7", "#F0E442", "#000000"]

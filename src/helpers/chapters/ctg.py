@@ -3,35 +3,35 @@ from __future__ import annotations
 
 import pandas as pd
 
-from . import charts, fmt
-from . import indicators as ind
-from .contexte import Contexte
-from .page import marque, ref
-
+from helpers.report import charts
+from helpers import fmt
+from helpers.indicators import ctg as ind
+from helpers.chapters.context import Context
+from helpers.report.page import marque, ref
 STATUS_COLORS = {ind.STATUS_BEFORE: charts.BLUE, ind.STATUS_SIGNED: charts.ORANGE, ind.STATUS_NONE: "#DDDDDD"}
 
 
-def disponible(ctx: Contexte) -> bool:
+def disponible(ctx: Context) -> bool:
     return ctx.registres_disponibles()
 
 
-def illustratif(ctx: Contexte) -> bool:
+def illustratif(ctx: Context) -> bool:
     """The CTG register holds illustrative rows: its figures carry the mark and feed no
     evolution and no map."""
     return bool(ctx.registers is not None and ctx.registers.illustrative["ctg"])
 
 
-def annee(ctx: Contexte) -> ind.CtgYear:
+def annee(ctx: Context) -> ind.CtgYear:
     return ind.ctg_year(ctx.registers, ctx.reference, ctx.year)
 
 
-def source(ctx: Contexte) -> str:
+def source(ctx: Context) -> str:
     demo = " (lignes illustratives comprises)" if ctx.registers.illustrative["ctg"] else ""
     return ctx.source(f"registre des CTG de la Caf au {ctx.date_obs}{demo} ; DGCL, populations légales "
                       f"en vigueur en {ctx.reference.epci_year(ctx.year)[1]}")
 
 
-def valeurs(ctx: Contexte) -> dict[str, str]:
+def valeurs(ctx: Context) -> dict[str, str]:
     c = annee(ctx)
     prev = ind.ctg_year(ctx.registers, ctx.reference, ctx.year - 1)
     v = ctx.base_values()
@@ -75,7 +75,7 @@ def valeurs(ctx: Contexte) -> dict[str, str]:
     return v
 
 
-def lignes_publiques(ctx: Contexte) -> dict[str, str]:
+def lignes_publiques(ctx: Context) -> dict[str, str]:
     """The EPCI whose conventions in the register rest on public sources (not illustrative rows)."""
     ctg = ctx.registers.ctg
     public = ctg[~ctg.source.str.strip().str.lower().str.startswith("illustratif")]
@@ -84,7 +84,7 @@ def lignes_publiques(ctx: Contexte) -> dict[str, str]:
     return {"publiques": ", ".join(listed) if listed else "aucun EPCI"}
 
 
-def chiffres_cles(ctx: Contexte):
+def chiffres_cles(ctx: Context):
     c = annee(ctx)
     v = valeurs(ctx)
     n_new, n_signed, n_end = len(c.new), len(c.signed), len(c.ending)
@@ -104,17 +104,17 @@ def chiffres_cles(ctx: Contexte):
     ]
 
 
-def kept_values(ctx: Contexte) -> dict[str, float]:
+def kept_values(ctx: Context) -> dict[str, float]:
     c = annee(ctx)
     return {"epci_couverts_ctg": len(c.covered), "part_habitants_couverts_ctg": c.share_covered,
             "ctg_signees_annee": len(c.signed)}
 
 
-def illustrative_keys(ctx: Contexte) -> set[str]:
+def illustrative_keys(ctx: Context) -> set[str]:
     return set(kept_values(ctx)) if illustratif(ctx) else set()
 
 
-def tableau_statut(ctx: Contexte):
+def tableau_statut(ctx: Context):
     c = annee(ctx)
     st = c.status
     out = pd.DataFrame({
@@ -129,7 +129,7 @@ def tableau_statut(ctx: Contexte):
     return out, resume
 
 
-def carte_statut(ctx: Contexte):
+def carte_statut(ctx: Context):
     """The EPCI coloured by status; never drawn from a register holding illustrative rows (the
     table says the same, with its mark)."""
     if ctx.geo is None or ctx.geo.epci() is None or illustratif(ctx):
@@ -143,7 +143,7 @@ def carte_statut(ctx: Contexte):
     return fig, alt
 
 
-def frise(ctx: Contexte):
+def frise(ctx: Context):
     ctg = ctx.registers.ctg[ctx.registers.ctg.date_signature <= ind.end_of_year(ctx.year)]
     names = dict(zip(ctx.reference.epci_year(ctx.year)[0].siren, ctx.reference.epci_year(ctx.year)[0].nom))
     fig = charts.timeline(ctg, names, ctx.year)
@@ -153,10 +153,9 @@ def frise(ctx: Contexte):
     return fig, alt
 
 
-def tableau_thematiques(ctx: Contexte):
+def tableau_thematiques(ctx: Context):
     """Themes of the CTG in force, one row per EPCI, with a last row counting the CTG per theme."""
-    from .registers import THEMES
-
+    from helpers.data.registers import THEMES
     c = annee(ctx)
     st = c.status[c.status.statut != ind.STATUS_NONE]
     short = {"petite enfance": "Petite enfance", "jeunesse": "Jeunesse", "soutien à la parentalité": "Parentalité",
@@ -176,14 +175,14 @@ def tableau_thematiques(ctx: Contexte):
 
 # ---------------------------------------------------------------- childcare coverage (real open data)
 
-def petite_enfance_disponible(ctx: Contexte) -> bool:
+def petite_enfance_disponible(ctx: Context) -> bool:
     """The childcare coverage rates exist for the département's EPCI, for a year not after the report's."""
     c = ctx.childcare
     return bool(c is not None and c.year <= ctx.year and not c.level("epci").empty
                 and c.value("departement", ctx.p.departement) is not None)
 
 
-def _petite_enfance(ctx: Contexte) -> pd.DataFrame:
+def _petite_enfance(ctx: Context) -> pd.DataFrame:
     c = ctx.childcare
     epci, _ = ctx.reference.epci_year(ctx.year)
     df = epci[["siren", "nom"]].merge(c.level("epci").rename(columns={"code": "siren", "nom": "nom_source"}),
@@ -191,7 +190,7 @@ def _petite_enfance(ctx: Contexte) -> pd.DataFrame:
     return df.sort_values("txcouv", ascending=False).reset_index(drop=True)
 
 
-def petite_enfance_valeurs(ctx: Contexte) -> dict[str, str]:
+def petite_enfance_valeurs(ctx: Context) -> dict[str, str]:
     c = ctx.childcare
     df = _petite_enfance(ctx).dropna(subset=["txcouv"])
     region = c.level("region")
@@ -209,19 +208,19 @@ def petite_enfance_valeurs(ctx: Contexte) -> dict[str, str]:
     }
 
 
-def _region_name(ctx: Contexte, region: pd.DataFrame) -> str:
+def _region_name(ctx: Context, region: pd.DataFrame) -> str:
     if region.empty:
         return "la région"
     name = region.nom.iloc[0]
     return name if isinstance(name, str) and name else f"la région {region.code.iloc[0]}"
 
 
-def source_petite_enfance(ctx: Contexte) -> str:
+def source_petite_enfance(ctx: Context) -> str:
     return ctx.source(f"Cnaf, Cafdata, taux de couverture global petite enfance {ctx.childcare.year} "
                       "(txcouv_pe_epci, txcouv_pe_nat)")
 
 
-def tableau_petite_enfance(ctx: Contexte):
+def tableau_petite_enfance(ctx: Context):
     c = ctx.childcare
     df = _petite_enfance(ctx)
     show = lambda x: "–" if pd.isna(x) else fmt.nombre(x, 1)  # noqa: E731
@@ -249,7 +248,7 @@ def tableau_petite_enfance(ctx: Contexte):
     return out, resume
 
 
-def carte_petite_enfance(ctx: Contexte):
+def carte_petite_enfance(ctx: Context):
     if ctx.geo is None or ctx.geo.epci() is None:
         return None
     df = _petite_enfance(ctx)

@@ -1,0 +1,1 @@
+"""What each chapter shows: its context (checked data of one year), values, figures and tables."""
