@@ -9,6 +9,9 @@ import pytest
 
 from conftest import write
 from helpers import cli
+from helpers import indicators as ind
+from helpers.reference import load_reference
+from helpers.registers import load_registers
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "data" / "demo"
@@ -72,6 +75,33 @@ def test_departement_with_its_own_exports_builds(dep, name, text, caf, foyers, t
     assert code == 0
     html = (out / "rapport-2023.html").read_text(encoding="utf-8")
     assert f"la {caf} comptait <strong>{foyers} familles allocataires</strong>" in html
+
+
+@pytest.fixture
+def empty_meetings(tmp_path) -> Path:
+    reg = tmp_path / "registres"
+    shutil.copytree(ROOT / "data" / "registers", reg)
+    path = reg / "17" / "reunions_reseau.csv"
+    path.write_text(path.read_text(encoding="utf-8").splitlines()[0] + "\n", encoding="utf-8")
+    return reg
+
+
+def test_empty_meetings_register_is_valid(empty_meetings, capsys):
+    code, _ = run(capsys, "check", "--year", "2023", "--set", f"registers_dir={empty_meetings}")
+    assert code == 0 and "Aucun problème" in run.out
+    ref = load_reference(ROOT / "data" / "reference", "17")
+    k = ind.coop_year(load_registers(empty_meetings / "17", ref.sirens()), ref, 2023)
+    assert len(k.meetings) == 0 and k.meetings_with_managers_and_elected == 0
+
+
+@pytest.mark.e2e
+def test_empty_meetings_register_builds_the_chapter(empty_meetings, tmp_path, capsys):
+    out = tmp_path / "out"
+    code, _ = run(capsys, "-q", "build", "--year", "2023", "--set", f"registers_dir={empty_meetings}",
+                  "--chapters", "cooperation", "--formats", "html", "--out", str(out))
+    assert code == 0
+    html = (out / "rapport-2023.html").read_text(encoding="utf-8")
+    assert "0 rencontre du réseau" in html and 'id="tab-coop-reunions"' not in html
 
 
 def _header(name: str) -> str:
