@@ -104,6 +104,30 @@ def test_empty_meetings_register_builds_the_chapter(empty_meetings, tmp_path, ca
     assert "0 rencontre du réseau" in html and 'id="tab-coop-reunions"' not in html
 
 
+def test_binary_params_file(tmp_path, no_kernel, capsys):
+    bad = tmp_path / "parametres.yaml"
+    bad.write_bytes(bytes(range(256)) * 4)
+    code, err = run(capsys, "build", "--year", "2023", "--params", str(bad), "--out", str(tmp_path / "out"))
+    assert code == 2
+    assert f"--params {bad} : ce n’est pas un fichier texte en UTF-8" in err
+    ctrl = tmp_path / "controle.yaml"
+    ctrl.write_bytes(b"caf_name: \x00\x01\x02\n")
+    code, err = run(capsys, "check", "--year", "2023", "--params", str(ctrl))
+    assert code == 2 and "ce n’est pas un fichier texte YAML" in err
+
+
+def test_impossible_observation_date(tmp_path, no_kernel, capsys):
+    code, err = run(capsys, "build", "--year", "2023", "--set", "observation_date=2023-02-30",
+                    "--out", str(tmp_path / "out"))
+    assert code == 2
+    assert "Paramètre « observation_date » (venant de --set) : date impossible" in err and "« 2023-02-30 »" in err
+    params = write(tmp_path / "p.yaml", "observation_date: 2023-02-30\n")
+    code, err = run(capsys, "check", "--year", "2023", "--params", str(params))
+    assert code == 2 and f"(venant de --params {params}) : date impossible" in err
+    code, err = run(capsys, "check", "--year", "2023", "--set", "observation_date=2022-06-30")
+    assert code == 2 and "Paramètres incohérents : observation_date (2022-06-30) n’est pas dans l’année 2023" in err
+
+
 def _header(name: str) -> str:
     return (DEMO / name).read_text(encoding="utf-8-sig").splitlines()[0] + "\n"
 
