@@ -158,3 +158,23 @@ def test_export_of_another_departement_or_header_only(files, message, command, t
     code, err = run(capsys, command, "--year", "2023", "--set", f"cafdata_dir={folder}", *extra)
     assert code == 1
     assert "Erreur dans les données" in err and message in err
+
+
+def test_unexpected_error_is_one_french_line_and_debug_shows_the_trace(monkeypatch, tmp_path, capsys):
+    import helpers.build as build
+
+    def bug(*a, **k):
+        raise ZeroDivisionError("division par zéro\nsimulée")
+
+    monkeypatch.setattr(build, "check", bug)
+    code, err = run(capsys, "-q", "build", "--year", "2023", "--out", str(tmp_path / "out"))
+    assert code == 1
+    assert err.strip().splitlines() == [
+        "Erreur inattendue (ZeroDivisionError : division par zéro simulée). Rien n’a été publié. "
+        "Relancer avec --debug pour afficher la trace complète."]
+    for argv in (["-q", "--debug", "build", "--year", "2023"], ["-q", "build", "--debug", "--year", "2023"]):
+        assert cli.main([*argv, "--out", str(tmp_path / "out")]) == 1
+        err = capsys.readouterr().err
+        assert "Traceback (most recent call last)" in err and 'raise ZeroDivisionError("division par zéro' in err
+        assert err.strip().splitlines()[-1] == "Erreur inattendue (ZeroDivisionError : division par zéro simulée). " \
+                                               "Rien n’a été publié."
