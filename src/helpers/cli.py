@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import traceback
 from pathlib import Path
 
 from helpers import config
@@ -27,6 +28,14 @@ argparse._ = lambda s: _FR.get(s, s)  # argparse looks its messages up through t
 log = logging.getLogger("rapport")
 
 
+DEBUG_HELP = "en cas d’erreur inattendue, afficher la trace Python complète"
+
+
+def _debug(p: argparse.ArgumentParser) -> None:
+    # also accepted after the command (rapport build --debug …); SUPPRESS: absent, it keeps the value before it
+    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--year", required=True, metavar="ANNÉE",
                    help="année du rapport (données au 31 décembre) ; il faut un fichier params/ANNÉE.yaml")
@@ -36,6 +45,7 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="impose un paramètre (répétable), par exemple --set cafdata_dir=chemin/vers/exports")
     p.add_argument("--demo", action="store_true",
                    help="construire sur le jeu de démonstration illustratif (data/demo) au lieu des données réelles")
+    _debug(p)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -45,6 +55,7 @@ def parser() -> argparse.ArgumentParser:
                     "à partir des données : notebooks exécutés, HTML et PDF.",
         epilog="Exemple : rapport build --year 2023. Aide d’une commande : rapport build --help.")
     ap.add_argument("-q", "--quiet", action="store_true", help="n’afficher que les erreurs")
+    ap.add_argument("--debug", action="store_true", help=DEBUG_HELP)
     sub = ap.add_subparsers(dest="commande", metavar="COMMANDE", title="commandes")
 
     b = sub.add_parser("build", help="construire le rapport d’une année",
@@ -72,10 +83,12 @@ def parser() -> argparse.ArgumentParser:
     f.add_argument("--geo-url", metavar="URL", default="https://geo.api.gouv.fr", help="adresse de l’API géographique")
     f.add_argument("--timeout", metavar="SECONDES", type=float, default=60.0, help="délai d’attente par requête")
     f.add_argument("--retries", metavar="N", type=int, default=3, help="nombre d’essais par fichier")
+    _debug(f)
 
     d = sub.add_parser("demo", help="régénérer le jeu de démonstration intégré (data/demo)",
                        description="Régénère, avec la même graine, le jeu de démonstration illustratif de data/demo.")
     d.add_argument("--out", metavar="DOSSIER", type=Path, default=config.DATA_DIR / "demo")
+    _debug(d)
     return ap
 
 
@@ -159,6 +172,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("Interrompu : rien n’a été publié.", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug or an unforeseen input: one line, the trace only when asked for
+        if args.debug:
+            traceback.print_exc()
+        detail = " ".join(str(exc).split())
+        print(f"Erreur inattendue ({type(exc).__name__}{' : ' + detail if detail else ''})."
+              + (" Rien n’a été publié." if args.commande == "build" else "")
+              + ("" if args.debug else " Relancer avec --debug pour afficher la trace complète."), file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

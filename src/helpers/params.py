@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -160,11 +161,27 @@ def _french_error(err: dict) -> str:
         return f"valeur non reconnue (valeurs possibles : {ctx.get('expected', '')})".replace(" or ", ", ")
     if t == "value_error":
         return str(ctx.get("error", err["msg"]))
+    if t in ("date_from_datetime_parsing", "date_parsing") and re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(err.get("input"))):
+        return "date impossible (ce jour n’existe pas dans le calendrier)"
     return _TYPE_MESSAGES.get(t, err["msg"])
 
 
+class _Loader(yaml.SafeLoader):
+    """YAML without implicit timestamps: a date stays text until the model checks it, so that an impossible
+    one (2023-02-30) is refused with the key it belongs to rather than failing while the file is read."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+
+
+def _load(text: str) -> Any:
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader)
+
+
 def parse_set(items: list[str] | None) -> dict[str, Any]:
-    """`KEY=VALUE` pairs; the value is read as YAML (numbers, lists, dates)."""
+    """`KEY=VALUE` pairs; the value is read as YAML (numbers, lists; dates stay text until checked)."""
     out: dict[str, Any] = {}
     for item in items or []:
         if "=" not in item:
@@ -174,8 +191,8 @@ def parse_set(items: list[str] | None) -> dict[str, Any]:
         if not key:
             raise ParamError(f"--set « {item} » : clé vide")
         try:
-            value = yaml.safe_load(raw) if raw.strip() else None
-        except yaml.YAMLError:
+            value = _load(raw) if raw.strip() else None
+        except (yaml.YAMLError, ValueError):
             value = raw
         out[key] = value
     return out
@@ -183,13 +200,21 @@ def parse_set(items: list[str] | None) -> dict[str, Any]:
 
 def _read_yaml(path: Path, label: str) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = _load(path.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError as exc:
+        raise ParamError(f"{label} : ce n’est pas un fichier texte en UTF-8 (octet {exc.start} illisible) ; "
+                         "un fichier de paramètres est un fichier YAML")
+    except yaml.reader.ReaderError as exc:
+        raise ParamError(f"{label} : ce n’est pas un fichier texte YAML (caractère interdit, position "
+                         f"{exc.position})")
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f", ligne {mark.line + 1}" if mark else ""
         raise ParamError(f"{label} : fichier YAML illisible{where} ({getattr(exc, 'problem', exc)})")
     except OSError as exc:
         raise ParamError(f"{label} : fichier introuvable ou illisible ({exc.strerror})")
+    except ValueError as exc:  # a value YAML could not build
+        raise ParamError(f"{label} : valeur illisible ({exc})")
     if not isinstance(data, dict):
         raise ParamError(f"{label} : le fichier doit contenir des paires clé: valeur")
     return data
@@ -290,7 +315,10 @@ def resolve(
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
-            key = ".".join(str(x) for x in err["loc"]) or "?"
+            if not err["loc"]:  # a check across keys (the model's validator)
+                lines.append(f"Paramètres incohérents : {_french_error(err)}")
+                continue
+            key = ".".join(str(x) for x in err["loc"])
             top = str(err["loc"][0]) if err["loc"] else ""
             src = origins.get(top, "valeur par défaut du modèle")
             got = err.get("input")

@@ -198,11 +198,22 @@ def read_export(path: Path, dataset: str, departement: str | None = None) -> Dat
         txt = raw[m].str.replace(r"[\s\u202f\u00a0]", "", regex=True)
         frame[m] = pd.to_numeric(txt, errors="coerce").astype("float64")
 
-    if departement and dataset == "s_ben_com_f":
-        keep = frame.code.isna() | frame.code.str.startswith(departement)
+    if frame.empty:
+        raise DataError([Problem(label, "aucune ligne de données (le fichier n’a que son en-tête)")])
+    if departement and dataset in ("s_ben_com_f", "s_ben_dep"):
+        if dataset == "s_ben_com_f":
+            ours = frame.code.notna() & frame.code.str.startswith(departement)
+            keep = ours | frame.code.isna()  # non-localised rows: kept with the département's own rows
+            found = frame.code.dropna().map(lambda c: c[:3] if c.startswith("97") else c[:2])
+        else:
+            ours = keep = frame.code.str.lstrip("0") == departement.lstrip("0")
+            found = frame.code.dropna()
+        if not ours.any():
+            present = sorted(set(found))
+            raise DataError([Problem(label, f"aucune ligne pour le département {departement} ("
+                                     + ("départements présents" if len(present) > 1 else "département présent")
+                                     + f" dans le fichier : {', '.join(present) or 'aucun'})", column=code_col)])
         frame = frame[keep]
-    if departement and dataset == "s_ben_dep":
-        frame = frame[frame.code.str.lstrip("0") == departement.lstrip("0")]
 
     frame, identical, technical = drop_technical_rows(frame, ["dtreffre", "code"], measures, label, code_col)
     return Dataset(dataset, Path(path), frame.drop(columns="_line").reset_index(drop=True), measures,
@@ -272,9 +283,9 @@ class CafData:
         return out
 
     def years(self) -> list[int]:
-        """Years whose December is present in the data."""
+        """Years whose December is present in the data the département totals come from."""
         ys: set[int] = set()
-        for d in (self.dep, self.com, self.epci):
+        for d in (self.dep, self.com):
             if d is not None:
                 ys |= {int(m[:4]) for m in d.months() if m.endswith("-12")}
         return sorted(ys)
@@ -292,8 +303,15 @@ def load_cafdata(folder: Path, departement: str, extraits: Path | None = None) -
     for name in DATASETS:
         p = _find(folder, name)
         if p is not None:
-            setattr(data, {"s_ben_dep": "dep", "s_ben_epci_f": "epci", "s_ben_com_f": "com"}[name],
-                    read_export(p, name, departement))
+            try:
+                ds = read_export(p, name, departement)
+            except DataError as exc:
+                if not data.illustrative:
+                    raise
+                raise DataError(exc.problems + [Problem(label, "c’est le jeu de démonstration, qui ne décrit que la "
+                                "Charente-Maritime (17) : pour un autre département, télécharger ses exports avec "
+                                f"« rapport fetch --year ANNÉE --departement {departement} »")]) from None
+            setattr(data, {"s_ben_dep": "dep", "s_ben_epci_f": "epci", "s_ben_com_f": "com"}[name], ds)
     if data.dep is None and data.com is None:
         raise DataError([Problem(label, "aucun export Cafdata s_ben_dep ou s_ben_com_f trouvé "
                                         "(fichiers attendus : s_ben_dep*.csv, s_ben_com_f*.csv)")])

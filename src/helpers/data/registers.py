@@ -61,6 +61,12 @@ def _split(v: str) -> list[str]:
     return [x.strip() for x in str(v).split(SEP) if x.strip()]
 
 
+def _lists(s: pd.Series) -> pd.Series:
+    """The `|`-separated values of each cell, as lists: an object column even when the register has no
+    row (a text column then, and whatever is computed from it, would be text too)."""
+    return pd.Series([_split(v) for v in s], index=s.index, dtype=object)
+
+
 def _check_common(df: pd.DataFrame, path: Path, sirens: set[str] | None, id_col: str | None) -> list[Problem]:
     label = display_path(path)
     problems: list[Problem] = []
@@ -154,7 +160,7 @@ def load_registers(folder: Path, sirens: set[str] | None) -> Registers:
     ctg = ctg.copy()
     for c in ("date_signature", "date_debut", "date_fin"):
         ctg[c] = to_date(ctg[c])
-    ctg["themes"] = ctg.thematiques.map(_split)
+    ctg["themes"] = _lists(ctg.thematiques)
     postes = postes.copy()
     for c in ("date_debut", "date_fin"):
         postes[c] = to_date(postes[c])
@@ -162,5 +168,5 @@ def load_registers(folder: Path, sirens: set[str] | None) -> Registers:
         postes[c] = to_number(postes[c])
     reunions = reunions.copy()
     reunions["date"] = to_date(reunions["date"])
-    reunions["audiences"] = reunions.publics.map(_split)
+    reunions["audiences"] = _lists(reunions.publics)
     return Registers(ctg, postes, reunions, tuple(files))
