@@ -21,7 +21,7 @@ PAQUETS_RAPPORT := python3-venv libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-sub
 PAQUETS_TEST := chromium nodejs npm
 
 .DEFAULT_GOAL := help
-.PHONY: help report test test-unit paquets paquets-rapport lab check demo lock clean
+.PHONY: help report test test-unit golden paquets paquets-rapport lab check demo lock clean
 
 help: ## Afficher cette aide
 	@echo "Cibles disponibles (variables : YEAR=$(YEAR), PYTHON=$(PYTHON)) :"
@@ -50,11 +50,15 @@ NODE_DEPS := tests/browser/node_modules/.package-lock.json
 $(NODE_DEPS): tests/browser/package.json tests/browser/package-lock.json | paquets
 	npm ci --prefix tests/browser --ignore-scripts --no-audit --no-fund
 
-test: paquets $(STAMP) $(NODE_DEPS) ## Lancer les tests (unitaires, construction complète, contrôles dans Chromium)
+test: paquets $(STAMP) $(NODE_DEPS) ## Lancer les tests (ruff, unitaires, construction complète, contrôles dans Chromium)
+	$(BIN)/ruff check src tests
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-unit: $(STAMP) ## Lancer les tests rapides (sans construction complète ni navigateur)
 	$(BIN)/python -m pytest -m "not e2e" $(PYTEST_ARGS)
+
+golden: $(STAMP) ## Réécrire les fichiers de référence des chiffres (tests/golden), puis relire le diff
+	$(BIN)/python tests/snapshot.py
 
 lab: $(STAMP) ## Ouvrir les notebooks dans JupyterLab avec l'environnement du projet
 	$(BIN)/jupyter lab notebooks

@@ -6,12 +6,12 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import write
+
 from helpers import cli
-from helpers.indicators import cooperation as ind
 from helpers.data.reference import load_reference
 from helpers.data.registers import load_registers
+from helpers.indicators import cooperation as ind
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "data" / "demo"
@@ -121,16 +121,18 @@ def test_binary_params_file(tmp_path, no_kernel, capsys):
     assert code == 2 and "ce n’est pas un fichier texte YAML" in err
 
 
-def test_impossible_observation_date(tmp_path, no_kernel, capsys):
-    code, err = run(capsys, "build", "--year", "2023", "--set", "observation_date=2023-02-30",
+@pytest.mark.parametrize("value", ["2023-02-30", "2023-06-30", "2023-12-31"])
+def test_observation_date_is_refused_everything_is_at_31_december(value, tmp_path, no_kernel, capsys):
+    """A mid-year date used to print « au 30 juin 2023 » over figures computed at 31 December: the
+    parameter is gone, and refused with what to do."""
+    code, err = run(capsys, "build", "--year", "2023", "--set", f"observation_date={value}",
                     "--out", str(tmp_path / "out"))
     assert code == 2
-    assert "Paramètre « observation_date » (venant de --set) : date impossible" in err and "« 2023-02-30 »" in err
-    params = write(tmp_path / "p.yaml", "observation_date: 2023-02-30\n")
+    assert "Paramètre « observation_date » (venant de --set) : ce n’est plus un paramètre" in err
+    assert "31 décembre" in err and "Traceback" not in err
+    params = write(tmp_path / "p.yaml", f"observation_date: {value}\n")
     code, err = run(capsys, "check", "--year", "2023", "--params", str(params))
-    assert code == 2 and f"(venant de --params {params}) : date impossible" in err
-    code, err = run(capsys, "check", "--year", "2023", "--set", "observation_date=2022-06-30")
-    assert code == 2 and "Paramètres incohérents : observation_date (2022-06-30) n’est pas dans l’année 2023" in err
+    assert code == 2 and f"(venant de --params {params}) : ce n’est plus un paramètre" in err
 
 
 def _header(name: str) -> str:

@@ -4,11 +4,10 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import write
 from nbclient import NotebookClient
 
-from conftest import write
-from helpers import cli
-from helpers import config
+from helpers import cli, config
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,7 +62,7 @@ def test_export_with_technical_and_national_rows_builds_and_says_so(real_cafdata
     text = (real_cafdata / "s_ben_com_f_17.csv").read_text(encoding="utf-8-sig")
     lines = text.splitlines()
     header = lines[0].split(";")
-    real = next(l for l in lines[1:] if l.startswith("2023-12;17300;"))
+    real = next(row for row in lines[1:] if row.startswith("2023-12;17300;"))
     tech = real.split(";")[:3] + ["5"] * (len(header) - 3)
     national = ["2023-12", "", ""] + ["40"] * (len(header) - 3)
     (data / "s_ben_com_f_17.csv").write_text("\ufeff" + "\n".join(lines + [";".join(tech), ";".join(national)]) + "\n",

@@ -2,12 +2,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from conftest import write
-from helpers.indicators import portrait as ind
+
 from helpers.data.cafdata import communes_year, load_cafdata, non_localised, read_export, totals
-from helpers.errors import DataError
 from helpers.data.reference import load_reference
+from helpers.errors import DataError
+from helpers.indicators import portrait as ind
 
 ROOT = Path(__file__).resolve().parents[1]
 HEADER = "dtreffre;numcomdo;nomcom;indfoy_ndur;indnbp_ndur;indfoy_rsa"

@@ -8,8 +8,7 @@ import nbformat
 import pytest
 from pypdf import PdfReader
 
-from helpers import cli
-from helpers import config
+from helpers import cli, config
 
 pytestmark = pytest.mark.e2e
 NNBSP = "\u202f"
@@ -145,7 +144,7 @@ FOOTER = "Chapitre construit en partie sur des données illustratives"
 
 def test_no_empty_page_and_illustrative_banner_only_where_illustrative_data_are(pdf_text):
     for i, page in enumerate(pdf_text, start=1):
-        lines = [l for l in page.splitlines() if l.strip()]
+        lines = [line for line in page.splitlines() if line.strip()]
         assert len(lines) >= 4, f"page {i} presque vide"
     ctg = next(i for i, p in enumerate(pdf_text) if "Des projets de territoire" in p and i > 2)
     first_annex = next(i for i, p in enumerate(pdf_text) if "Annexe 1 — Sources et méthode" in p and i > 2)

@@ -18,14 +18,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from helpers import cli
-from helpers import config
+from helpers import cli, config, fmt
 from helpers.data import fetch
-from helpers import fmt
 from helpers.data.cafdata import communes_year, load_cafdata, read_export, totals
-from helpers.errors import DataError
 from helpers.data.geo import load_geo
 from helpers.data.reference import load_reference
+from helpers.errors import DataError
 
 FIX = Path(__file__).resolve().parent / "fixtures" / "fetch"
 NOW = dt.datetime(2026, 3, 15, 10, 30, tzinfo=dt.timezone(dt.timedelta(hours=1)))

@@ -1,14 +1,13 @@
 """The real open data shipped with the project: every file listed with its source and checksum."""
 import hashlib
-from pathlib import Path
 
 import pytest
 import yaml
 
 from helpers import config
-from helpers.params import resolve
 from helpers.data.series import load_childcare, load_dep_series
 from helpers.indicators.portrait import index_series
+from helpers.params import resolve
 
 OPENDATA = config.DATA_DIR / "opendata"
 

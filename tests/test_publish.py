@@ -2,8 +2,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 
-from helpers.report import page as pg
 from helpers.errors import RapportError
+from helpers.report import page as pg
 from helpers.report.assemble import Chapter, Meta, assemble
 
 

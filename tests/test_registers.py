@@ -4,11 +4,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from helpers.indicators import cooperation as ind_coop
-from helpers.indicators import ctg as ind
-from helpers.errors import DataError
 from helpers.data.reference import load_reference
 from helpers.data.registers import load_registers
+from helpers.errors import DataError
+from helpers.indicators import cooperation as ind_coop
+from helpers.indicators import ctg as ind
 
 ROOT = Path(__file__).resolve().parents[1]
 REG = ROOT / "data" / "registers" / "17"

@@ -11,13 +11,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from helpers.report import annexes
-from helpers import config
-from helpers import fmt
-from helpers.data.cafdata import non_localised
+from helpers import config, fmt
 from helpers.chapters.context import Context, load_for, registers_folder
+from helpers.data.cafdata import non_localised
 from helpers.errors import DataError, Problem, RapportError, display_path
 from helpers.params import Resolved, describe
+from helpers.report import annexes
+
 log = logging.getLogger("rapport")
 
 KERNEL = "python3"
@@ -41,9 +41,7 @@ class Checked:
 
 def check(resolved: Resolved, chapters: list[str] | None = None) -> Checked:
     """Load and check every input the chapters need; collect all problems, then raise."""
-    from helpers.chapters import cooperation
-    from helpers.chapters import ctg
-    from helpers.chapters import portrait
+    from helpers.chapters import cooperation, ctg, portrait
     p = resolved.params
     chapters = chapters or list(p.chapters)
     problems: list[Problem] = []

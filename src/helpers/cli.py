@@ -9,6 +9,7 @@ from pathlib import Path
 
 from helpers import config
 from helpers.errors import DataError, ParamError, RapportError
+
 _FR = {
     "usage: ": "utilisation : ",
     "positional arguments": "arguments",

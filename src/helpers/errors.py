@@ -1,7 +1,7 @@
 """Errors a user reads: French messages that name the file, the row and the column."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 

@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from helpers import config
 from helpers.errors import ParamError, display_path
+
 ChapterName = Literal["portrait", "ctg", "cooperation"]
 FormatName = Literal["html", "pdf"]
 
@@ -28,7 +29,6 @@ class Parametres(BaseModel):
     year: int = Field(ge=2016, le=2100, description="année du rapport (données de décembre)")
     departement: str = Field(pattern=r"^(0[1-9]|[1-8][0-9]|9[0-5]|2A|2B|97[1-6])$")
     caf_name: str = Field(min_length=3)  # default: "Caf de la <département>" (data/reference/departements.csv)
-    observation_date: dt.date | None = None  # default: 31 December of `year`
     data_dir: Path
     demo: bool = False  # build on the illustrative demo data (data_dir/demo) instead of real open data
     opendata_dir: Path | None = None  # embedded real open data: <opendata_dir>/<departement>/, <opendata_dir>/national/
@@ -51,15 +51,11 @@ class Parametres(BaseModel):
             raise ValueError("la liste contient un doublon")
         return v
 
-    @model_validator(mode="after")
-    def _dates(self):
-        if self.observation_date is None:
-            object.__setattr__(self, "observation_date", dt.date(self.year, 12, 31))
-        elif self.observation_date.year != self.year:
-            raise ValueError(
-                f"observation_date ({self.observation_date}) n’est pas dans l’année {self.year}"
-            )
-        return self
+    @property
+    def observation_date(self) -> dt.date:
+        """Every figure of the report is computed at 31 December of its year: the commune data of
+        Cafdata exist only for Decembers, and the registers are read at the same date."""
+        return dt.date(self.year, 12, 31)
 
     @property
     def cafdata_path(self) -> Path | None:
@@ -310,6 +306,11 @@ def resolve(
             merged["caf_name"] = name
             origins["caf_name"] = "déduit du département (data/reference/departements.csv)"
 
+    if "observation_date" in merged:
+        raise ParamError(
+            f"Paramètre « observation_date » (venant de {origins.get('observation_date', '?')}) : ce n’est plus un "
+            "paramètre ; le rapport est toujours calculé au 31 décembre de l’année (les données communales de "
+            "Cafdata n’existent qu’en décembre, et les registres sont lus à la même date). Retirez cette clé.")
     try:
         params = Parametres(**merged)
     except ValidationError as exc:

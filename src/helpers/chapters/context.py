@@ -1,7 +1,6 @@
 """What a chapter notebook opens first: checked parameters and data, for one year."""
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -9,13 +8,14 @@ from typing import Any
 
 from helpers import fmt
 from helpers.data.cafdata import CafData, load_cafdata
-from helpers.errors import DataError, Problem, display_path
 from helpers.data.geo import Geo, load_geo
-from helpers.report.page import Page
-from helpers.params import Parametres, Resolved, resolve
 from helpers.data.reference import Reference, load_reference
 from helpers.data.registers import Registers, load_registers
 from helpers.data.series import Childcare, DepSeries, load_childcare, load_dep_series
+from helpers.errors import DataError, Problem, display_path
+from helpers.params import Parametres, Resolved, resolve
+from helpers.report.page import Page
+
 log = logging.getLogger(__name__)
 
 

@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import pandas as pd
 
-from helpers.report import charts
 from helpers import fmt
-from helpers.indicators import cooperation as ind
 from helpers.chapters.context import Context
+from helpers.indicators import cooperation as ind
+from helpers.report import charts
 from helpers.report.page import marque
+
+
 def disponible(ctx: Context) -> bool:
     return ctx.registres_disponibles()
 

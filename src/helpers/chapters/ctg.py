@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import pandas as pd
 
-from helpers.report import charts
 from helpers import fmt
-from helpers.indicators import ctg as ind
 from helpers.chapters.context import Context
+from helpers.indicators import ctg as ind
+from helpers.params import departement_row
+from helpers.report import charts
 from helpers.report.page import marque, ref
+
 STATUS_COLORS = {ind.STATUS_BEFORE: charts.BLUE, ind.STATUS_SIGNED: charts.ORANGE, ind.STATUS_NONE: "#DDDDDD"}
 
 
@@ -231,7 +233,8 @@ def tableau_petite_enfance(ctx: Context):
         "dont assistantes maternelles": df.txcouv_am_ind.map(show),
     })
     region = c.level("region")
-    refs = [(f"Charente-Maritime" if ctx.p.departement == "17" else f"Département {ctx.p.departement}",
+    row = departement_row(ctx.p.departement, ctx.p.reference_dir)
+    refs = [(row["nom"] if row else f"Département {ctx.p.departement}",
              c.frame[(c.frame.niveau == "departement") & (c.frame.code == ctx.p.departement)])]
     if not region.empty:
         refs.append((_region_name(ctx, region), region))

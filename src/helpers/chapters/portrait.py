@@ -3,14 +3,16 @@ from __future__ import annotations
 
 import pandas as pd
 
-from helpers.report import charts
 from helpers import fmt
-from helpers.indicators import portrait as ind
+from helpers.chapters.context import Context
 from helpers.data import series as ind_series
 from helpers.data.cafdata import communes_year
-from helpers.chapters.context import Context
-from helpers.report.page import marque
+from helpers.indicators import portrait as ind
 from helpers.params import departement_row
+from helpers.report import charts
+from helpers.report.page import marque
+
+
 def annee(ctx: Context) -> ind.PortraitYear:
     y = ind.portrait_year(ctx.cafdata, ctx.reference, ctx.year)
     assert y is not None  # checked when the context was opened

@@ -20,9 +20,10 @@ from pathlib import Path
 import pandas as pd
 import pandera.pandas as pa
 
-from helpers.errors import DataError, Problem, display_path
 from helpers.data.reference import Reference, fold_codes
 from helpers.data.schemas import RE_MONTH, read_text_csv, text_col, validate
+from helpers.errors import DataError, Problem, display_path
+
 MEASURE_RE = re.compile(r"^ind(foy|nbp|mtt|ben)_[a-z0-9]+$")
 RE_COUNT = re.compile(r"^\d+(\.\d*)?$")  # counts are never negative
 

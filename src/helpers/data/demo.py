@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from helpers import config
+
 SEED = 17
 DEP = "17"
 DEP_NAME = "Charente-Maritime"

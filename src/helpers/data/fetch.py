@@ -45,11 +45,11 @@ from urllib.parse import quote, urlencode, urlsplit
 import requests
 import urllib3
 
-from helpers import config
-from helpers import fmt
+from helpers import config, fmt
 from helpers.data.cafdata import Dataset, read_export
-from helpers.errors import DataError, ParamError, Problem, RapportError, display_path
 from helpers.data.reference import Reference, load_reference
+from helpers.errors import DataError, ParamError, Problem, RapportError, display_path
+
 log = logging.getLogger("rapport")
 
 BACKOFF_SECONDS = 1.0  # wait BACKOFF_SECONDS × attempt number before trying again

@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from helpers.errors import DataError, Problem, display_path
+
 _YEARS = re.compile(r"_(\d{4})(?:_(\d{4}))?\.geojson$")
 
 

@@ -8,8 +8,9 @@ from pathlib import Path
 import pandas as pd
 import pandera.pandas as pa
 
-from helpers.errors import DataError, Problem, display_path
 from helpers.data.schemas import RE_INT, num_col, read_text_csv, text_col, validate
+from helpers.errors import DataError, Problem, display_path
+
 EPCI_SCHEMA = pa.DataFrameSchema({
     "departement": text_col(r"^(\d{2}|2A|2B|97\d)$", "code de département invalide"),
     "siren": text_col(r"^\d{9}$", "SIREN invalide (9 chiffres attendus)"),

@@ -9,8 +9,9 @@ from pathlib import Path
 import pandas as pd
 import pandera.pandas as pa
 
-from helpers.errors import DataError, Problem, display_path
 from helpers.data.schemas import date_col, num_col, read_text_csv, text_col, to_date, to_number, validate
+from helpers.errors import DataError, Problem, display_path
+
 THEMES = [
     "petite enfance",
     "jeunesse",

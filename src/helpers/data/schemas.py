@@ -12,6 +12,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from helpers.errors import DataError, Problem, display_path
+
 RE_INT = r"^-?\d+(\.0+)?$"  # counts: `37793` or `37793.0`
 RE_NUM = r"^-?\d+([.,]\d+)?$"
 RE_DATE = r"^\d{4}-\d{2}-\d{2}$"
@@ -42,7 +43,7 @@ def num_col(min_value: float | None = 0, integer: bool = False, nullable: bool =
     if min_value is not None:
         checks.append(pa.Check(
             lambda s, m=min_value: pd.to_numeric(s.str.replace(",", ".", regex=False), errors="coerce").fillna(m) >= m,
-            error=f"la valeur doit être positive ou nulle" if min_value == 0 else f"la valeur doit être au moins {min_value}",
+            error="la valeur doit être positive ou nulle" if min_value == 0 else f"la valeur doit être au moins {min_value}",
             ignore_na=True))
     return pa.Column(str, checks, nullable=nullable)
 

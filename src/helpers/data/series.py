@@ -14,8 +14,15 @@ import pandas as pd
 import pandera.pandas as pa
 
 from helpers.data.cafdata import Dropped, drop_technical_rows
+from helpers.data.schemas import (  # benefit -> (dataset, file name, modality column, measure)
+    RE_MONTH,
+    num_col,
+    read_text_csv,
+    text_col,
+    validate,
+)
 from helpers.errors import DataError, Problem, display_path
-from helpers.data.schemas import RE_MONTH, num_col, read_text_csv, text_col, validate  # benefit -> (dataset, file name, modality column, measure)
+
 AF_CF = {
     "AF": ("af_s_majo_dep", "df_af_s_majo_dep_data.csv", "af_majo", "indfoy_af"),
     "CF": ("cf_s_majo_dep", "df_cf_s_majo_dep_data.csv", "cf_majo", "indfoy_cf"),

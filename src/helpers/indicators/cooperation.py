@@ -9,6 +9,7 @@ from helpers.data.reference import Reference
 from helpers.data.registers import Registers
 from helpers.indicators import end_of_year
 
+
 def posts_active(postes: pd.DataFrame, at: pd.Timestamp) -> pd.DataFrame:
     """Posts started by `at` and not ended before it (an empty end date: still open)."""
     return postes[(postes.date_debut <= at) & (postes.date_fin.isna() | (postes.date_fin >= at))]

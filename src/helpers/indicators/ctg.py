@@ -9,6 +9,7 @@ from helpers.data.reference import Reference, epci_sort_key
 from helpers.data.registers import Registers
 from helpers.indicators import end_of_year
 
+
 def ctg_in_force(ctg: pd.DataFrame, at: pd.Timestamp) -> pd.DataFrame:
     """Conventions signed by `at` whose period covers `at` (both ends included)."""
     return ctg[(ctg.date_signature <= at) & (ctg.date_debut <= at) & (ctg.date_fin >= at)]

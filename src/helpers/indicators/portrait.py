@@ -10,6 +10,7 @@ from helpers.data.cafdata import BENEFIT_GROUPS, CafData, Totals, communes_year,
 from helpers.data.reference import Reference
 from helpers.data.series import DepSeries
 
+
 @dataclass(frozen=True)
 class PortraitYear:
     year: int

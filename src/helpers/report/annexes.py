@@ -9,10 +9,10 @@ import platform
 import subprocess
 from pathlib import Path
 
-from helpers import config
-from helpers import fmt
+from helpers import config, fmt
 from helpers.errors import display_path
 from helpers.params import Resolved, describe
+
 LABELS = {
     "foyers_allocataires": ("Foyers allocataires", "nombre"),
     "personnes_couvertes": ("Personnes couvertes", "nombre"),

@@ -16,6 +16,8 @@ from nbconvert import HTMLExporter
 
 from helpers import config
 from helpers.errors import RapportError
+
+
 @dataclass
 class Chapter:
     key: str

@@ -14,7 +14,10 @@ import mistune
 import pandas as pd
 from IPython.display import HTML, display
 
-from helpers.errors import RapportError  # The templates are the project's own text: their inline HTML (1<sup>er</sup>) is kept. Values never go
+from helpers.errors import (
+    RapportError,  # The templates are the project's own text: their inline HTML (1<sup>er</sup>) is kept. Values never go
+)
+
 # through Markdown: see render_text.
 _md = mistune.create_markdown(escape=False, plugins=["table"])
 _ID = re.compile(r"^[a-z][a-z0-9-]*$")
