@@ -1,5 +1,6 @@
 """The annual build: checked parameters and data -> Papermill -> HTML -> PDF, published
-atomically into the output folder (a failed build leaves what was published untouched)."""
+atomically into the output folder (a failed build leaves what was published untouched; see
+sortie.py for the output folder)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -11,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import annexes, config, fmt
+from . import annexes, config, fmt, sortie
 from .cafdata import non_localised
 from .contexte import Contexte, load_for, registers_folder
 from .errors import DataError, Problem, RapportError, display_path
@@ -199,20 +200,16 @@ def _downloads(resolved: Resolved) -> str:
     return annexes.downloads(entries) if entries else ""
 
 
-def publish_dir(staging: Path, out: Path) -> None:
-    """Replace `out` by `staging` with renames only: never a half-written output folder."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    old = out.with_name(f".{out.name}.ancien-{os.getpid()}")
-    if out.exists():
-        out.rename(old)
-    try:
-        staging.rename(out)
-    except OSError:
-        if old.exists():
-            old.rename(out)
-        raise
-    if old.exists():
-        shutil.rmtree(old, ignore_errors=True)
+def _inputs(resolved: Resolved, params_file: Path | None) -> list[tuple[str, Path | None]]:
+    """Everything a build reads: the output may not be, contain, or be inside any of these."""
+    p = resolved.params
+    return [("dossier des paramètres", config.PARAMS_DIR), ("dossier des notebooks", config.NOTEBOOKS_DIR),
+            ("dossier du code (paquet helpers)", config.PACKAGE_DIR), ("dossier des données (data_dir)", p.data_dir),
+            ("dossier des exports Cafdata (cafdata_dir)", p.cafdata_path),
+            ("dossier des contours (geo_dir)", p.geo_dir),
+            ("dossier des registres (registers_dir)", p.registers_dir),
+            ("dossier de référence (reference_dir)", p.reference_dir),
+            ("fichier de paramètres (--params)", Path(params_file) if params_file else None)]
 
 
 def build(resolved: Resolved, out: Path, params_file: Path | None, overrides: dict,
@@ -224,18 +221,17 @@ def build(resolved: Resolved, out: Path, params_file: Path | None, overrides: di
     p = resolved.params
     chapters = chapters or list(p.chapters)
     formats = formats or list(p.formats)
+    # The output must be the report's own (absent, empty, or a report folder): refused before anything runs.
+    out = sortie.verifier(out, _inputs(resolved, params_file), racine=config.ROOT)
     log.info("Paramètres : %s", "; ".join(f"{k}={v} [{o}]" for k, v, o in describe(resolved)))
 
     checked = check(resolved, chapters)  # raises DataError before any kernel starts
-    out = Path(out).resolve()
-    staging = out.with_name(f".{out.name}.partiel-{os.getpid()}")
-    failed = out.with_name(f"{out.name}.echec")
-    if staging.exists():
-        shutil.rmtree(staging)
-    (staging / "notebooks").mkdir(parents=True)
+    sortie.nettoyer_abandons(out)
+    staging = sortie.preparer(out, annee=p.year)
     parameters = notebook_parameters(resolved, params_file, overrides)
     built = []
     try:
+        (staging / "notebooks").mkdir()
         for ch in chapters:
             name = config.CHAPTERS[ch]
             dst = staging / "notebooks" / name
@@ -243,9 +239,7 @@ def build(resolved: Resolved, out: Path, params_file: Path | None, overrides: di
             try:
                 execute(ch, config.NOTEBOOKS_DIR / name, dst, parameters)
             except ChapterFailed as exc:
-                if failed.exists():
-                    shutil.rmtree(failed)
-                staging.rename(failed)
+                failed = sortie.garder_echec(staging, out)
                 raise ChapterFailed(str(exc).replace(str(staging), str(failed)) +
                                     f"\nRien n’a été publié dans {out}.") from None
             ctx = checked.contexts[ch]
@@ -279,8 +273,7 @@ def build(resolved: Resolved, out: Path, params_file: Path | None, overrides: di
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
         raise
-    publish_dir(staging, out)
-    if failed.exists():
-        shutil.rmtree(failed, ignore_errors=True)
+    sortie.publier(staging, out)
+    sortie.retirer_echec(out)
     log.info("Terminé en %s s", fmt.nombre(time.monotonic() - t0, 1))
     return [out / w.relative_to(staging) for w in written]
