@@ -185,8 +185,11 @@ def test_stale_staging_of_a_dead_build_is_cleaned_and_others_left(tmp_path):
     foreign = tmp_path / f".2023.partiel-{dead}-fedcba"  # same name pattern, not ours: left alone
     foreign.mkdir()
     (foreign / "notes.txt").write_text("x", encoding="utf-8")
+    stale_kernels = Path(build_mod.tempfile.gettempdir()) / f"rapport-noyaux-{dead}-essai"
+    stale_kernels.mkdir(exist_ok=True)
+    (stale_kernels / sortie.MARQUE).write_text(json.dumps({"outil": "rapport build", "pid": dead}), encoding="utf-8")
     build(out)
-    assert not stale.exists() and not stale_old_layout.exists()
+    assert not stale.exists() and not stale_old_layout.exists() and not stale_kernels.exists()
     assert live.is_dir() and foreign.is_dir()
 
 

@@ -7,8 +7,12 @@ import datetime as dt
 import logging
 import os
 import shutil
+import signal
+import subprocess
 import sys
+import tempfile
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -94,9 +98,65 @@ def notebook_parameters(resolved: Resolved, params_file: Path | None, overrides:
             "params_file": str(Path(params_file).resolve()) if params_file else None, "overrides": ov}
 
 
-def _kernel_manager_class():
+class Kernels:
+    """The kernels of one build and their private folder (tempfile.mkdtemp): connection files and IPC sockets
+    live there, never in the project, so that any number of builds run at once from one checkout, and from a
+    read-only one. `close()` stops any kernel still running (a build interrupted mid-chapter) and removes the
+    folder; the folders of builds killed outright (SIGKILL) are removed by the next build."""
+
+    PREFIX = "rapport-noyaux-"
+
+    def __init__(self) -> None:
+        self.clean_stale()
+        self.dir = Path(tempfile.mkdtemp(prefix=f"{self.PREFIX}{os.getpid()}-"))
+        if len(os.fsencode(self.dir)) > 90:  # a Unix socket path is at most 107 bytes: "<dir>/k0123abcd-ipc-5"
+            shutil.rmtree(self.dir, ignore_errors=True)
+            self.dir = Path(tempfile.mkdtemp(prefix=f"{self.PREFIX}{os.getpid()}-", dir="/tmp"))
+        sortie.ecrire_marque(self.dir)
+        self.processes: list = []
+
+    @classmethod
+    def clean_stale(cls) -> None:
+        base = Path(tempfile.gettempdir())
+        for d in base.glob(f"{cls.PREFIX}*"):
+            info = sortie.lire_marque(d) if d.is_dir() and not d.is_symlink() else None
+            if info is not None and not sortie.vivant(info):
+                shutil.rmtree(d, ignore_errors=True)
+
+    def manager_class(self):
+        return _kernel_manager_class(self.dir, self.processes)
+
+    def close(self) -> None:
+        for proc in self.processes:
+            if proc.poll() is None:  # the kernel leads its own process group (jupyter_client's start_new_session)
+                _signal_group(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 3
+        for proc in self.processes:
+            try:
+                proc.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                _signal_group(proc.pid, signal.SIGKILL)
+                proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _signal_group(pid: int, signum: int) -> None:
+    try:
+        os.killpg(pid, signum)
+    except (ProcessLookupError, PermissionError):
+        try:
+            os.kill(pid, signum)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def _kernel_manager_class(folder: Path, started: list | None = None):
     """Kernels talk to Papermill over local IPC sockets rather than TCP ports: nothing is
-    exposed on the network, and ipykernel no longer warns about unencrypted TCP."""
+    exposed on the network, and ipykernel no longer warns about unencrypted TCP.
+
+    The connection file and the sockets (`ip` is a path prefix for the ipc transport) go into `folder`, with a
+    name of their own: by default jupyter_client names the sockets `kernel-ipc-N` in the working folder (the
+    notebooks), where two builds collide and a read-only checkout fails. `started` receives each kernel's process."""
     from jupyter_client.manager import AsyncKernelManager
     from traitlets import default
 
@@ -105,10 +165,30 @@ def _kernel_manager_class():
         def _default_transport(self):
             return "ipc"
 
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            stem = folder / f"k{uuid.uuid4().hex[:8]}"
+            self.connection_file = f"{stem}.json"
+            self.ip = f"{stem}-ipc"
+
+        async def _async_launch_kernel(self, kernel_cmd, **kw):
+            await super()._async_launch_kernel(kernel_cmd, **kw)
+            proc = getattr(self.provisioner, "process", None)
+            if started is not None and proc is not None:
+                started.append(proc)
+
     return IPCKernelManager
 
 
-def execute(chapter: str, src: Path, dst: Path, parameters: dict) -> None:
+def execute(chapter: str, src: Path, dst: Path, parameters: dict, kernels: Kernels | None = None) -> None:
+    """Run one chapter's notebook with Papermill; `kernels`: the build's (else a private folder for this call)."""
+    if kernels is None:
+        own = Kernels()
+        try:
+            return execute(chapter, src, dst, parameters, own)
+        finally:
+            own.close()
+
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
@@ -116,7 +196,7 @@ def execute(chapter: str, src: Path, dst: Path, parameters: dict) -> None:
     try:
         pm.execute_notebook(str(src), str(dst), parameters=parameters, kernel_name=KERNEL,
                             cwd=str(config.NOTEBOOKS_DIR), progress_bar=False, log_output=False,
-                            kernel_manager_class=_kernel_manager_class())
+                            kernel_manager_class=kernels.manager_class())
     except PapermillExecutionError as exc:
         # Number the cell as in the source notebook: Papermill inserted its injected-parameters cell.
         index = exc.cell_index
@@ -230,14 +310,16 @@ def build(resolved: Resolved, out: Path, params_file: Path | None, overrides: di
     staging = sortie.preparer(out, annee=p.year)
     parameters = notebook_parameters(resolved, params_file, overrides)
     built = []
+    kernels = None
     try:
         (staging / "notebooks").mkdir()
+        kernels = Kernels()
         for ch in chapters:
             name = config.CHAPTERS[ch]
             dst = staging / "notebooks" / name
             log.info("Chapitre « %s » : exécution de %s", ch, name)
             try:
-                execute(ch, config.NOTEBOOKS_DIR / name, dst, parameters)
+                execute(ch, config.NOTEBOOKS_DIR / name, dst, parameters, kernels)
             except ChapterFailed as exc:
                 failed = sortie.garder_echec(staging, out)
                 raise ChapterFailed(str(exc).replace(str(staging), str(failed)) +
@@ -269,7 +351,11 @@ def build(resolved: Resolved, out: Path, params_file: Path | None, overrides: di
             log.info("PDF : mise en page avec WeasyPrint")
             publish.write_pdf(full, staging / f"rapport-{p.year}.pdf", staging)
             written.append(staging / f"rapport-{p.year}.pdf")
+        kernels.close()
+        kernels = None
     except BaseException:
+        if kernels is not None:
+            kernels.close()
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
         raise
