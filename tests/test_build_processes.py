@@ -1,9 +1,10 @@
-"""`rapport build` as a process: builds run side by side, nothing is written in the checkout (kernels' sockets
-and connection files live in a private temporary folder)."""
+"""`rapport build` as a process: SIGTERM/SIGHUP stop it cleanly, builds run side by side, nothing is written in
+the checkout (kernels' sockets and connection files live in a private temporary folder)."""
 from __future__ import annotations
 
 import os
 import shutil
+import signal
 import stat
 import subprocess
 import sys
@@ -13,12 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FAST
-from helpers import config
+from conftest import FAST, tree
+from helpers import cli, config
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[1]
 RAPPORT = Path(sys.executable).with_name("rapport")
+NBSP = "\u00a0"
 
 
 def start(out: Path, tmpdir: Path, year: int = 2023, root: Path = ROOT) -> subprocess.Popen:
@@ -38,12 +40,56 @@ def leftovers(tmpdir: Path) -> list[str]:
     return found
 
 
+def kernel_processes(tmpdir: Path) -> list[int]:
+    """Processes whose command line names `tmpdir` (a kernel is started with -f <tmpdir>/…/k….json)."""
+    pids = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                if str(tmpdir).encode() in (d / "cmdline").read_bytes():
+                    pids.append(int(d.name))
+            except OSError:
+                pass
+    return pids
+
+
 @pytest.fixture
 def tmpdir_short():
     """TMPDIR for a build: short, since a Unix socket path is at most 107 bytes (the build would fall back to /tmp)."""
     d = Path(tempfile.mkdtemp(prefix="rt-", dir="/tmp"))
     yield d
     shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("publie") / "2023"
+    assert cli.main(["-q", "build", "--year", "2023", *FAST, "--out", str(out)]) == 0
+    return out
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_signal_during_a_chapter_stops_kernels_and_removes_everything(published, tmpdir_short, signum):
+    tmp_path = tmpdir_short
+    before, notebooks = tree(published.parent), tree(config.NOTEBOOKS_DIR)
+    proc = start(published, tmp_path)
+    # wait until the chapter's kernel is up: its sockets exist in the private folder
+    deadline = time.monotonic() + 90
+    while not list(tmp_path.glob("rapport-noyaux-*/k*-ipc-*")):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "le noyau n’a pas démarré"
+        time.sleep(0.05)
+    assert kernel_processes(tmp_path)
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signum, err
+    name = signal.Signals(signum).name
+    assert f"Interrompu ({name}){NBSP}: noyaux arrêtés" in err and "rien n’a été publié" in err, err
+    assert "Traceback" not in err
+    assert tree(published.parent) == before  # published report byte-identical, no staging folder left
+    assert tree(config.NOTEBOOKS_DIR) == notebooks
+    assert leftovers(tmp_path) == []
+    assert kernel_processes(tmp_path) == []
 
 
 def test_two_builds_at_once_both_succeed_writing_nothing_in_notebooks(tmp_path, tmpdir_short):

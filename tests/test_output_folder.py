@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 
 from conftest import FAST, tree
 from helpers import build as build_mod
-from helpers import cli, config, sortie
+from helpers import cli, config, interruption, sortie
 
 ROOT = Path(__file__).resolve().parents[1]
 NBSP = "\u00a0"
@@ -234,4 +235,23 @@ def test_previous_layout_replaced_with_or_without_atomic_exchange(tmp_path, monk
         monkeypatch.setattr(sortie, "_echanger", lambda a, b: False)
     sortie.publier(fake_staging(out, "nouveau"), out)
     assert out.is_symlink() and (out / "rapport-2023.html").read_text(encoding="utf-8") == "nouveau"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["2023", os.readlink(out)])
+
+
+def test_a_signal_during_publication_waits_until_the_report_is_published(tmp_path, monkeypatch):
+    out = tmp_path / "2023"
+    sortie.publier(fake_staging(out, "v1"), out)
+    staging = fake_staging(out, "v2")
+    real_symlink = os.symlink
+
+    def symlink_then_sigterm(*a, **k):  # the signal arrives between the two steps of publication
+        real_symlink(*a, **k)
+        os.kill(os.getpid(), signal.SIGTERM)
+    monkeypatch.setattr(sortie.os, "symlink", symlink_then_sigterm)
+    with interruption.geres():
+        with pytest.raises(interruption.Interrompu) as e:
+            with interruption.differe(publication=True):
+                sortie.publier(staging, out)
+    assert e.value.signum == signal.SIGTERM and e.value.publie and e.value.exit_code == 143
+    assert (out / "rapport-2023.html").read_text(encoding="utf-8") == "v2"
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["2023", os.readlink(out)])

@@ -1,6 +1,6 @@
 """The annual build: checked parameters and data -> Papermill -> HTML -> PDF, published
-atomically into the output folder (a failed build leaves what was published untouched; see
-sortie.py for the output folder)."""
+atomically into the output folder (a failed or interrupted build leaves what was published
+untouched; see sortie.py for the output folder, interruption.py for signals)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -16,7 +16,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import annexes, config, fmt, sortie
+from . import annexes, config, fmt, interruption, sortie
 from .cafdata import non_localised
 from .contexte import Contexte, load_for, registers_folder
 from .errors import DataError, Problem, RapportError, display_path
@@ -321,7 +321,8 @@ def build(resolved: Resolved, out: Path, params_file: Path | None, overrides: di
             try:
                 execute(ch, config.NOTEBOOKS_DIR / name, dst, parameters, kernels)
             except ChapterFailed as exc:
-                failed = sortie.garder_echec(staging, out)
+                with interruption.differe():
+                    failed = sortie.garder_echec(staging, out)
                 raise ChapterFailed(str(exc).replace(str(staging), str(failed)) +
                                     f"\nRien n’a été publié dans {out}.") from None
             ctx = checked.contexts[ch]
@@ -353,13 +354,23 @@ def build(resolved: Resolved, out: Path, params_file: Path | None, overrides: di
             written.append(staging / f"rapport-{p.year}.pdf")
         kernels.close()
         kernels = None
-    except BaseException:
-        if kernels is not None:
-            kernels.close()
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
+    except BaseException as exc:
+        with interruption.differe():  # a second signal does not cut the cleanup short
+            if kernels is not None:
+                kernels.close()
+                kernels = None
+            if staging.exists():
+                shutil.rmtree(staging, ignore_errors=True)
+        if isinstance(exc, interruption.Interrompu):
+            exc.detail = (f"noyaux arrêtés, dossier de construction supprimé{sortie.ESP}; rien n’a été publié, "
+                          f"{sortie.g(display_path(out))} n’a pas changé.")
         raise
-    sortie.publier(staging, out)
-    sortie.retirer_echec(out)
+    try:
+        with interruption.differe(publication=True):  # a signal now waits until the report is published
+            sortie.publier(staging, out)
+            sortie.retirer_echec(out)
+    except interruption.Interrompu as exc:
+        exc.detail = f"le rapport a d’abord été publié en entier dans {sortie.g(display_path(out))}."
+        raise
     log.info("Terminé en %s s", fmt.nombre(time.monotonic() - t0, 1))
     return [out / w.relative_to(staging) for w in written]

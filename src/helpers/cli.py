@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from pathlib import Path
 
-from . import config
+from . import config, interruption
 from .errors import DataError, ParamError, RapportError
 
 _FR = {
@@ -26,6 +27,7 @@ _FR = {
 argparse._ = lambda s: _FR.get(s, s)  # argparse looks its messages up through this module-level name
 
 log = logging.getLogger("rapport")
+NBSP = "\u00a0"  # French typography: no-break space before « : ; ! ? »
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -146,21 +148,35 @@ def main(argv: list[str] | None = None) -> int:
     if args.commande is None:
         ap.print_help()
         return 2
+    # SIGINT, SIGTERM and SIGHUP all raise Interrompu: the build stops its kernels and removes its folders.
+    with interruption.geres():
+        try:
+            return {"build": cmd_build, "check": cmd_check, "fetch": cmd_fetch, "demo": cmd_demo}[args.commande](args)
+        except ParamError as exc:
+            print(f"Erreur de paramètre :\n{exc}", file=sys.stderr)
+            return exc.exit_code
+        except DataError as exc:
+            n = len(exc.problems)
+            print(f"Erreur dans les données ({n} problème{'s' if n > 1 else ''}) :\n{exc}", file=sys.stderr)
+            return 1
+        except RapportError as exc:
+            print(f"Erreur : {exc}", file=sys.stderr)
+            return exc.exit_code
+        except KeyboardInterrupt as exc:
+            return _interrupted(exc, args.commande)
+
+
+def _interrupted(exc: KeyboardInterrupt, commande: str) -> int:
+    """French message and the shell's code for a process stopped by a signal (128 + its number)."""
+    if not isinstance(exc, interruption.Interrompu):  # a KeyboardInterrupt raised by other means
+        exc = interruption.Interrompu(signal.SIGINT)
+    detail = exc.detail or ("rien n’a été publié." if commande == "build" else "arrêt demandé.")
     try:
-        return {"build": cmd_build, "check": cmd_check, "fetch": cmd_fetch, "demo": cmd_demo}[args.commande](args)
-    except ParamError as exc:
-        print(f"Erreur de paramètre :\n{exc}", file=sys.stderr)
-        return exc.exit_code
-    except DataError as exc:
-        n = len(exc.problems)
-        print(f"Erreur dans les données ({n} problème{'s' if n > 1 else ''}) :\n{exc}", file=sys.stderr)
-        return 1
-    except RapportError as exc:
-        print(f"Erreur : {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print("Interrompu : rien n’a été publié.", file=sys.stderr)
-        return 130
+        print(f"Interrompu ({exc.nom}){NBSP}: {detail}", file=sys.stderr)
+        sys.stderr.flush()
+    except (OSError, ValueError):  # SIGHUP: the terminal may be gone
+        pass
+    return exc.exit_code
 
 
 if __name__ == "__main__":

@@ -341,7 +341,9 @@ def _echanger(a: Path, b: Path) -> bool:
 
 
 def publier(staging: Path, out: Path) -> Path:
-    """Publish the finished build: `out` becomes a link to it in one atomic rename. Returns the report folder."""
+    """Publish the finished build: `out` becomes a link to it in one atomic rename. Returns the report folder.
+
+    Run it inside interruption.differe(publication=True): a signal then waits until the report is published."""
     jeton = staging.name.rsplit(".partiel-", 1)[1]
     version = out.with_name(f".{out.name}.publie-{jeton}")
     lien = out.with_name(f".{out.name}.lien-{jeton}")
