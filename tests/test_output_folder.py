@@ -146,9 +146,9 @@ def test_empty_folder_is_used_then_rebuilt_in_one_swap(tmp_path):
     assert sortie.lire_marque(first)["annee"] == 2023
     build(out)
     second = out.resolve()
-    assert second != first and not first.exists()  # the previous report is gone once replaced
-    assert (out / "rapport-2023.html").is_file()
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["2023", second.name])
+    assert second != first and (out / "rapport-2023.html").is_file()
+    # the replaced report is kept until the next build, for readers that followed the link just before the swap
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["2023", second.name, first.name])
 
 
 @pytest.mark.e2e
@@ -162,7 +162,9 @@ def test_report_of_the_previous_layout_is_replaced(tmp_path):
     assert out.is_symlink()
     assert "ancien" not in (out / "rapport-2023.html").read_text(encoding="utf-8")
     assert not (out / "rapport-2023.pdf").exists()
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["2023", out.resolve().name])
+    kept = [p for p in tmp_path.iterdir() if p.name.startswith(".2023.ancien-")]  # until the next build
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["2023", out.resolve().name] + [p.name for p in kept])
+    assert len(kept) == 1 and (kept[0] / "rapport-2023.html").read_text(encoding="utf-8") == "<p>ancien</p>"
 
 
 def _dead_pid() -> int:
@@ -235,7 +237,23 @@ def test_previous_layout_replaced_with_or_without_atomic_exchange(tmp_path, monk
         monkeypatch.setattr(sortie, "_echanger", lambda a, b: False)
     sortie.publier(fake_staging(out, "nouveau"), out)
     assert out.is_symlink() and (out / "rapport-2023.html").read_text(encoding="utf-8") == "nouveau"
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["2023", os.readlink(out)])
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert len(names) == 3 and "2023" in names and os.readlink(out) in names
+    sortie.publier(fake_staging(out, "suivant"), out)  # the old folder goes at the next publication
+    assert not any(".ancien-" in p.name for p in tmp_path.iterdir())
+
+
+def test_replaced_report_stays_readable_until_the_next_build(tmp_path):
+    out = tmp_path / "2023"
+    sortie.publier(fake_staging(out, "v1"), out)
+    v1 = out.resolve()  # a reader (a web server, a copy) that followed the link just before the swap
+    sortie.publier(fake_staging(out, "v2"), out)
+    assert (v1 / "rapport-2023.html").read_text(encoding="utf-8") == "v1"
+    v2 = out.resolve()
+    sortie.publier(fake_staging(out, "v3"), out)
+    assert not v1.exists() and (v2 / "rapport-2023.html").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["2023", v2.name, os.readlink(out)])
+    assert sortie.nettoyer_abandons(out) == [v2]  # what the next build removes first
 
 
 def test_a_signal_during_publication_waits_until_the_report_is_published(tmp_path, monkeypatch):
@@ -254,4 +272,4 @@ def test_a_signal_during_publication_waits_until_the_report_is_published(tmp_pat
                 sortie.publier(staging, out)
     assert e.value.signum == signal.SIGTERM and e.value.publie and e.value.exit_code == 143
     assert (out / "rapport-2023.html").read_text(encoding="utf-8") == "v2"
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["2023", os.readlink(out)])
+    assert not any(".lien-" in p.name or ".partiel-" in p.name for p in tmp_path.iterdir())
