@@ -54,7 +54,9 @@ def parser() -> argparse.ArgumentParser:
     _common(b)
     b.add_argument("--chapters", metavar="LISTE", help="chapitres, séparés par des virgules : portrait,ctg,cooperation")
     b.add_argument("--formats", metavar="LISTE", help="formats, séparés par des virgules : html,pdf")
-    b.add_argument("--out", metavar="DOSSIER", type=Path, help="dossier de sortie (par défaut : outputs/ANNÉE)")
+    b.add_argument("--out", metavar="DOSSIER", type=Path,
+                   help=f"dossier de sortie (par défaut{NBSP}: outputs/ANNÉE){NBSP}: inexistant, vide, ou déjà "
+                        f"produit par rapport build{NBSP}; tout autre dossier est refusé")
 
     c = sub.add_parser("check", help="vérifier paramètres, registres et données sans construire",
                        description="Charge et vérifie tous les fichiers d’entrée ; affiche chaque problème "
