@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -25,3 +26,23 @@ def write(path: Path, text: str, bom: bool = False) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8-sig" if bom else "utf-8")
     return path
+
+
+# A build with one chapter and no PDF: one kernel, about 5 s.
+FAST = ["--chapters", "cooperation", "--formats", "html"]
+
+
+def tree(path: Path) -> dict[str, str]:
+    """Every entry under `path` (links not followed): relative name -> content hash, link target or 'dossier'."""
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(path):
+        for name in dirnames + filenames:
+            p = Path(dirpath) / name
+            rel = str(p.relative_to(path))
+            if p.is_symlink():
+                out[rel] = "-> " + os.readlink(p)
+            elif p.is_dir():
+                out[rel] = "dossier"
+            else:
+                out[rel] = hashlib.sha256(p.read_bytes()).hexdigest()
+    return out

@@ -1,17 +1,22 @@
 """The annual build: checked parameters and data -> Papermill -> HTML -> PDF, published
-atomically into the output folder (a failed build leaves what was published untouched)."""
+atomically into the output folder (a failed or interrupted build leaves what was published
+untouched; see sortie.py for the output folder, interruption.py for signals)."""
 from __future__ import annotations
 
 import datetime as dt
 import logging
 import os
 import shutil
+import signal
+import subprocess
 import sys
+import tempfile
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from helpers import config, fmt
+from helpers import config, fmt, interruption, sortie
 from helpers.chapters.context import Context, load_for, registers_folder
 from helpers.data.cafdata import non_localised
 from helpers.errors import DataError, Problem, RapportError, display_path
@@ -104,9 +109,65 @@ def notebook_parameters(resolved: Resolved, params_file: Path | None, overrides:
             "params_file": str(Path(params_file).resolve()) if params_file else None, "overrides": ov}
 
 
-def _kernel_manager_class():
+class Kernels:
+    """The kernels of one build and their private folder (tempfile.mkdtemp): connection files and IPC sockets
+    live there, never in the project, so that any number of builds run at once from one checkout, and from a
+    read-only one. `close()` stops any kernel still running (a build interrupted mid-chapter) and removes the
+    folder; the folders of builds killed outright (SIGKILL) are removed by the next build."""
+
+    PREFIX = "rapport-noyaux-"
+
+    def __init__(self) -> None:
+        self.clean_stale()
+        self.dir = Path(tempfile.mkdtemp(prefix=f"{self.PREFIX}{os.getpid()}-"))
+        if len(os.fsencode(self.dir)) > 90:  # a Unix socket path is at most 107 bytes: "<dir>/k0123abcd-ipc-5"
+            shutil.rmtree(self.dir, ignore_errors=True)
+            self.dir = Path(tempfile.mkdtemp(prefix=f"{self.PREFIX}{os.getpid()}-", dir="/tmp"))
+        sortie.ecrire_marque(self.dir)
+        self.processes: list = []
+
+    @classmethod
+    def clean_stale(cls) -> None:
+        base = Path(tempfile.gettempdir())
+        for d in base.glob(f"{cls.PREFIX}*"):
+            info = sortie.lire_marque(d) if d.is_dir() and not d.is_symlink() else None
+            if info is not None and not sortie.vivant(info):
+                shutil.rmtree(d, ignore_errors=True)
+
+    def manager_class(self):
+        return _kernel_manager_class(self.dir, self.processes)
+
+    def close(self) -> None:
+        for proc in self.processes:
+            if proc.poll() is None:  # the kernel leads its own process group (jupyter_client's start_new_session)
+                _signal_group(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 3
+        for proc in self.processes:
+            try:
+                proc.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                _signal_group(proc.pid, signal.SIGKILL)
+                proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _signal_group(pid: int, signum: int) -> None:
+    try:
+        os.killpg(pid, signum)
+    except (ProcessLookupError, PermissionError):
+        try:
+            os.kill(pid, signum)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def _kernel_manager_class(folder: Path, started: list | None = None):
     """Kernels talk to Papermill over local IPC sockets rather than TCP ports: nothing is
-    exposed on the network, and ipykernel no longer warns about unencrypted TCP."""
+    exposed on the network, and ipykernel no longer warns about unencrypted TCP.
+
+    The connection file and the sockets (`ip` is a path prefix for the ipc transport) go into `folder`, with a
+    name of their own: by default jupyter_client names the sockets `kernel-ipc-N` in the working folder (the
+    notebooks), where two builds collide and a read-only checkout fails. `started` receives each kernel's process."""
     from jupyter_client.manager import AsyncKernelManager
     from traitlets import default
 
@@ -115,10 +176,30 @@ def _kernel_manager_class():
         def _default_transport(self):
             return "ipc"
 
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            stem = folder / f"k{uuid.uuid4().hex[:8]}"
+            self.connection_file = f"{stem}.json"
+            self.ip = f"{stem}-ipc"
+
+        async def _async_launch_kernel(self, kernel_cmd, **kw):
+            await super()._async_launch_kernel(kernel_cmd, **kw)
+            proc = getattr(self.provisioner, "process", None)
+            if started is not None and proc is not None:
+                started.append(proc)
+
     return IPCKernelManager
 
 
-def execute(chapter: str, src: Path, dst: Path, parameters: dict) -> None:
+def execute(chapter: str, src: Path, dst: Path, parameters: dict, kernels: Kernels | None = None) -> None:
+    """Run one chapter's notebook with Papermill; `kernels`: the build's (else a private folder for this call)."""
+    if kernels is None:
+        own = Kernels()
+        try:
+            return execute(chapter, src, dst, parameters, own)
+        finally:
+            own.close()
+
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
@@ -126,7 +207,7 @@ def execute(chapter: str, src: Path, dst: Path, parameters: dict) -> None:
     try:
         pm.execute_notebook(str(src), str(dst), parameters=parameters, kernel_name=KERNEL,
                             cwd=str(config.NOTEBOOKS_DIR), progress_bar=False, log_output=False,
-                            kernel_manager_class=_kernel_manager_class())
+                            kernel_manager_class=kernels.manager_class())
     except PapermillExecutionError as exc:
         # Number the cell as in the source notebook: Papermill inserted its injected-parameters cell.
         index = exc.cell_index
@@ -238,20 +319,16 @@ def _downloads(resolved: Resolved) -> str:
     return annexes.downloads(entries) if entries else ""
 
 
-def publish_dir(staging: Path, out: Path) -> None:
-    """Replace `out` by `staging` with renames only: never a half-written output folder."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    old = out.with_name(f".{out.name}.ancien-{os.getpid()}")
-    if out.exists():
-        out.rename(old)
-    try:
-        staging.rename(out)
-    except OSError:
-        if old.exists():
-            old.rename(out)
-        raise
-    if old.exists():
-        shutil.rmtree(old, ignore_errors=True)
+def _inputs(resolved: Resolved, params_file: Path | None) -> list[tuple[str, Path | None]]:
+    """Everything a build reads: the output may not be, contain, or be inside any of these."""
+    p = resolved.params
+    return [("dossier des paramètres", config.PARAMS_DIR), ("dossier des notebooks", config.NOTEBOOKS_DIR),
+            ("dossier du code (paquet helpers)", config.PACKAGE_DIR), ("dossier des données (data_dir)", p.data_dir),
+            ("dossier des exports Cafdata (cafdata_dir)", p.cafdata_path),
+            ("dossier des contours (geo_dir)", p.geo_dir),
+            ("dossier des registres (registers_dir)", p.registers_dir),
+            ("dossier de référence (reference_dir)", p.reference_dir),
+            ("fichier de paramètres (--params)", Path(params_file) if params_file else None)]
 
 
 def build(resolved: Resolved, out: Path, params_file: Path | None, overrides: dict,
@@ -262,28 +339,28 @@ def build(resolved: Resolved, out: Path, params_file: Path | None, overrides: di
     p = resolved.params
     chapters = chapters or list(p.chapters)
     formats = formats or list(p.formats)
+    # The output must be the report's own (absent, empty, or a report folder): refused before anything runs.
+    out = sortie.verifier(out, _inputs(resolved, params_file), racine=config.ROOT)
     log.info("Paramètres : %s", "; ".join(f"{k}={v} [{o}]" for k, v, o in describe(resolved)))
 
     checked = check(resolved, chapters)  # raises DataError before any kernel starts
-    out = Path(out).resolve()
-    staging = out.with_name(f".{out.name}.partiel-{os.getpid()}")
-    failed = out.with_name(f"{out.name}.echec")
-    if staging.exists():
-        shutil.rmtree(staging)
-    (staging / "notebooks").mkdir(parents=True)
+    sortie.nettoyer_abandons(out)
+    staging = sortie.preparer(out, annee=p.year)
     parameters = notebook_parameters(resolved, params_file, overrides)
     built = []
+    kernels = None
     try:
+        (staging / "notebooks").mkdir()
+        kernels = Kernels()
         for ch in chapters:
             name = config.CHAPTERS[ch]
             dst = staging / "notebooks" / name
             log.info("Chapitre « %s » : exécution de %s", ch, name)
             try:
-                execute(ch, config.NOTEBOOKS_DIR / name, dst, parameters)
+                execute(ch, config.NOTEBOOKS_DIR / name, dst, parameters, kernels)
             except ChapterFailed as exc:
-                if failed.exists():
-                    shutil.rmtree(failed)
-                staging.rename(failed)
+                with interruption.differe():
+                    failed = sortie.garder_echec(staging, out)
                 raise ChapterFailed(str(exc).replace(str(staging), str(failed)) +
                                     f"\nRien n’a été publié dans {out}.") from None
             ctx = checked.contexts[ch]
@@ -314,12 +391,25 @@ def build(resolved: Resolved, out: Path, params_file: Path | None, overrides: di
             log.info("PDF : mise en page avec WeasyPrint")
             publish.write_pdf(full, staging / f"rapport-{p.year}.pdf", staging)
             written.append(staging / f"rapport-{p.year}.pdf")
-    except BaseException:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
+        kernels.close()
+        kernels = None
+    except BaseException as exc:
+        with interruption.differe():  # a second signal does not cut the cleanup short
+            if kernels is not None:
+                kernels.close()
+                kernels = None
+            if staging.exists():
+                shutil.rmtree(staging, ignore_errors=True)
+        if isinstance(exc, interruption.Interrompu):
+            exc.detail = (f"noyaux arrêtés, dossier de construction supprimé{sortie.ESP}; rien n’a été publié, "
+                          f"{sortie.g(display_path(out))} n’a pas changé.")
         raise
-    publish_dir(staging, out)
-    if failed.exists():
-        shutil.rmtree(failed, ignore_errors=True)
+    try:
+        with interruption.differe(publication=True):  # a signal now waits until the report is published
+            sortie.publier(staging, out)
+            sortie.retirer_echec(out)
+    except interruption.Interrompu as exc:
+        exc.detail = f"le rapport a d’abord été publié en entier dans {sortie.g(display_path(out))}."
+        raise
     log.info("Terminé en %s s", fmt.nombre(time.monotonic() - t0, 1))
     return [out / w.relative_to(staging) for w in written]

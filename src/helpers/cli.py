@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 import traceback
 from pathlib import Path
 
-from helpers import config
+from helpers import config, interruption
 from helpers.errors import DataError, ParamError, RapportError
 
 _FR = {
@@ -27,6 +28,7 @@ _FR = {
 argparse._ = lambda s: _FR.get(s, s)  # argparse looks its messages up through this module-level name
 
 log = logging.getLogger("rapport")
+NBSP = "\u00a0"  # French typography: no-break space before « : ; ! ? »
 
 
 DEBUG_HELP = "en cas d’erreur inattendue, afficher la trace Python complète"
@@ -65,7 +67,9 @@ def parser() -> argparse.ArgumentParser:
     _common(b)
     b.add_argument("--chapters", metavar="LISTE", help="chapitres, séparés par des virgules : portrait,ctg,cooperation")
     b.add_argument("--formats", metavar="LISTE", help="formats, séparés par des virgules : html,pdf")
-    b.add_argument("--out", metavar="DOSSIER", type=Path, help="dossier de sortie (par défaut : outputs/ANNÉE)")
+    b.add_argument("--out", metavar="DOSSIER", type=Path,
+                   help=f"dossier de sortie (par défaut{NBSP}: outputs/ANNÉE){NBSP}: inexistant, vide, ou déjà "
+                        f"produit par rapport build{NBSP}; tout autre dossier est refusé")
 
     c = sub.add_parser("check", help="vérifier paramètres, registres et données sans construire",
                        description="Charge et vérifie tous les fichiers d’entrée ; affiche chaque problème "
@@ -158,29 +162,43 @@ def main(argv: list[str] | None = None) -> int:
     if args.commande is None:
         ap.print_help()
         return 2
+    # SIGINT, SIGTERM and SIGHUP all raise Interrompu: the build stops its kernels and removes its folders.
+    with interruption.geres():
+        try:
+            return {"build": cmd_build, "check": cmd_check, "fetch": cmd_fetch, "demo": cmd_demo}[args.commande](args)
+        except ParamError as exc:
+            print(f"Erreur de paramètre :\n{exc}", file=sys.stderr)
+            return exc.exit_code
+        except DataError as exc:
+            n = len(exc.problems)
+            print(f"Erreur dans les données ({n} problème{'s' if n > 1 else ''}) :\n{exc}", file=sys.stderr)
+            return 1
+        except RapportError as exc:
+            print(f"Erreur : {exc}", file=sys.stderr)
+            return exc.exit_code
+        except KeyboardInterrupt as exc:
+            return _interrupted(exc, args.commande)
+        except Exception as exc:  # a bug or an unforeseen input: one line, the trace only when asked for
+            if args.debug:
+                traceback.print_exc()
+            detail = " ".join(str(exc).split())
+            print(f"Erreur inattendue ({type(exc).__name__}{NBSP + ': ' + detail if detail else ''})."
+                  + (" Rien n’a été publié." if args.commande == "build" else "")
+                  + ("" if args.debug else " Relancer avec --debug pour afficher la trace complète."), file=sys.stderr)
+            return 1
+
+
+def _interrupted(exc: KeyboardInterrupt, commande: str) -> int:
+    """French message and the shell's code for a process stopped by a signal (128 + its number)."""
+    if not isinstance(exc, interruption.Interrompu):  # a KeyboardInterrupt raised by other means
+        exc = interruption.Interrompu(signal.SIGINT)
+    detail = exc.detail or ("rien n’a été publié." if commande == "build" else "arrêt demandé.")
     try:
-        return {"build": cmd_build, "check": cmd_check, "fetch": cmd_fetch, "demo": cmd_demo}[args.commande](args)
-    except ParamError as exc:
-        print(f"Erreur de paramètre :\n{exc}", file=sys.stderr)
-        return exc.exit_code
-    except DataError as exc:
-        n = len(exc.problems)
-        print(f"Erreur dans les données ({n} problème{'s' if n > 1 else ''}) :\n{exc}", file=sys.stderr)
-        return 1
-    except RapportError as exc:
-        print(f"Erreur : {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print("Interrompu : rien n’a été publié.", file=sys.stderr)
-        return 130
-    except Exception as exc:  # a bug or an unforeseen input: one line, the trace only when asked for
-        if args.debug:
-            traceback.print_exc()
-        detail = " ".join(str(exc).split())
-        print(f"Erreur inattendue ({type(exc).__name__}{' : ' + detail if detail else ''})."
-              + (" Rien n’a été publié." if args.commande == "build" else "")
-              + ("" if args.debug else " Relancer avec --debug pour afficher la trace complète."), file=sys.stderr)
-        return 1
+        print(f"Interrompu ({exc.nom}){NBSP}: {detail}", file=sys.stderr)
+        sys.stderr.flush()
+    except (OSError, ValueError):  # SIGHUP: the terminal may be gone
+        pass
+    return exc.exit_code
 
 
 if __name__ == "__main__":

@@ -1,0 +1,128 @@
+"""`rapport build` as a process: SIGTERM/SIGHUP stop it cleanly, builds run side by side, nothing is written in
+the checkout (kernels' sockets and connection files live in a private temporary folder)."""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+from conftest import FAST, tree
+
+from helpers import cli, config
+
+pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).resolve().parents[1]
+RAPPORT = Path(sys.executable).with_name("rapport")
+NBSP = "\u00a0"
+
+
+def start(out: Path, tmpdir: Path, year: int = 2023, root: Path = ROOT) -> subprocess.Popen:
+    env = {**os.environ, "TMPDIR": str(tmpdir), "RAPPORT_ROOT": str(root)}
+    return subprocess.Popen([str(RAPPORT), "build", "--year", str(year), *FAST, "--out", str(out)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=root)
+
+
+def leftovers(tmpdir: Path) -> list[str]:
+    """Kernel folders, connection files and sockets under `tmpdir`."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(tmpdir):
+        for name in dirnames + filenames:
+            p = Path(dirpath) / name
+            if name.startswith("rapport-noyaux-") or name.endswith(".json") or stat.S_ISSOCK(p.lstat().st_mode):
+                found.append(str(p))
+    return found
+
+
+def kernel_processes(tmpdir: Path) -> list[int]:
+    """Processes whose command line names `tmpdir` (a kernel is started with -f <tmpdir>/…/k….json)."""
+    pids = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                if str(tmpdir).encode() in (d / "cmdline").read_bytes():
+                    pids.append(int(d.name))
+            except OSError:
+                pass
+    return pids
+
+
+@pytest.fixture
+def tmpdir_short():
+    """TMPDIR for a build: short, since a Unix socket path is at most 107 bytes (the build would fall back to /tmp)."""
+    d = Path(tempfile.mkdtemp(prefix="rt-", dir="/tmp"))
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("publie") / "2023"
+    assert cli.main(["-q", "build", "--year", "2023", *FAST, "--out", str(out)]) == 0
+    return out
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_signal_during_a_chapter_stops_kernels_and_removes_everything(published, tmpdir_short, signum):
+    tmp_path = tmpdir_short
+    before, notebooks = tree(published.parent), tree(config.NOTEBOOKS_DIR)
+    proc = start(published, tmp_path)
+    # wait until the chapter's kernel is up: its sockets exist in the private folder
+    deadline = time.monotonic() + 90
+    while not list(tmp_path.glob("rapport-noyaux-*/k*-ipc-*")):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "le noyau n’a pas démarré"
+        time.sleep(0.05)
+    assert kernel_processes(tmp_path)
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signum, err
+    name = signal.Signals(signum).name
+    assert f"Interrompu ({name}){NBSP}: noyaux arrêtés" in err and "rien n’a été publié" in err, err
+    assert "Traceback" not in err
+    assert tree(published.parent) == before  # published report byte-identical, no staging folder left
+    assert tree(config.NOTEBOOKS_DIR) == notebooks
+    assert leftovers(tmp_path) == []
+    assert kernel_processes(tmp_path) == []
+
+
+def test_two_builds_at_once_both_succeed_writing_nothing_in_notebooks(tmp_path, tmpdir_short):
+    """Two years, two outputs, one checkout. Nothing (kernel sockets included) may appear in notebooks/ meanwhile:
+    the kernels' working folder must also work read-only."""
+    tmp = tmpdir_short
+    before = sorted(os.listdir(config.NOTEBOOKS_DIR))
+    procs = {year: start(tmp_path / str(year), tmp, year) for year in (2022, 2023)}
+    seen = set()
+    while any(p.poll() is None for p in procs.values()):
+        seen.update(os.listdir(config.NOTEBOOKS_DIR))
+        time.sleep(0.02)
+    for year, proc in procs.items():
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err
+        html = (tmp_path / str(year) / f"rapport-{year}.html").read_text(encoding="utf-8")
+        assert f"Données au 31\u00a0décembre\u00a0{year}" in html
+    assert sorted(seen) == before and sorted(os.listdir(config.NOTEBOOKS_DIR)) == before
+    assert leftovers(tmp) == []
+
+
+def test_build_from_a_read_only_checkout(tmp_path, tmpdir_short):
+    """A copy of the project, mounted read-only (a private mount namespace: root ignores chmod)."""
+    if not shutil.which("unshare") or subprocess.run(["unshare", "-m", "true"], capture_output=True).returncode:
+        pytest.skip("unshare -m indisponible : pas de montage en lecture seule possible")
+    copy = tmp_path / "projet"
+    shutil.copytree(ROOT, copy, symlinks=True, ignore=shutil.ignore_patterns(
+        ".venv", "outputs", ".git", "node_modules", "__pycache__", "*.egg-info", ".pytest_cache"))
+    out = tmp_path / "sortie" / "2023"
+    script = (f'mount --bind "{copy}" "{copy}" && mount -o remount,bind,ro "{copy}" && '
+              f'! touch "{copy}/essai" 2>/dev/null && cd "{copy}" && '
+              f'exec "{RAPPORT}" -q build --year 2023 {" ".join(FAST)} --out "{out}"')
+    proc = subprocess.run(["unshare", "-m", "sh", "-c", script], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "RAPPORT_ROOT": str(copy), "TMPDIR": str(tmpdir_short)})
+    assert proc.returncode == 0, proc.stderr
+    assert (out / "rapport-2023.html").is_file()
