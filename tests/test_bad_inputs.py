@@ -177,11 +177,11 @@ def test_unexpected_error_is_one_french_line_and_debug_shows_the_trace(monkeypat
     code, err = run(capsys, "-q", "build", "--year", "2023", "--out", str(tmp_path / "out"))
     assert code == 1
     assert err.strip().splitlines() == [
-        "Erreur inattendue (ZeroDivisionError : division par zéro simulée). Rien n’a été publié. "
+        "Erreur inattendue (ZeroDivisionError\u00a0: division par zéro simulée). Rien n’a été publié. "
         "Relancer avec --debug pour afficher la trace complète."]
     for argv in (["-q", "--debug", "build", "--year", "2023"], ["-q", "build", "--debug", "--year", "2023"]):
         assert cli.main([*argv, "--out", str(tmp_path / "out")]) == 1
         err = capsys.readouterr().err
         assert "Traceback (most recent call last)" in err and 'raise ZeroDivisionError("division par zéro' in err
-        assert err.strip().splitlines()[-1] == "Erreur inattendue (ZeroDivisionError : division par zéro simulée). " \
+        assert err.strip().splitlines()[-1] == "Erreur inattendue (ZeroDivisionError\u00a0: division par zéro simulée). " \
                                                "Rien n’a été publié."
