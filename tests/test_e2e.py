@@ -109,6 +109,8 @@ def test_executed_notebooks_received_the_parameters(built):
     nb = nbformat.read(built / "notebooks" / "02_ctg.ipynb", as_version=4)
     injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
     assert injected and "year = 2023" in injected[0].source
+    # the kernel took the context checked by the build; its transient path is not published
+    assert "prepared = None" in injected[0].source and "pickle" not in injected[0].source
 
 
 def test_failing_chapter_publishes_nothing(built, tmp_path, monkeypatch, capsys):

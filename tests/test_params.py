@@ -95,3 +95,23 @@ def test_cli_help_is_french(capsys):
         cli.main(["build", "--help"])
     out = capsys.readouterr().out
     assert "utilisation" in out and "afficher cette aide" in out and "année du rapport" in out
+
+
+def test_command_line_in_french_without_patching_argparse(capsys):
+    import argparse
+    import gettext
+
+    import pytest as _pytest
+
+    from helpers import cli
+
+    assert argparse._ is gettext.gettext  # the argparse module is left untouched for the whole process
+    with _pytest.raises(SystemExit) as e:
+        cli.main(["build"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "utilisation : rapport build" in err
+    assert "rapport build : erreur : arguments obligatoires manquants : --year" in err
+    with _pytest.raises(SystemExit):
+        cli.main(["build", "--help"])
+    out = capsys.readouterr().out
+    assert "options\u00a0:" in out and "afficher cette aide et quitter" in out and "portrait,ctg,cooperation" in out

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from helpers import config, fmt, interruption, sortie
-from helpers.chapters.context import Context, load_for, registers_folder
+from helpers.chapters.context import Context, load_for, registers_folder, save_prepared
 from helpers.data.cafdata import non_localised
 from helpers.errors import DataError, Problem, RapportError, display_path
 from helpers.params import Resolved, describe
@@ -46,7 +46,8 @@ class Checked:
 
 def check(resolved: Resolved, chapters: list[str] | None = None) -> Checked:
     """Load and check every input the chapters need; collect all problems, then raise."""
-    from helpers.chapters import cooperation, ctg, portrait
+    from helpers.chapters import registry
+
     p = resolved.params
     chapters = chapters or list(p.chapters)
     problems: list[Problem] = []
@@ -62,28 +63,17 @@ def check(resolved: Resolved, chapters: list[str] | None = None) -> Checked:
         raise DataError(problems)
     out = Checked(contexts)
     for ch, ctx in contexts.items():
-        out.files += list(ctx.reference.files)
-        if ctx.geo is not None:
-            out.files += ctx.geo.files
-        if ctx.series is not None:
-            out.files += list(ctx.series.files)
-        if ctx.childcare is not None:
-            out.files.append(ctx.childcare.path)
-        if ch == "portrait":
-            out.files += ctx.cafdata.files
-            out.computed.update(portrait.kept_values(ctx))
-            out.illustrative |= portrait.illustrative_keys(ctx)
-            out.gap_notes.update(portrait.gap_notes(ctx))
-        elif ch == "ctg" and ctg.disponible(ctx):
-            out.files += list(ctx.registers.files)
-            out.computed.update(ctg.kept_values(ctx))
-            out.illustrative |= ctg.illustrative_keys(ctx)
-        elif ch == "cooperation" and cooperation.disponible(ctx):
-            out.files += list(ctx.registers.files)
-            out.computed.update(cooperation.kept_values(ctx))
-            out.illustrative |= cooperation.illustrative_keys(ctx)
-        elif ch in ("ctg", "cooperation"):
-            out.notes.append(f"pas de registre pour le département {p.departement} ({display_path(registers_folder(p))})")
+        out.files += ctx.files()
+        mod = registry.module(ch)
+        if not mod.disponible(ctx):
+            if "registers" in registry.spec(ch).reads and ctx.registers is None:
+                note = f"pas de registre pour le département {p.departement} ({display_path(registers_folder(p))})"
+                if note not in out.notes:
+                    out.notes.append(note)
+            continue
+        out.computed.update(mod.kept_values(ctx))
+        out.illustrative |= mod.illustrative_keys(ctx)
+        out.gap_notes.update(getattr(mod, "gap_notes", lambda c: {})(ctx))
     for n in dict.fromkeys(str(x) for c in contexts.values() for x in c.geo_problems):
         out.notes.append(f"contours inutilisables, cartes omises : {n}")
     out.files = sorted(set(out.files))
@@ -189,6 +179,21 @@ def _kernel_manager_class(folder: Path, started: list | None = None):
                 started.append(proc)
 
     return IPCKernelManager
+
+
+def _forget_prepared(nb_path: Path) -> None:
+    """The published notebook keeps every parameter but the path of the transient prepared context
+    (a file of the build's private folder, gone once the build ends)."""
+    import re
+
+    import nbformat
+
+    nb = nbformat.read(nb_path, as_version=4)
+    for cell in nb.cells:
+        if "injected-parameters" in cell.metadata.get("tags", []):
+            cell.source = re.sub(r'^prepared = ".*"$', "prepared = None  # contexte préparé par rapport build (fichier "
+                                 "temporaire)", cell.source, flags=re.M)
+    nbformat.write(nb, nb_path)
 
 
 def execute(chapter: str, src: Path, dst: Path, parameters: dict, kernels: Kernels | None = None) -> None:
@@ -333,6 +338,7 @@ def _inputs(resolved: Resolved, params_file: Path | None) -> list[tuple[str, Pat
 
 def build(resolved: Resolved, out: Path, params_file: Path | None, overrides: dict,
           chapters: list[str] | None = None, formats: list[str] | None = None) -> list[Path]:
+    from helpers.chapters import registry
     from helpers.report import assemble as publish
     t0 = time.monotonic()
     started = dt.datetime.now(dt.timezone.utc)
@@ -353,19 +359,19 @@ def build(resolved: Resolved, out: Path, params_file: Path | None, overrides: di
         (staging / "notebooks").mkdir()
         kernels = Kernels()
         for ch in chapters:
-            name = config.CHAPTERS[ch]
+            name = registry.spec(ch).notebook
             dst = staging / "notebooks" / name
             log.info("Chapitre « %s » : exécution de %s", ch, name)
+            prepared = save_prepared(checked.contexts[ch], kernels.dir)  # not parsed again in the kernel
             try:
-                execute(ch, config.NOTEBOOKS_DIR / name, dst, parameters, kernels)
+                execute(ch, config.NOTEBOOKS_DIR / name, dst, {**parameters, "prepared": str(prepared)}, kernels)
             except ChapterFailed as exc:
                 with interruption.differe():
                     failed = sortie.garder_echec(staging, out)
                 raise ChapterFailed(str(exc).replace(str(staging), str(failed)) +
                                     f"\nRien n’a été publié dans {out}.") from None
-            ctx = checked.contexts[ch]
-            illus = (ctx.cafdata.illustrative if ch == "portrait" else
-                     bool(ctx.registers and any(ctx.registers.illustrative.values())))
+            _forget_prepared(dst)
+            illus = registry.module(ch).illustratif_chapitre(checked.contexts[ch])
             built.append(publish.chapter_from_notebook(ch, dst, illus))
 
         meta = publish.Meta(p.year, p.caf_name, p.report_title, fmt.date_longue(p.observation_date),
@@ -374,7 +380,8 @@ def build(resolved: Resolved, out: Path, params_file: Path | None, overrides: di
                 annexes.sources(_method_items(checked, resolved)) + annexes.embedded(resolved.params, checked.files)
                 + _downloads(resolved)),
                ("annexe-publies", "Annexe 2 — Chiffres publiés et chiffres recalculés",
-                annexes.published(resolved, checked.computed, checked.illustrative, checked.gap_notes))]
+                annexes.published(resolved, checked.computed, checked.illustrative, checked.gap_notes,
+                                  registry.labels()))]
         duration = time.monotonic() - t0
         ann.append(("annexe-provenance", "Annexe 3 — Provenance de la construction",
                     annexes.provenance(resolved, checked.files, started, duration)))

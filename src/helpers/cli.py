@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import signal
 import sys
 import traceback
@@ -11,21 +12,48 @@ from pathlib import Path
 from helpers import config, interruption
 from helpers.errors import DataError, ParamError, RapportError
 
-_FR = {
-    "usage: ": "utilisation : ",
-    "positional arguments": "arguments",
-    "options": "options",
-    "show this help message and exit": "afficher cette aide et quitter",
-    "the following arguments are required: %s": "arguments obligatoires manquants : %s",
-    "unrecognized arguments: %s": "arguments non reconnus : %s",
-    "%(prog)s: error: %(message)s\n": "%(prog)s : erreur : %(message)s\n",
-    "expected one argument": "une valeur est attendue",
-    "invalid choice: %(value)r (choose from %(choices)s)": "choix invalide : %(value)r (choix possibles : %(choices)s)",
-    "argument %(argument_name)s: %(message)s": "argument %(argument_name)s : %(message)s",
-    "invalid %(type)s value: %(value)r": "valeur invalide (%(type)s) : %(value)r",
-    "ambiguous option: %(option)s could match %(matches)s": "option ambiguë : %(option)s (%(matches)s)",
-}
-argparse._ = lambda s: _FR.get(s, s)  # argparse looks its messages up through this module-level name
+# argparse's own messages, in French: translated in a subclass (the argparse module is left untouched).
+_FR_ERRORS = [
+    (r"the following arguments are required: (.*)", r"arguments obligatoires manquants : \1"),
+    (r"unrecognized arguments: (.*)", r"arguments non reconnus : \1"),
+    (r"argument (\S+): expected one argument", r"argument \1 : une valeur est attendue"),
+    (r"argument (\S+): invalid choice: (.*?) \(choose from (.*)\)", r"argument \1 : choix invalide : \2 (choix possibles : \3)"),
+    (r"argument (\S+): invalid (\w+) value: (.*)", r"argument \1 : valeur invalide (\2) : \3"),
+    (r"ambiguous option: (\S+) could match (.*)", r"option ambiguë : \1 (\2)"),
+    (r"argument (\S+): (.*)", r"argument \1 : \2"),
+]
+
+
+def _french(message: str) -> str:
+    for pattern, repl in _FR_ERRORS:
+        if re.fullmatch(pattern, message, flags=re.S):
+            return re.sub(pattern, repl, message, count=1, flags=re.S)
+    return message
+
+
+class _FrenchFormatter(argparse.HelpFormatter):
+    def add_usage(self, usage, actions, groups, prefix=None):
+        super().add_usage(usage, actions, groups, prefix="utilisation : " if prefix is None else prefix)
+
+
+class FrenchArgumentParser(argparse.ArgumentParser):
+    """argparse with its headings, help option and errors in French."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", _FrenchFormatter)
+        add_help = kwargs.pop("add_help", True)
+        super().__init__(*args, add_help=False, **kwargs)
+        # argparse writes "<title>:"; French puts a no-break space before the colon
+        self._positionals.title = "arguments\u00a0"
+        self._optionals.title = "options\u00a0"
+        if add_help:
+            self.add_argument("-h", "--help", action="help", default=argparse.SUPPRESS,
+                              help="afficher cette aide et quitter")
+
+    def error(self, message: str):
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog} : erreur : {_french(message)}\n")
+
 
 log = logging.getLogger("rapport")
 NBSP = "\u00a0"  # French typography: no-break space before « : ; ! ? »
@@ -52,20 +80,23 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(
+    ap = FrenchArgumentParser(
         prog="rapport",
-        description="Construit le rapport d’activité de la Caf (chapitre « Portrait du territoire ») "
+        description="Construit le rapport d’activité de la Caf (chapitre «\u00a0Portrait du territoire\u00a0») "
                     "à partir des données : notebooks exécutés, HTML et PDF.",
         epilog="Exemple : rapport build --year 2023. Aide d’une commande : rapport build --help.")
     ap.add_argument("-q", "--quiet", action="store_true", help="n’afficher que les erreurs")
     ap.add_argument("--debug", action="store_true", help=DEBUG_HELP)
-    sub = ap.add_subparsers(dest="commande", metavar="COMMANDE", title="commandes")
+    sub = ap.add_subparsers(dest="commande", metavar="COMMANDE", title="commandes\u00a0")
 
     b = sub.add_parser("build", help="construire le rapport d’une année",
                        description="Vérifie paramètres et données, exécute les notebooks des chapitres avec Papermill, "
                                    "puis écrit le rapport en HTML et en PDF. Rien n’est publié si un chapitre échoue.")
     _common(b)
-    b.add_argument("--chapters", metavar="LISTE", help="chapitres, séparés par des virgules : portrait,ctg,cooperation")
+    from helpers.chapters.registry import CHAPTER_MODULES
+
+    b.add_argument("--chapters", metavar="LISTE",
+                   help=f"chapitres, séparés par des virgules, parmi : {','.join(CHAPTER_MODULES)}")
     b.add_argument("--formats", metavar="LISTE", help="formats, séparés par des virgules : html,pdf")
     b.add_argument("--out", metavar="DOSSIER", type=Path,
                    help=f"dossier de sortie (par défaut{NBSP}: outputs/ANNÉE){NBSP}: inexistant, vide, ou déjà "
@@ -137,8 +168,10 @@ def cmd_check(args) -> int:
 
 
 def cmd_fetch(args) -> int:
-    from helpers.data.fetch import run_fetch
-    return run_fetch(args)
+    from helpers.data.fetch import FetchRequest, run_fetch
+
+    return run_fetch(FetchRequest(args.year, args.departement, args.out, args.cafdata_url, args.geo_url,
+                                  args.timeout, args.retries))
 
 
 def cmd_demo(args) -> int:

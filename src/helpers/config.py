@@ -29,10 +29,3 @@ OUTPUTS_DIR = ROOT / "outputs"
 PACKAGE_DIR = Path(__file__).resolve().parent
 TEMPLATES_DIR = PACKAGE_DIR / "report" / "templates"
 STATIC_DIR = PACKAGE_DIR / "report" / "static"
-
-# chapter -> notebook (the chapter's title is the notebook's first heading)
-CHAPTERS = {
-    "portrait": "01_portrait.ipynb",
-    "ctg": "02_ctg.ipynb",
-    "cooperation": "03_cooperation.ipynb",
-}

@@ -15,9 +15,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from helpers import config
+from helpers.chapters.registry import CHAPTER_MODULES
 from helpers.errors import ParamError, display_path
 
-ChapterName = Literal["portrait", "ctg", "cooperation"]
 FormatName = Literal["html", "pdf"]
 
 
@@ -37,10 +37,18 @@ class Parametres(BaseModel):
     extraits_dir: Path | None = None  # the Caf's internal extracts: <extraits_dir>/<departement>/
     registers_dir: Path
     reference_dir: Path
-    chapters: list[ChapterName] = ["portrait", "ctg", "cooperation"]
+    chapters: list[str] = Field(default_factory=lambda: list(CHAPTER_MODULES))  # chapters.registry
     formats: list[FormatName] = ["html", "pdf"]
     published: dict[str, float] = {}  # figures published in that year's report
     report_title: str = "Portrait du territoire"
+
+    @field_validator("chapters")
+    @classmethod
+    def _known_chapters(cls, v):
+        unknown = [c for c in v if c not in CHAPTER_MODULES]
+        if unknown:
+            raise ValueError(f"chapitre inconnu « {unknown[0]} » (valeurs possibles : {', '.join(CHAPTER_MODULES)})")
+        return v
 
     @field_validator("chapters", "formats")
     @classmethod

@@ -30,6 +30,7 @@ class Context:
     series: DepSeries | None = None  # AF/CF by December: département, region, France
     childcare: Childcare | None = None  # childcare coverage rates (EPCI, département, region, France)
     geo_problems: list = field(default_factory=list)  # why the boundaries given could not be used
+    _memo: dict = field(default_factory=dict, repr=False, compare=False)  # results computed once (see `once`)
     page: Page = field(default=None)  # type: ignore[assignment]
 
     @property
@@ -43,6 +44,21 @@ class Context:
     @property
     def date_obs(self) -> str:
         return fmt.date_longue(self.p.observation_date)
+
+    def files(self) -> list[Path]:
+        """Every input file this chapter's context read (for provenance and the build's cache)."""
+        out = list(self.reference.files)
+        if self.geo is not None:
+            out += self.geo.files
+        if self.cafdata is not None:
+            out += self.cafdata.files
+        if self.series is not None:
+            out += list(self.series.files)
+        if self.childcare is not None:
+            out.append(self.childcare.path)
+        if self.registers is not None:
+            out += list(self.registers.files)
+        return sorted(set(out))
 
     def registres_disponibles(self) -> bool:
         """The département has registers and known EPCI: the CTG and cooperation chapters can be computed."""
@@ -58,6 +74,24 @@ class Context:
 
 def registers_folder(p: Parametres) -> Path:
     return Path(p.registers_dir) / p.departement
+
+
+def once(fn):
+    """A chapter's computation done once per context: the text, the key figures, the figures, the
+    tables, their alt texts and Annexe 2 then read the same result instead of computing it again.
+    Callers get a shallow copy of a dict or a data frame, so they may add to it freely."""
+    import copy
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(ctx: "Context", *args):
+        key = (fn.__module__, fn.__qualname__, args)
+        if key not in ctx._memo:
+            ctx._memo[key] = fn(ctx, *args)
+        value = ctx._memo[key]
+        return copy.copy(value) if isinstance(value, (dict, list)) or hasattr(value, "iloc") else value
+
+    return wrapper
 
 
 def no_cafdata(p: Parametres) -> DataError:
@@ -81,7 +115,10 @@ def load_for(chapter: str, p: Parametres, resolved: Resolved) -> Context:
     if ctx.geo_problems:  # optional: broken boundaries leave the maps out, never a broken map
         log.warning("Contours inutilisables, cartes omises : %s", "; ".join(str(x) for x in ctx.geo_problems[:3]))
         ctx.geo = None
-    if chapter == "portrait":
+    from helpers.chapters import registry
+
+    reads = registry.spec(chapter).reads
+    if "cafdata" in reads:
         if p.cafdata_path is None:
             raise no_cafdata(p)
         ctx.cafdata = load_cafdata(p.cafdata_path, p.departement, p.extraits_path)
@@ -90,18 +127,55 @@ def load_for(chapter: str, p: Parametres, resolved: Resolved) -> Context:
             avail = ", ".join(str(y) for y in ctx.cafdata.years())
             raise DataError([Problem(display_path(p.cafdata_path),
                                      f"pas de données pour décembre {p.year} (années présentes : {avail})")])
+    if "series" in reads:
         ctx.series = load_dep_series(p.national_dir, p.departement, p.reference_dir)
-    else:
+    if "registers" in reads:
         folder = registers_folder(p)
         if folder.is_dir():
             ctx.registers = load_registers(folder, ref.sirens() if ref.known else None)
-        if chapter == "ctg":
-            ctx.childcare = load_childcare(p.opendata_dep_dir)
+    if "childcare" in reads:
+        ctx.childcare = load_childcare(p.opendata_dep_dir)
+    return ctx
+
+
+def save_prepared(ctx: Context, folder: Path) -> Path:
+    """The checked context of one chapter, written for its kernel (the build's private folder): the
+    kernel reads it back instead of parsing and checking the same files again."""
+    import pickle
+
+    path = Path(folder) / f"contexte-{ctx.chapter}.pickle"
+    page, ctx.page = ctx.page, None
+    try:
+        with open(path, "wb") as f:
+            pickle.dump(ctx, f, protocol=pickle.HIGHEST_PROTOCOL)
+    finally:
+        ctx.page = page
+    return path
+
+
+def _load_prepared(path: str, chapter: str, resolved: Resolved) -> Context | None:
+    """The context prepared by `rapport build`, if it is for this chapter and these very parameters."""
+    import pickle
+
+    try:
+        with open(path, "rb") as f:
+            ctx = pickle.load(f)
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+        return None
+    if not isinstance(ctx, Context) or ctx.chapter != chapter or ctx.resolved.params != resolved.params:
+        return None
+    ctx.resolved = resolved
+    ctx.page = Page(chapter, illustrative=bool(ctx.cafdata is not None and ctx.cafdata.illustrative))
     return ctx
 
 
 def open_chapter(chapter: str, year: int, departement: str | None = None, params_file: str | None = None,
-           overrides: dict[str, Any] | None = None) -> Context:
-    """Resolve the parameters exactly as `rapport build` does, then load the chapter's data."""
+                 overrides: dict[str, Any] | None = None, prepared: str | None = None) -> Context:
+    """Resolve the parameters exactly as `rapport build` does, then load the chapter's data — or take
+    the context that `rapport build` checked before starting the kernel (`prepared`), when it matches."""
     resolved = resolve(year, departement, params_file, overrides)
+    if prepared:
+        ctx = _load_prepared(prepared, chapter, resolved)
+        if ctx is not None:
+            return ctx
     return load_for(chapter, resolved.params, resolved)

@@ -4,10 +4,24 @@ from __future__ import annotations
 import pandas as pd
 
 from helpers import fmt
-from helpers.chapters.context import Context
+from helpers.chapters.context import Context, once
+from helpers.chapters.registry import ChapterSpec
 from helpers.indicators import cooperation as ind
 from helpers.report import charts
 from helpers.report.page import marque
+
+SPEC = ChapterSpec(
+    key="cooperation", notebook="03_cooperation.ipynb", title="coopération territoriale",
+    reads=("registers",),
+    labels={"professionnels_cooperation": ("Professionnels de la coopération", "nombre"),
+            "etp_cooperation": ("ETP de coopération", "etp"),
+            "financement_caf_cooperation": ("Financement Caf des postes de coopération", "euros"),
+            "reunions_reseau": ("Rencontres du réseau", "nombre"),
+            "reunions_reseau_elus": ("dont avec responsables et élus", "nombre")})
+
+
+def illustratif_chapitre(ctx: Context) -> bool:
+    return bool(ctx.registers is not None and any(ctx.registers.illustrative.values()))
 
 
 def disponible(ctx: Context) -> bool:
@@ -23,8 +37,10 @@ def reunions_illustratives(ctx: Context) -> bool:
     return bool(ctx.registers is not None and ctx.registers.illustrative["reunions"])
 
 
-def annee(ctx: Context) -> ind.CoopYear:
-    return ind.coop_year(ctx.registers, ctx.reference, ctx.year)
+@once
+def annee(ctx: Context, year: int | None = None) -> ind.CoopYear:
+    """The cooperation figures at 31 December of the report's year (or of `year`), computed once."""
+    return ind.coop_year(ctx.registers, ctx.reference, ctx.year if year is None else year)
 
 
 def source(ctx: Context) -> str:
@@ -32,9 +48,10 @@ def source(ctx: Context) -> str:
     return ctx.source(f"registre des postes de coopération de la Caf au {ctx.date_obs}{demo}")
 
 
+@once
 def valeurs(ctx: Context) -> dict[str, str]:
     k = annee(ctx)
-    prev = ind.coop_year(ctx.registers, ctx.reference, ctx.year - 1)
+    prev = annee(ctx, ctx.year - 1)
     v = ctx.base_values()
     v.update({
         "professionnels": fmt.nombre(k.professionals),

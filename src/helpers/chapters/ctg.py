@@ -4,11 +4,19 @@ from __future__ import annotations
 import pandas as pd
 
 from helpers import fmt
-from helpers.chapters.context import Context
+from helpers.chapters.context import Context, once
+from helpers.chapters.registry import ChapterSpec
 from helpers.indicators import ctg as ind
 from helpers.params import departement_row
 from helpers.report import charts
 from helpers.report.page import marque, ref
+
+SPEC = ChapterSpec(
+    key="ctg", notebook="02_ctg.ipynb", title="conventions territoriales globales",
+    reads=("registers", "childcare"),
+    labels={"epci_couverts_ctg": ("EPCI couverts par une CTG", "nombre"),
+            "part_habitants_couverts_ctg": ("Part des habitants couverts par une CTG", "part"),
+            "ctg_signees_annee": ("CTG signées dans l’année", "nombre")})
 
 STATUS_COLORS = {ind.STATUS_BEFORE: charts.BLUE, ind.STATUS_SIGNED: charts.ORANGE, ind.STATUS_NONE: "#DDDDDD"}
 
@@ -17,14 +25,20 @@ def disponible(ctx: Context) -> bool:
     return ctx.registres_disponibles()
 
 
+def illustratif_chapitre(ctx: Context) -> bool:
+    return bool(ctx.registers is not None and any(ctx.registers.illustrative.values()))
+
+
 def illustratif(ctx: Context) -> bool:
     """The CTG register holds illustrative rows: its figures carry the mark and feed no
     evolution and no map."""
     return bool(ctx.registers is not None and ctx.registers.illustrative["ctg"])
 
 
-def annee(ctx: Context) -> ind.CtgYear:
-    return ind.ctg_year(ctx.registers, ctx.reference, ctx.year)
+@once
+def annee(ctx: Context, year: int | None = None) -> ind.CtgYear:
+    """The CTG figures at 31 December of the report's year (or of `year`), computed once."""
+    return ind.ctg_year(ctx.registers, ctx.reference, ctx.year if year is None else year)
 
 
 def source(ctx: Context) -> str:
@@ -33,9 +47,10 @@ def source(ctx: Context) -> str:
                       f"en vigueur en {ctx.reference.epci_year(ctx.year)[1]}")
 
 
+@once
 def valeurs(ctx: Context) -> dict[str, str]:
     c = annee(ctx)
-    prev = ind.ctg_year(ctx.registers, ctx.reference, ctx.year - 1)
+    prev = annee(ctx, ctx.year - 1)
     v = ctx.base_values()
     n_cov = len(c.covered)
     v.update({
@@ -184,6 +199,7 @@ def petite_enfance_disponible(ctx: Context) -> bool:
                 and c.value("departement", ctx.p.departement) is not None)
 
 
+@once
 def _petite_enfance(ctx: Context) -> pd.DataFrame:
     c = ctx.childcare
     epci, _ = ctx.reference.epci_year(ctx.year)
@@ -192,6 +208,7 @@ def _petite_enfance(ctx: Context) -> pd.DataFrame:
     return df.sort_values("txcouv", ascending=False).reset_index(drop=True)
 
 
+@once
 def petite_enfance_valeurs(ctx: Context) -> dict[str, str]:
     c = ctx.childcare
     df = _petite_enfance(ctx).dropna(subset=["txcouv"])

@@ -4,7 +4,8 @@ from __future__ import annotations
 import pandas as pd
 
 from helpers import fmt
-from helpers.chapters.context import Context
+from helpers.chapters.context import Context, once
+from helpers.chapters.registry import ChapterSpec
 from helpers.data import series as ind_series
 from helpers.data.cafdata import communes_year
 from helpers.indicators import portrait as ind
@@ -12,7 +13,30 @@ from helpers.params import departement_row
 from helpers.report import charts
 from helpers.report.page import marque
 
+SPEC = ChapterSpec(
+    key="portrait", notebook="01_portrait.ipynb", title="portrait des allocataires",
+    reads=("cafdata", "series"),
+    labels={"foyers_allocataires": ("Foyers allocataires", "nombre"),
+            "personnes_couvertes": ("Personnes couvertes", "nombre"),
+            "part_sans_enfant": ("Part des allocataires sans enfant", "part")})
 
+
+def disponible(ctx: Context) -> bool:
+    return ctx.cafdata is not None
+
+
+def illustratif_chapitre(ctx: Context) -> bool:
+    """The whole chapter rests on illustrative data only with the demo set."""
+    return bool(ctx.cafdata is not None and ctx.cafdata.illustrative)
+
+
+@once
+def evolution(ctx: Context):
+    """Département totals by December up to the report's year, computed once."""
+    return ind.evolution(ctx.cafdata, ctx.year)
+
+
+@once
 def annee(ctx: Context) -> ind.PortraitYear:
     y = ind.portrait_year(ctx.cafdata, ctx.reference, ctx.year)
     assert y is not None  # checked when the context was opened
@@ -28,11 +52,12 @@ def source_cafdata(ctx: Context, datasets: str | None = None, periode: str | Non
 
 
 def source_evolution(ctx: Context) -> str:
-    df = ind.evolution(ctx.cafdata, ctx.year)
+    df = evolution(ctx)
     names = ", ".join(sorted(df.source.unique()))
     return source_cafdata(ctx, names, f"décembre {int(df.annee.min())} à décembre {int(df.annee.max())}")
 
 
+@once
 def valeurs(ctx: Context) -> dict[str, str]:
     y = annee(ctx)
     t, prev = y.totals, y.previous
@@ -146,7 +171,7 @@ def gap_notes(ctx: Context) -> dict[str, str]:
 
 
 def figure_evolution(ctx: Context):
-    df = ind.evolution(ctx.cafdata, ctx.year)
+    df = evolution(ctx)
     fig = charts.evolution(df, ctx.year)
     first, last = df.iloc[0], df.iloc[-1]
     alt = (f"Deux courbes, de décembre {int(first.annee)} à décembre {int(last.annee)}. Foyers allocataires : "
@@ -156,7 +181,7 @@ def figure_evolution(ctx: Context):
 
 
 def tableau_evolution(ctx: Context):
-    df = ind.evolution(ctx.cafdata, ctx.year)
+    df = evolution(ctx)
     out = pd.DataFrame({
         "Décembre": df.annee.astype(str),
         "Foyers allocataires": df.foyers.map(fmt.nombre),
@@ -220,6 +245,7 @@ def source_famille(ctx: Context) -> str:
 TERRITORY_ORDER = ["departement", "region", "france"]
 
 
+@once
 def af_cf(ctx: Context):
     """Index (first December = 100) of the foyers receiving the AF and the CF, for the
     département, its region and France; None when the series are absent."""
@@ -282,6 +308,7 @@ def source_af_cf(ctx: Context) -> str:
                       f"(France : {s.n_departements} départements)")
 
 
+@once
 def tableau_epci(ctx: Context):
     df = ind.coverage_by_epci(ctx.cafdata, ctx.reference, ctx.year)
     if df.empty:
@@ -302,6 +329,7 @@ def tableau_epci(ctx: Context):
 SMALL_COMMUNE = 200  # inhabitants: below, a rate of counts rounded to 5 means little
 
 
+@once
 def _communes_rates(ctx: Context):
     """Commune outlines with their coverage rate (None when boundaries or populations lack)."""
     if ctx.geo is None or not ctx.geo.communes_files:
@@ -325,6 +353,7 @@ def _communes_rates(ctx: Context):
     return g
 
 
+@once
 def _bounds(ctx: Context):
     """Class limits shared by the EPCI and commune maps (quantiles of the communes)."""
     g = _communes_rates(ctx)

@@ -764,25 +764,38 @@ def read_manifest(folder: Path) -> list[dict] | None:
 # ---------------------------------------------------------------- the command
 
 
-def _params(args) -> tuple[int, str]:
-    text = str(args.year).strip()
+@dataclass(frozen=True)
+class FetchRequest:
+    """What `rapport fetch` was asked for (explicit arguments, not the command line's Namespace)."""
+
+    year: str | int
+    departement: str = "17"
+    out: Path | None = None
+    cafdata_url: str = "https://data.caf.fr"
+    geo_url: str = "https://geo.api.gouv.fr"
+    timeout: float = 60.0
+    retries: int = 3
+
+
+def _params(req: FetchRequest) -> tuple[int, str]:
+    text = str(req.year).strip()
     if not re.fullmatch(r"\d{4}", text):
         raise ParamError(_fr(f"--year : l’année doit être un nombre entier de quatre chiffres, par exemple 2023 "
-                         f"(reçu : « {args.year} »)"))
-    dep = str(args.departement).strip().upper()
+                         f"(reçu : « {req.year} »)"))
+    dep = str(req.departement).strip().upper()
     if not RE_DEP.match(dep):
-        raise ParamError(_fr(f"--departement : code de département invalide (reçu : « {args.departement} » ; "
+        raise ParamError(_fr(f"--departement : code de département invalide (reçu : « {req.departement} » ; "
                          "attendu par exemple 17, 2A ou 974)"))
-    if not args.timeout > 0:
-        raise ParamError(_fr(f"--timeout : un délai strictement positif est attendu (reçu : {_seconds(args.timeout)})"))
-    if args.retries < 1:
-        raise ParamError(_fr(f"--retries : au moins un essai est nécessaire (reçu : {args.retries})"))
+    if not req.timeout > 0:
+        raise ParamError(_fr(f"--timeout : un délai strictement positif est attendu (reçu : {_seconds(req.timeout)})"))
+    if req.retries < 1:
+        raise ParamError(_fr(f"--retries : au moins un essai est nécessaire (reçu : {req.retries})"))
     return int(text), dep
 
 
-def run_fetch(args) -> int:
-    year, dep = _params(args)
-    out = Path(args.out or (config.DATA_DIR / "cache" / dep)).resolve()
+def run_fetch(req: FetchRequest) -> int:
+    year, dep = _params(req)
+    out = Path(req.out or (config.DATA_DIR / "cache" / dep)).resolve()
     started = _now()
     ref = load_reference(config.DATA_DIR / "reference", dep)
     sirens = sorted(ref.sirens())
@@ -797,7 +810,7 @@ def run_fetch(args) -> int:
     except OSError as exc:
         shutil.rmtree(staging, ignore_errors=True)
         raise FetchError(f"Impossible de préparer le dossier de téléchargement {display_path(staging)} ({exc})") from None
-    client = Client(args.timeout, args.retries)
+    client = Client(req.timeout, req.retries)
     staged = Staged(staging)
     notes: list[str | None] = []  # what the summary says besides the files written
     try:
@@ -805,7 +818,7 @@ def run_fetch(args) -> int:
         epci_url_used, epci_when = "", started
 
         def get_epcis():
-            url = epcis_url(args.geo_url, dep)
+            url = epcis_url(req.geo_url, dep)
             body, result, when = client.get(f"epci_{dep}.geojson", url, check_epcis)
             return result, url, when
 
@@ -816,13 +829,13 @@ def run_fetch(args) -> int:
                 sirens = sorted(e["siren"] for e in epcis)
             name = f"{dataset}_{dep}.csv"
             rel = f"cafdata/{name}"
-            url = cafdata_url(args.cafdata_url, dataset, cafdata_where(dataset, dep, sirens))
+            url = cafdata_url(req.cafdata_url, dataset, cafdata_where(dataset, dep, sirens))
             body, ds, when = client.get(name, url, lambda b, d=dataset, r=rel: check_cafdata(b, staging / r, d, dep))
             check_december(ds, name, url, year)
             staged.add(rel, body, url, when, derived=False, lignes_ecartees=dropped_rows(ds))
             notes.append(dropped_note(name, ds))
 
-        communes_url_used = communes_url(args.geo_url, dep)
+        communes_url_used = communes_url(req.geo_url, dep)
         communes_body, communes, communes_when = client.get(f"communes_{dep}.geojson", communes_url_used,
                                                             lambda b: check_communes(b, dep))
         if epcis is None:
@@ -832,7 +845,7 @@ def run_fetch(args) -> int:
         geo_year = vintage.year
         staged.add(f"geo/communes_{dep}_{geo_year}.geojson", communes_body, communes_url_used, communes_when,
                    derived=False)
-        source = f"API Découpage administratif ({_host(args.geo_url)}), {fmt.date_longue(epci_when.date())}"
+        source = f"API Découpage administratif ({_host(req.geo_url)}), {fmt.date_longue(epci_when.date())}"
         if vintage.epci is not None and vintage.epci != geo_year:
             source += f", populations de la liste DGCL {vintage.epci}"
         rows = epci_rows(epcis, ref, geo_year, source)

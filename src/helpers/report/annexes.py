@@ -13,19 +13,6 @@ from helpers import config, fmt
 from helpers.errors import display_path
 from helpers.params import Resolved, describe
 
-LABELS = {
-    "foyers_allocataires": ("Foyers allocataires", "nombre"),
-    "personnes_couvertes": ("Personnes couvertes", "nombre"),
-    "part_sans_enfant": ("Part des allocataires sans enfant", "part"),
-    "epci_couverts_ctg": ("EPCI couverts par une CTG", "nombre"),
-    "part_habitants_couverts_ctg": ("Part des habitants couverts par une CTG", "part"),
-    "ctg_signees_annee": ("CTG signées dans l’année", "nombre"),
-    "professionnels_cooperation": ("Professionnels de la coopération", "nombre"),
-    "etp_cooperation": ("ETP de coopération", "etp"),
-    "financement_caf_cooperation": ("Financement Caf des postes de coopération", "euros"),
-    "reunions_reseau": ("Rencontres du réseau", "nombre"),
-    "reunions_reseau_elus": ("dont avec responsables et élus", "nombre"),
-}
 PACKAGES = ["pandas", "numpy", "matplotlib", "seaborn", "papermill", "nbconvert", "weasyprint", "pydantic",
             "pandera", "babel", "geopandas"]
 
@@ -61,11 +48,11 @@ def _table(headers: list[str], rows: list[list[str]], caption: str, numeric: set
             f"<tbody>{''.join(body)}</tbody></table>")
 
 
-def _published_rows(keys, pub, computed, notes) -> list[list[str]]:
+def _published_rows(keys, pub, computed, notes, labels) -> list[list[str]]:
     rows = []
     for key in keys:
         p = pub[key]
-        label, kind = LABELS.get(key, (key, "nombre"))
+        label, kind = labels.get(key, (key, "nombre"))
         c = computed.get(key)
         gap = "–" if c is None else (fmt.points(c - p) if kind == "part" else
                                       fmt.variation(c - p, 1 if kind == "etp" else 0)
@@ -76,7 +63,7 @@ def _published_rows(keys, pub, computed, notes) -> list[list[str]]:
 
 
 def published(resolved: Resolved, computed: dict[str, float], illustrative: set[str] | None = None,
-              notes: dict[str, str] | None = None) -> str:
+              notes: dict[str, str] | None = None, labels: dict[str, tuple[str, str]] | None = None) -> str:
     """Published figures against the recomputed ones, in two tables: those computed from real
     data (a real check) and those computed from illustrative data built to reproduce them (no
     check at all, said so)."""
@@ -87,6 +74,7 @@ def published(resolved: Resolved, computed: dict[str, float], illustrative: set[
                 f"{html.escape(resolved.params.departement)}/{resolved.params.year}.yaml).</p>")
     illustrative = illustrative or set()
     notes = notes or {}
+    labels = labels or {}  # kept value -> (label, kind), declared by each chapter (chapters.registry)
     real = [k for k in pub if k in computed and k not in illustrative]
     built = [k for k in pub if k in illustrative]
     missing = [k for k in pub if k not in computed and k not in illustrative]
@@ -95,17 +83,17 @@ def published(resolved: Resolved, computed: dict[str, float], illustrative: set[
            "recalcule à partir des fichiers de données. Les chiffres recalculés sont ceux que le rapport affiche.</p>"]
     if real:
         out.append("<h3>Comparés à des données réelles</h3>")
-        out.append(_table(headers, _published_rows(real, pub, computed, notes),
+        out.append(_table(headers, _published_rows(real, pub, computed, notes, labels),
                           "Chiffres publiés et chiffres recalculés sur données réelles", numeric={1, 2, 3, 4}))
     if built:
         out.append("<h3>Reproduits par construction (données illustratives)</h3><p>Ces chiffres viennent de données "
                    "illustratives (registres de démonstration, extrait interne illustratif) construites pour "
                    "retrouver les chiffres publiés : leur accord ne vérifie rien.</p>")
-        out.append(_table(headers[:5], [r[:5] for r in _published_rows(built, pub, computed, notes)],
+        out.append(_table(headers[:5], [r[:5] for r in _published_rows(built, pub, computed, notes, labels)],
                           "Chiffres publiés reproduits par des données illustratives", numeric={1, 2, 3, 4}))
     if missing:
         out.append("<p>Non recalculés dans cette construction : "
-                   + ", ".join(html.escape(LABELS.get(k, (k, ""))[0]) for k in missing) + ".</p>")
+                   + ", ".join(html.escape(labels.get(k, (k, ""))[0]) for k in missing) + ".</p>")
     return "".join(out)
 
 
