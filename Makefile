@@ -60,8 +60,8 @@ test-unit: $(STAMP) ## Lancer les tests rapides (sans construction complète ni 
 golden: $(STAMP) ## Réécrire les fichiers de référence des chiffres (tests/golden), puis relire le diff
 	$(BIN)/python tests/snapshot.py
 
-lab: $(STAMP) ## Ouvrir les notebooks dans JupyterLab avec l'environnement du projet
-	$(BIN)/jupyter lab notebooks
+lab: $(STAMP) ## Ouvrir les notebooks dans JupyterLab (environnement du projet, sorties à l’aspect du rapport)
+	$(BIN)/python -m helpers.lab
 
 check: $(STAMP) ## Vérifier registres et données de l'année YEAR sans construire
 	$(BIN)/rapport check --year $(YEAR)

@@ -121,6 +121,15 @@ def parser() -> argparse.ArgumentParser:
     f.add_argument("--retries", metavar="N", type=int, default=3, help="nombre d’essais par fichier")
     _debug(f)
 
+    v = sub.add_parser("preview", help="aperçu en direct : reconstruit ce qui change et recharge la page",
+                       description="Construit le rapport dans un dossier temporaire (jamais publié), le sert sur "
+                                   "127.0.0.1, surveille notebooks, paquet, paramètres et données, reconstruit à "
+                                   "chaque enregistrement et recharge la page ouverte. Ctrl-C arrête tout.")
+    _common(v)
+    v.add_argument("--chapters", metavar="LISTE", help="chapitres à construire, séparés par des virgules")
+    v.add_argument("--port", metavar="N", type=int, default=8765, help="port local (par défaut : 8765)")
+    v.add_argument("--no-browser", action="store_true", help="ne pas ouvrir le navigateur")
+
     d = sub.add_parser("demo", help="régénérer le jeu de démonstration intégré (data/demo)",
                        description="Régénère, avec la même graine, le jeu de démonstration illustratif de data/demo.")
     d.add_argument("--out", metavar="DOSSIER", type=Path, default=config.DATA_DIR / "demo")
@@ -174,6 +183,17 @@ def cmd_fetch(args) -> int:
                                   args.timeout, args.retries))
 
 
+def cmd_preview(args) -> int:
+    from helpers.params import parse_set
+    from helpers.preview import run_preview
+
+    overrides = parse_set(args.sets)
+    if args.demo:
+        overrides["demo"] = True
+    return run_preview(args.year, args.departement, args.params, overrides, _split(args.chapters), args.port,
+                       not args.no_browser)
+
+
 def cmd_demo(args) -> int:
     from helpers.data.demo import generate
     for p in generate(args.out, config.DATA_DIR / "reference"):
@@ -198,7 +218,8 @@ def main(argv: list[str] | None = None) -> int:
     # SIGINT, SIGTERM and SIGHUP all raise Interrompu: the build stops its kernels and removes its folders.
     with interruption.geres():
         try:
-            return {"build": cmd_build, "check": cmd_check, "fetch": cmd_fetch, "demo": cmd_demo}[args.commande](args)
+            return {"build": cmd_build, "check": cmd_check, "fetch": cmd_fetch, "demo": cmd_demo,
+                "preview": cmd_preview}[args.commande](args)
         except ParamError as exc:
             print(f"Erreur de paramètre :\n{exc}", file=sys.stderr)
             return exc.exit_code
