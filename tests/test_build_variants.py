@@ -94,7 +94,7 @@ def test_register_error_stops_build_before_any_kernel(tmp_path, monkeypatch, cap
     assert not out.exists()
 
 
-@pytest.mark.parametrize("name", ["01_portrait.ipynb", "02_ctg.ipynb", "03_cooperation.ipynb"])
+@pytest.mark.parametrize("name", ["01_portrait.ipynb", "02_ctg.ipynb", "03_cooperation.ipynb", "04_territoire.ipynb"])
 def test_run_all_with_defaults_like_jupyterlab(name):
     """The notebooks as committed, executed top to bottom with their `parameters` cell."""
     nb = nbformat.read(config.NOTEBOOKS_DIR / name, as_version=4)

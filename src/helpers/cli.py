@@ -121,6 +121,15 @@ def parser() -> argparse.ArgumentParser:
     f.add_argument("--retries", metavar="N", type=int, default=3, help="nombre d’essais par fichier")
     _debug(f)
 
+    t = sub.add_parser("territoires", help="portrait de chaque EPCI (diagnostic partagé de sa CTG)",
+                       description="Construit, avec le notebook 04_territoire, le portrait de chaque EPCI du "
+                                   "département (HTML et PDF), en parallèle, avec un index et un PDF de tous les "
+                                   "portraits. Un EPCI en échec n’arrête pas les autres ; le code de sortie est 1 "
+                                   "s’il y en a un.")
+    _common(t)
+    t.add_argument("--epci", metavar="SIREN,…", help="SIREN des EPCI, séparés par des virgules, ou « all » (défaut)")
+    t.add_argument("--out", metavar="DOSSIER", type=Path, help="dossier de sortie (par défaut : outputs/territoires/ANNÉE)")
+
     v = sub.add_parser("preview", help="aperçu en direct : reconstruit ce qui change et recharge la page",
                        description="Construit le rapport dans un dossier temporaire (jamais publié), le sert sur "
                                    "127.0.0.1, surveille notebooks, paquet, paramètres et données, reconstruit à "
@@ -183,6 +192,16 @@ def cmd_fetch(args) -> int:
                                   args.timeout, args.retries))
 
 
+def cmd_territoires(args) -> int:
+    from helpers.params import parse_set
+    from helpers.territoires import run_territoires
+
+    overrides = parse_set(args.sets)
+    if args.demo:
+        overrides["demo"] = True
+    return run_territoires(args.year, args.departement, args.params, overrides, _split(args.epci), args.out)
+
+
 def cmd_preview(args) -> int:
     from helpers.params import parse_set
     from helpers.preview import run_preview
@@ -219,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     with interruption.geres():
         try:
             return {"build": cmd_build, "check": cmd_check, "fetch": cmd_fetch, "demo": cmd_demo,
-                "preview": cmd_preview}[args.commande](args)
+                "preview": cmd_preview, "territoires": cmd_territoires}[args.commande](args)
         except ParamError as exc:
             print(f"Erreur de paramètre :\n{exc}", file=sys.stderr)
             return exc.exit_code

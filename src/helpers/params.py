@@ -15,7 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from helpers import config
-from helpers.chapters.registry import CHAPTER_MODULES
+from helpers.chapters.registry import CHAPTER_MODULES, EXTRA_MODULES
 from helpers.errors import ParamError, display_path
 
 FormatName = Literal["html", "pdf"]
@@ -41,13 +41,15 @@ class Parametres(BaseModel):
     formats: list[FormatName] = ["html", "pdf"]
     published: dict[str, float] = {}  # figures published in that year's report
     report_title: str = "Portrait du territoire"
+    territoire: str | None = Field(default=None, pattern=r"^\d{9}$")  # SIREN of an EPCI: a territorial portrait
 
     @field_validator("chapters")
     @classmethod
     def _known_chapters(cls, v):
-        unknown = [c for c in v if c not in CHAPTER_MODULES]
+        unknown = [c for c in v if c not in CHAPTER_MODULES + EXTRA_MODULES]
         if unknown:
-            raise ValueError(f"chapitre inconnu « {unknown[0]} » (valeurs possibles : {', '.join(CHAPTER_MODULES)})")
+            raise ValueError(f"chapitre inconnu « {unknown[0]} » (valeurs possibles : "
+                             f"{', '.join(CHAPTER_MODULES + EXTRA_MODULES)})")
         return v
 
     @field_validator("chapters", "formats")
@@ -314,6 +316,10 @@ def resolve(
             merged["caf_name"] = name
             origins["caf_name"] = "déduit du département (data/reference/departements.csv)"
 
+    # codes written without quotes (`--set departement=17`, `territoire: 241700459`) are read by YAML as numbers
+    for key in ("departement", "territoire"):
+        if isinstance(merged.get(key), int) and not isinstance(merged.get(key), bool):
+            merged[key] = str(merged[key])
     if "observation_date" in merged:
         raise ParamError(
             f"Paramètre « observation_date » (venant de {origins.get('observation_date', '?')}) : ce n’est plus un "

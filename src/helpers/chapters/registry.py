@@ -18,6 +18,8 @@ from types import ModuleType
 # The report's chapters, in order: the module names under helpers.chapters, which are also their keys
 # (parameters read this tuple without importing the chapters).
 CHAPTER_MODULES = ("portrait", "ctg", "cooperation")
+# Built on request, not part of the annual report: the portrait of one EPCI (`rapport territoires`).
+EXTRA_MODULES = ("territoire",)
 
 # What a context can read (chapters.context.load_for loads exactly these).
 INPUTS = ("cafdata", "series", "registers", "childcare")
@@ -35,7 +37,7 @@ class ChapterSpec:
 @cache
 def modules() -> dict[str, ModuleType]:
     out = {}
-    for name in CHAPTER_MODULES:
+    for name in CHAPTER_MODULES + EXTRA_MODULES:
         mod = importlib.import_module(f"helpers.chapters.{name}")
         spec = getattr(mod, "SPEC", None)
         if not isinstance(spec, ChapterSpec):

@@ -1,0 +1,272 @@
+"""The portrait of one EPCI, for its CTG's shared diagnosis (`rapport territoires`): its figures beside
+the département's, its communes, its childcare coverage, its conventions and cooperation posts. Built
+from the same checked data as the report; commune counts are rounded to 5, said so, and no rate is
+shown for a commune too small for it to mean anything."""
+from __future__ import annotations
+
+import pandas as pd
+
+from helpers import fmt
+from helpers.chapters import ctg as ctg_chapter
+from helpers.chapters import portrait
+from helpers.chapters.context import Context, once
+from helpers.chapters.registry import ChapterSpec
+from helpers.data.cafdata import Totals
+from helpers.indicators import cooperation as ind_coop
+from helpers.indicators import ctg as ind_ctg
+from helpers.indicators import portrait as ind_portrait
+from helpers.indicators import territoire as ind
+from helpers.report import charts
+
+SPEC = ChapterSpec(key="territoire", notebook="04_territoire.ipynb", title="portrait d’un EPCI",
+                   reads=("cafdata", "registers", "childcare"), labels={})
+SMALL_COMMUNE = portrait.SMALL_COMMUNE
+
+
+def disponible(ctx: Context) -> bool:
+    return bool(ctx.p.territoire and ctx.p.territoire in ctx.reference.sirens() and ctx.cafdata is not None)
+
+
+def kept_values(ctx: Context) -> dict[str, float]:
+    return {}  # nothing of a territory is compared with the report's published figures
+
+
+def illustrative_keys(ctx: Context) -> set[str]:
+    return set()
+
+
+def illustratif_chapitre(ctx: Context) -> bool:
+    return bool(ctx.cafdata is not None and ctx.cafdata.illustrative)
+
+
+def siren(ctx: Context) -> str:
+    return ctx.p.territoire
+
+
+def nom(ctx: Context) -> str:
+    epci, _ = ctx.reference.epci_year(ctx.year)
+    row = epci[epci.siren == siren(ctx)]
+    return str(row.nom.iloc[0]) if not row.empty else siren(ctx)
+
+
+def short_name(ctx_or_name) -> str:
+    """`cc-de-l-ile-de-re` for file names."""
+    from helpers.report.assemble import slug
+
+    return slug(ctx_or_name if isinstance(ctx_or_name, str) else nom(ctx_or_name))
+
+
+@once
+def totaux(ctx: Context, year: int | None = None) -> Totals:
+    y = ctx.year if year is None else year
+    t = ind.totals(ctx.cafdata, ctx.reference, siren(ctx), y)
+    n = len(ind.communes(ctx.cafdata, ctx.reference, siren(ctx), y))
+    return Totals(y, t.get("indfoy_ndur", float("nan")), t.get("indnbp_ndur", float("nan")), t, "s_ben_com_f", True, n)
+
+
+@once
+def classement(ctx: Context) -> pd.DataFrame:
+    """Every EPCI of the département with its coverage rate, highest first (the portrait's table)."""
+    return ind_portrait.coverage_by_epci(ctx.cafdata, ctx.reference, ctx.year)
+
+
+@once
+def valeurs(ctx: Context) -> dict[str, str]:
+    t, dep = totaux(ctx), portrait.annee(ctx)
+    prev = totaux(ctx, ctx.year - 1) if ctx.year - 1 in ctx.cafdata.years() else None
+    table = classement(ctx)
+    me = table[table.siren == siren(ctx)].iloc[0]
+    rang = int(table.index[table.siren == siren(ctx)][0]) + 1
+    v = ctx.base_values()
+    v.update({
+        "nom": nom(ctx), "siren": siren(ctx),
+        "foyers": fmt.nombre(t.foyers), "personnes": fmt.nombre(t.personnes),
+        "population": fmt.nombre(me.population_municipale), "taux": fmt.pourcent(me.taux_couverture),
+        "rang": "1er" if rang == 1 else f"{rang}e", "n_epci": fmt.nombre(len(table)),
+        "communes": fmt.nombre(t.n_rows),
+        "dep_foyers": fmt.nombre(dep.totals.foyers), "dep_personnes": fmt.nombre(dep.totals.personnes),
+        "dep_taux": fmt.pourcent(dep.share_covered),
+        "part_dep": fmt.pourcent(t.personnes / dep.totals.personnes, 1),
+        "arrondi": fmt.nombre(t.rounding_bound),
+        "evol": (f" ({fmt.variation(t.foyers / prev.foyers - 1, 1, True)} en un an)"
+                 if prev is not None and prev.foyers else ""),
+    })
+    return v
+
+
+def chiffres_cles(ctx: Context) -> list[tuple]:
+    v = valeurs(ctx)
+    items = [(v["foyers"], "foyers allocataires", f"département : {v['dep_foyers']}"),
+             (v["personnes"], "personnes couvertes", f"{v['part_dep']} de celles du département"),
+             (v["taux"], "des habitants couverts par la Caf",
+              f"{v['rang']} des {v['n_epci']} EPCI ; département : {v['dep_taux']}")]
+    pe = petite_enfance(ctx)
+    if pe is not None:
+        items.append((fmt.nombre(pe["epci"], 1), "places d’accueil pour 100 enfants de moins de 3 ans",
+                      f"{pe['annee']} ; département : {fmt.nombre(pe['departement'], 1)}"))
+    return items
+
+
+def source(ctx: Context, periode: str | None = None) -> str:
+    demo = " (jeu de démonstration, chiffres illustratifs)" if ctx.cafdata.illustrative else ""
+    return ctx.source(f"Cnaf, Cafdata s_ben_com_f, {periode or f'décembre {ctx.year}'}, somme des communes de "
+                      f"l’EPCI{demo}")
+
+
+def tableau_prestations(ctx: Context):
+    t = totaux(ctx)
+    prev = totaux(ctx, ctx.year - 1) if ctx.year - 1 in ctx.cafdata.years() else None
+    b = ind_portrait.benefit_groups(t, prev).sort_values("foyers", ascending=False)
+    dep = ind_portrait.benefit_groups(portrait.annee(ctx).totals, None).set_index("groupe")
+    out = pd.DataFrame({
+        "Prestation": b.groupe,
+        "Foyers bénéficiaires": b.foyers.map(fmt.nombre),
+        "Part des foyers allocataires": b.part.map(fmt.pourcent),
+        "Part dans le département": b.groupe.map(lambda g: fmt.pourcent(dep.part.get(g)) if g in dep.index else "–"),
+        "Évolution en un an": b.variation.map(lambda x: fmt.variation(x, 1, True)),
+    })
+    resume = (f"Foyers bénéficiaires de chaque groupe de prestations en décembre {ctx.year} dans l’EPCI, et leur "
+              "part des foyers allocataires, dans l’EPCI et dans le département.")
+    return out, resume
+
+
+def evolution(ctx: Context) -> pd.DataFrame:
+    return ind.evolution(ctx.cafdata, ctx.reference, siren(ctx), ctx.year)
+
+
+def figure_evolution(ctx: Context):
+    df = evolution(ctx)
+    fig = charts.evolution(df, ctx.year)
+    first, last = df.iloc[0], df.iloc[-1]
+    alt = (f"Deux courbes, de décembre {int(first.annee)} à décembre {int(last.annee)} : foyers allocataires de "
+           f"{fmt.nombre(first.foyers)} à {fmt.nombre(last.foyers)}, personnes couvertes de "
+           f"{fmt.nombre(first.personnes)} à {fmt.nombre(last.personnes)}.")
+    return fig, alt
+
+
+@once
+def communes(ctx: Context) -> pd.DataFrame:
+    """The EPCI's communes with their population in force and their coverage rate (none under 200 inhabitants)."""
+    c = ind.communes(ctx.cafdata, ctx.reference, siren(ctx), ctx.year)
+    pops = ctx.geo.commune_populations(ctx.year) if ctx.geo is not None else None
+    if pops is not None:
+        c = c.drop(columns=["population"]).merge(pops[["code", "population"]], on="code", how="left")
+    c["taux"] = c.indnbp_ndur / c.population
+    c.loc[c.population.isna() | (c.population < SMALL_COMMUNE), "taux"] = float("nan")
+    return c.sort_values("nom").reset_index(drop=True)
+
+
+def tableau_communes(ctx: Context):
+    c = communes(ctx)
+    show = lambda x, d=0: "–" if pd.isna(x) else fmt.nombre(x, d)  # noqa: E731
+    out = pd.DataFrame({
+        "Commune": c.nom,
+        "Population municipale": c.population.map(show),
+        "Foyers allocataires": c.indfoy_ndur.map(show),
+        "Personnes couvertes": c.indnbp_ndur.map(show),
+        "Taux de couverture": c.taux.map(lambda x: "–" if pd.isna(x) else fmt.pourcent(x)),
+    })
+    small = int((c.population < SMALL_COMMUNE).sum())
+    resume = (f"{fmt.nombre(len(c))} communes ; effectifs arrondis à 5 par la Cnaf"
+              + (f" ; pas de taux pour {fmt.pluriel(small, 'commune', 'communes')} de moins de "
+                 f"{fmt.nombre(SMALL_COMMUNE)} habitants." if small else "."))
+    return out, resume
+
+
+def carte_communes(ctx: Context):
+    if ctx.geo is None or not ctx.geo.communes_files:
+        return None
+    c = communes(ctx)
+    shapes = ctx.geo.communes(ctx.year + 1)
+    g = shapes[shapes.code.isin(set(c.code))][["code", "geometry"]].merge(c[["code", "nom", "taux"]], on="code")
+    if g.empty:
+        return None
+    fig = charts.choropleth(g, "taux", "Personnes couvertes / population",
+                            missing_label=f"moins de {fmt.nombre(SMALL_COMMUNE)} habitants ou sans donnée")
+    known = g.dropna(subset=["taux"])
+    alt = (f"Carte des {len(g)} communes de l’EPCI colorées selon la part des habitants couverts par la Caf"
+           + (f", de {fmt.pourcent(known.taux.min())} à {fmt.pourcent(known.taux.max())}" if not known.empty else "")
+           + f" ; {len(g) - len(known)} communes sans taux.")
+    return fig, alt
+
+
+def petite_enfance(ctx: Context) -> dict | None:
+    c = ctx.childcare
+    if c is None or c.year > ctx.year or c.value("epci", siren(ctx)) is None:
+        return None
+    region = c.level("region")
+    return {"annee": c.year, "epci": c.value("epci", siren(ctx)),
+            "departement": c.value("departement", ctx.p.departement),
+            "region": float(region.txcouv.iloc[0]) if not region.empty else None,
+            "region_nom": str(region.nom.iloc[0]) if not region.empty else "région",
+            "france": c.value("france", "FR")}
+
+
+def tableau_petite_enfance(ctx: Context):
+    pe = petite_enfance(ctx)
+    if pe is None:
+        return None
+    rows = [(nom(ctx), pe["epci"]), ("Département", pe["departement"]), (pe["region_nom"], pe["region"]),
+            ("France", pe["france"])]
+    out = pd.DataFrame({"Territoire": [r[0] for r in rows],
+                        "Places pour 100 enfants de moins de 3 ans": [fmt.nombre(r[1], 1) if r[1] is not None else "–"
+                                                                      for r in rows]})
+    resume = (f"Taux de couverture global petite enfance {pe['annee']} : {fmt.nombre(pe['epci'], 1)} dans l’EPCI, "
+              f"{fmt.nombre(pe['departement'], 1)} dans le département, {fmt.nombre(pe['france'], 1)} en France.")
+    return out, resume
+
+
+def _illustrative_rows(frame: pd.DataFrame) -> bool:
+    return bool(frame.source.str.strip().str.lower().str.startswith("illustratif").any()) if len(frame) else False
+
+
+def conventions(ctx: Context):
+    """Its CTG (dates, themes, status at 31 December, renewal due), with the illustrative mark when a row is."""
+    if ctx.registers is None:
+        return None
+    at = ind_ctg.end_of_year(ctx.year)
+    rows = ctx.registers.ctg[(ctx.registers.ctg.siren_epci == siren(ctx)) & (ctx.registers.ctg.date_signature <= at)]
+    rows = rows.sort_values("date_signature")
+    if rows.empty:
+        return None
+    force = ind_ctg.ctg_in_force(rows, at)
+
+    def statut(r):
+        if r.name in force.index:
+            return "en vigueur"
+        return "signée, période à venir" if r.date_debut > at else "terminée"
+
+    out = pd.DataFrame({
+        "Signature": rows.date_signature.map(lambda d: fmt.date_longue(d.date())),
+        "Période": [f"{d.year}-{f.year}" for d, f in zip(rows.date_debut, rows.date_fin)],
+        "Thématiques": rows.themes.map(lambda t: ", ".join(t) if isinstance(t, list) else ""),
+        f"Au {ctx.date_obs}": rows.apply(statut, axis=1),
+        "Renouvellement": rows.date_fin.map(lambda f: f"fin {f.year}" + (" : à préparer" if f.year <= ctx.year + 1 else "")),
+    })
+    resume = f"{fmt.pluriel(len(rows), 'convention', 'conventions')} pour cet EPCI dans le registre de la Caf."
+    return out, resume, _illustrative_rows(rows)
+
+
+def postes(ctx: Context):
+    if ctx.registers is None:
+        return None
+    act = ind_coop.posts_active(ctx.registers.postes, ind_coop.end_of_year(ctx.year))
+    act = act[act.siren_epci == siren(ctx)]
+    if act.empty:
+        return None
+    out = pd.DataFrame({
+        "Poste": act.id_poste, "Type": act.type_poste, "ETP": act.etp.map(lambda x: fmt.nombre(x, 1)),
+        "Financement Caf": act.financement_caf.map(fmt.montant),
+        "Financement des collectivités": act.financement_collectivites.map(fmt.montant),
+    })
+    resume = (f"{fmt.pluriel(len(act), 'poste', 'postes')} en cours au {ctx.date_obs}, "
+              f"{fmt.nombre(act.etp.sum(), 1)} ETP.")
+    return out, resume, _illustrative_rows(act)
+
+
+def source_registre(ctx: Context, what: str, illustratif: bool) -> str:
+    return ctx.source(f"{what} de la Caf au {ctx.date_obs}" + (" (lignes illustratives)" if illustratif else ""))
+
+
+def source_petite_enfance(ctx: Context) -> str:
+    return ctg_chapter.source_petite_enfance(ctx)

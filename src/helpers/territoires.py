@@ -1,0 +1,183 @@
+"""`rapport territoires`: the portrait of every EPCI of the département, from the same notebook
+(04_territoire, a `territoire` parameter), built in parallel; an index with one key figure each and
+a combined PDF with a contents page. A failing EPCI does not stop the others: the index lists it
+and the command exits with 1.
+
+Output: `outputs/territoires/<year>/` (a report folder of its own, published in one step like the
+report: the annual report's folder is replaced as a whole at each build, so the portraits do not
+live inside it).
+"""
+from __future__ import annotations
+
+import html
+import logging
+import os
+import shutil
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+
+from helpers import config, fmt
+from helpers.errors import ParamError, RapportError
+
+log = logging.getLogger("rapport")
+
+
+@dataclass
+class Result:
+    siren: str
+    nom: str
+    fichier: str = ""  # base name: <siren>-<short-name>
+    personnes: str = ""
+    taux: str = ""
+    erreur: str | None = None
+    secondes: float = 0.0
+
+
+def _one(year, departement, params_file, overrides, siren, nom, staging: str) -> Result:
+    """Build one EPCI's portrait (in a worker process): HTML of the chapter page and its own PDF."""
+    from helpers.build import build
+    from helpers.chapters import territoire
+    from helpers.params import resolve
+    from helpers.report.assemble import write_pdf
+
+    t0 = time.monotonic()
+    base = f"{siren}-{territoire.short_name(nom)}"
+    res = Result(siren, nom, base)
+    try:
+        resolved = resolve(year, departement, params_file, {**overrides, "territoire": siren},
+                           cli_extra={"chapters": ["territoire"], "formats": ["html"]})
+        out = Path(staging) / f".{siren}"
+        build(resolved, out, params_file, {**overrides, "territoire": siren}, chapters=["territoire"], formats=["html"])
+        page = (out / f"rapport-{resolved.params.year}-territoire.html").read_text(encoding="utf-8")
+        (Path(staging) / f"{base}.html").write_text(page, encoding="utf-8")
+        write_pdf(page, Path(staging) / f"{base}.pdf", out)
+        from helpers.build import check
+
+        ctx = check(resolved, ["territoire"]).contexts["territoire"]
+        v = territoire.valeurs(ctx)
+        res.personnes, res.taux = v["personnes"], v["taux"]
+        shutil.rmtree(out.resolve(), ignore_errors=True)
+        if out.is_symlink():
+            out.unlink()
+    except RapportError as exc:
+        res.erreur = str(exc)
+    except Exception as exc:  # one EPCI's failure never stops the others
+        res.erreur = f"Erreur inattendue ({type(exc).__name__}\u00a0: {exc})"
+    res.secondes = time.monotonic() - t0
+    return res
+
+
+def _index(results: list[Result], year: int, caf: str) -> str:
+    css = (config.STATIC_DIR / "rapport.css").read_text(encoding="utf-8")
+    rows = []
+    for r in results:
+        if r.erreur:
+            rows.append(f"<tr><th scope='row'>{html.escape(r.nom)}</th><td colspan='3' class='echec'>Échec\u00a0: "
+                        f"{html.escape(r.erreur.splitlines()[0])}</td></tr>")
+        else:
+            rows.append(f"<tr><th scope='row'><a href='{r.fichier}.html'>{html.escape(r.nom)}</a></th>"
+                        f"<td class='num'>{html.escape(r.personnes)}</td><td class='num'>{html.escape(r.taux)}</td>"
+                        f"<td><a href='{r.fichier}.pdf'>PDF</a></td></tr>")
+    failed = [r for r in results if r.erreur]
+    note = (f"<p class='avertissement absent' role='note'>{fmt.pluriel(len(failed), 'portrait n’a pas pu être construit', 'portraits n’ont pas pu être construits')}"
+            "\u00a0: voir le tableau.</p>" if failed else "")
+    return (f"<!DOCTYPE html><html lang='fr'><head><meta charset='utf-8'/><meta name='viewport' "
+            f"content='width=device-width, initial-scale=1'/><title>Portraits des EPCI {year} — {html.escape(caf)}"
+            f"</title><style>{css}</style></head><body><main id='contenu'><h1>Portraits des EPCI {year}</h1>"
+            f"<p>{html.escape(caf)} — un portrait par établissement public de coopération intercommunale, pour le "
+            f"diagnostic partagé de sa convention territoriale globale. <a href='portraits-{year}.pdf'>Tous les "
+            f"portraits en un PDF</a>.</p>{note}<table><caption>Portraits et personnes couvertes au 31\u00a0décembre"
+            f"\u00a0{year}</caption><thead><tr><th scope='col'>EPCI</th><th scope='col' class='num'>Personnes couvertes"
+            f"</th><th scope='col' class='num'>Taux de couverture</th><th scope='col'>PDF</th></tr></thead><tbody>"
+            f"{''.join(rows)}</tbody></table></main></body></html>")
+
+
+def _combined_pdf(results: list[Result], folder: Path, year: int, caf: str) -> Path:
+    """All portraits in one PDF, after a contents page giving each one's first page."""
+    from weasyprint import HTML
+
+    ok = [r for r in results if not r.erreur]
+    docs = [HTML(filename=str(folder / f"{r.fichier}.html"), base_url=str(folder)).render() for r in ok]
+    css = (config.STATIC_DIR / "rapport.css").read_text(encoding="utf-8")
+
+    def contents(first_page: int) -> str:
+        page, items = first_page, []
+        for r, d in zip(ok, docs):
+            items.append(f"<li><span>{html.escape(r.nom)}</span> <span class='num'>{page}</span></li>")
+            page += len(d.pages)
+        return (f"<!DOCTYPE html><html lang='fr'><head><meta charset='utf-8'/><style>{css} ol{{list-style:none;"
+                f"padding:0}} li{{display:flex;justify-content:space-between;border-bottom:1px dotted #999;"
+                f"padding:0.2rem 0}}</style></head><body><h1>Portraits des EPCI {year}</h1><p>{html.escape(caf)}</p>"
+                f"<h2>Sommaire</h2><ol>{''.join(items)}</ol></body></html>")
+
+    toc = HTML(string=contents(2)).render()
+    if len(toc.pages) > 1:  # the contents page count shifts the page numbers
+        toc = HTML(string=contents(1 + len(toc.pages))).render()
+    pages = [p for d in [toc, *docs] for p in d.pages]
+    target = folder / f"portraits-{year}.pdf"
+    toc.copy(pages).write_pdf(target)
+    return target
+
+
+def run_territoires(year, departement, params_file, overrides: dict, epci: list[str] | None, out: Path | None) -> int:
+    from helpers import sortie
+    from helpers.data.reference import load_reference
+    from helpers.params import resolve
+
+    resolved = resolve(year, departement, params_file, overrides, cli_extra={"chapters": ["territoire"]})
+    p = resolved.params
+    ref = load_reference(p.reference_dir, p.departement, p.geo_dir)
+    table, _ = ref.epci_year(p.year)
+    if table.empty:
+        raise ParamError(f"--departement\u00a0: aucun EPCI connu pour le département {p.departement} "
+                         "(data/reference/epci.csv)")
+    names = dict(zip(table.siren, table.nom))
+    wanted = list(names) if not epci or epci == ["all"] else epci
+    unknown = [s for s in wanted if s not in names]
+    if unknown:
+        raise ParamError(f"--epci\u00a0: SIREN inconnu pour le département {p.departement}\u00a0: {', '.join(unknown)} "
+                         f"(EPCI connus\u00a0: {', '.join(sorted(names))})")
+    from helpers import interruption
+    from helpers.build import _inputs
+
+    out = sortie.verifier(Path(out or config.OUTPUTS_DIR / "territoires" / str(p.year)), _inputs(resolved, params_file),
+                          racine=config.ROOT)  # the folder is the tool's own, never an input: refused before anything
+    t0 = time.monotonic()
+    sortie.nettoyer_abandons(out)
+    publish = sortie.preparer(out, annee=p.year)
+    staging = Path(tempfile.mkdtemp(prefix="rapport-territoires-"))
+    results: list[Result] = []
+    try:
+        workers = max(1, min(os.cpu_count() or 1, len(wanted)))
+        log.info("Portraits de %s EPCI, %s en parallèle", len(wanted), workers)
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            futures = [pool.submit(_one, p.year, p.departement, params_file, overrides, s, names[s], str(staging))
+                       for s in wanted]
+            for f in as_completed(futures):
+                r = f.result()
+                results.append(r)
+                log.info("%s : %s en %s s", r.nom, "échec" if r.erreur else "fait",
+                         fmt.nombre(r.secondes, 1))
+        results.sort(key=lambda r: r.nom)
+        (staging / "index.html").write_text(_index(results, p.year, p.caf_name), encoding="utf-8")
+        if any(not r.erreur for r in results):
+            _combined_pdf(results, staging, p.year, p.caf_name)
+        for f in staging.iterdir():
+            if not f.name.startswith("."):
+                shutil.move(str(f), publish / f.name)
+        with interruption.differe(publication=True):  # published in one step, like the report
+            sortie.publier(publish, out)
+    except BaseException:
+        shutil.rmtree(publish, ignore_errors=True)
+        raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    failed = [r for r in results if r.erreur]
+    for r in failed:
+        print(f"Échec\u00a0: {r.nom} ({r.siren})\u00a0: {r.erreur.splitlines()[0]}")
+    print(f"écrit\u00a0: {out / 'index.html'} ({len(results) - len(failed)} portraits, "
+          f"{fmt.nombre(time.monotonic() - t0, 1)} s)")
+    return 1 if failed else 0
