@@ -44,6 +44,7 @@ def _one(year, departement, params_file, overrides, siren, nom, staging: str) ->
     from helpers.report.assemble import write_pdf
 
     t0 = time.monotonic()
+    logging.getLogger("rapport").setLevel(logging.WARNING)  # one line per portrait from the parent, not the build's
     base = f"{siren}-{territoire.short_name(nom)}"
     res = Result(siren, nom, base)
     try:
