@@ -60,6 +60,10 @@ class Context:
             out += list(self.registers.files)
         return sorted(set(out))
 
+    def registres_illustratifs(self) -> bool:
+        """Some register read by this chapter holds illustrative rows."""
+        return bool(self.registers is not None and any(self.registers.illustrative.values()))
+
     def registres_disponibles(self) -> bool:
         """The département has registers and known EPCI: the CTG and cooperation chapters can be computed."""
         return self.registers is not None and self.reference.known

@@ -21,7 +21,7 @@ SPEC = ChapterSpec(
 
 
 def illustratif_chapitre(ctx: Context) -> bool:
-    return bool(ctx.registers is not None and any(ctx.registers.illustrative.values()))
+    return ctx.registres_illustratifs()
 
 
 def disponible(ctx: Context) -> bool:

@@ -26,7 +26,7 @@ def disponible(ctx: Context) -> bool:
 
 
 def illustratif_chapitre(ctx: Context) -> bool:
-    return bool(ctx.registers is not None and any(ctx.registers.illustrative.values()))
+    return ctx.registres_illustratifs()
 
 
 def illustratif(ctx: Context) -> bool:

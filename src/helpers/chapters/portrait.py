@@ -171,8 +171,12 @@ def gap_notes(ctx: Context) -> dict[str, str]:
 
 
 def figure_evolution(ctx: Context):
-    df = evolution(ctx)
-    fig = charts.evolution(df, ctx.year)
+    return evolution_figure(evolution(ctx), ctx.year)
+
+
+def evolution_figure(df, year: int):
+    """Foyers and personnes by December, with its alt text (the département's, or an EPCI's)."""
+    fig = charts.evolution(df, year)
     first, last = df.iloc[0], df.iloc[-1]
     alt = (f"Deux courbes, de décembre {int(first.annee)} à décembre {int(last.annee)}. Foyers allocataires : "
            f"{fmt.nombre(first.foyers)} en {int(first.annee)}, {fmt.nombre(last.foyers)} en {int(last.annee)}. "

@@ -53,7 +53,8 @@ def short_name(ctx_or_name) -> str:
     """`cc-de-l-ile-de-re` for file names."""
     from helpers.report.assemble import slug
 
-    return slug(ctx_or_name if isinstance(ctx_or_name, str) else nom(ctx_or_name))
+    name = ctx_or_name if isinstance(ctx_or_name, str) else nom(ctx_or_name)
+    return slug(name.replace("œ", "oe").replace("Œ", "Oe").replace("æ", "ae"))
 
 
 @once
@@ -135,13 +136,7 @@ def evolution(ctx: Context) -> pd.DataFrame:
 
 
 def figure_evolution(ctx: Context):
-    df = evolution(ctx)
-    fig = charts.evolution(df, ctx.year)
-    first, last = df.iloc[0], df.iloc[-1]
-    alt = (f"Deux courbes, de décembre {int(first.annee)} à décembre {int(last.annee)} : foyers allocataires de "
-           f"{fmt.nombre(first.foyers)} à {fmt.nombre(last.foyers)}, personnes couvertes de "
-           f"{fmt.nombre(first.personnes)} à {fmt.nombre(last.personnes)}.")
-    return fig, alt
+    return portrait.evolution_figure(evolution(ctx), ctx.year)
 
 
 @once
