@@ -116,6 +116,19 @@ def read_text_csv(path: Path, sep: str = ";", strict: bool = False) -> pd.DataFr
     _sniff_binary(path, label)
     if strict:
         _check_text(path, label, sep)
+    else:  # a column named twice would be read as « name » and « name.1 », one of them silently ignored
+        import csv
+
+        try:
+            with open(path, encoding="utf-8-sig", newline="") as f:
+                header = next(csv.reader([f.readline()], delimiter=sep), [])
+        except UnicodeDecodeError:
+            header = []  # refused below, with the offset
+        names = [h.strip() for h in header]
+        doubles = sorted({n for n in names if n and names.count(n) > 1})
+        if doubles:
+            raise DataError([Problem(label, "colonne présente deux fois dans l’en-tête", row=1, column=n)
+                             for n in doubles])
     try:
         df = pd.read_csv(path, sep=sep, dtype=str, encoding="utf-8-sig", keep_default_na=False,
                          na_values=[""], skipinitialspace=False)
@@ -189,8 +202,10 @@ def check_header(header: list[str], label: str) -> list[str]:
     names = [h.strip() for h in header]
     seen: set[str] = set()
     problems = []
-    for name in names:
-        if name in seen:
+    for i, name in enumerate(names, start=1):
+        if not name:  # its cells would be read under no name, or dropped without a word
+            problems.append(Problem(label, f"la colonne {i} de l’en-tête n’a pas de nom", row=1))
+        elif name in seen:
             problems.append(Problem(label, "colonne présente deux fois dans l’en-tête", row=1, column=name))
         seen.add(name)
     if problems:
