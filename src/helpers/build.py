@@ -201,13 +201,19 @@ def execute(chapter: str, src: Path, dst: Path, parameters: dict, kernels: Kerne
             own.close()
 
     import papermill as pm
+    from nbclient.exceptions import DeadKernelError
     from papermill.exceptions import PapermillExecutionError
 
     _kernel_env()
+    logging.getLogger("papermill").setLevel(logging.CRITICAL)  # its English log lines: the failure is ours to tell
     try:
         pm.execute_notebook(str(src), str(dst), parameters=parameters, kernel_name=KERNEL,
                             cwd=str(config.NOTEBOOKS_DIR), progress_bar=False, log_output=False,
                             kernel_manager_class=kernels.manager_class())
+    except DeadKernelError:  # the kernel process was killed (OOM killer, kill -9) or crashed
+        raise ChapterFailed(f"Le chapitre « {chapter} » a échoué{fmt.NBSP}: le noyau Python qui exécutait "
+                            f"{src.name} s’est arrêté brutalement (processus tué ou mémoire épuisée ?)."
+                            f"\nNotebook partiel enregistré : {dst}") from None
     except PapermillExecutionError as exc:
         # Number the cell as in the source notebook: Papermill inserted its injected-parameters cell.
         index = exc.cell_index
