@@ -206,9 +206,12 @@ def execute(chapter: str, src: Path, dst: Path, parameters: dict, kernels: Kerne
             own.close()
 
     import papermill as pm
+    from nbclient.exceptions import DeadKernelError
     from papermill.exceptions import PapermillExecutionError
 
     _kernel_env()
+    logging.getLogger("papermill").setLevel(logging.CRITICAL)  # its English log lines: the failure is ours to tell
+    first = len(kernels.processes)  # this chapter's kernel is the one started from now on
     try:
         pm.execute_notebook(str(src), str(dst), parameters=parameters, kernel_name=KERNEL,
                             cwd=str(config.NOTEBOOKS_DIR), progress_bar=False, log_output=False,
@@ -229,6 +232,14 @@ def execute(chapter: str, src: Path, dst: Path, parameters: dict, kernels: Kerne
         raise ChapterFailed(
             f"Le chapitre « {chapter} » a échoué à la cellule {index + 1} de {src.name} : "
             f"{exc.ename} : {exc.evalue}\nNotebook partiel enregistré : {dst}")
+    except Exception as exc:
+        # The kernel process was killed (OOM killer, kill -9) or crashed: DeadKernelError while a cell runs,
+        # RuntimeError("Kernel died before replying to kernel_info") when it dies at start-up.
+        if not (isinstance(exc, DeadKernelError) or any(p.poll() not in (None, 0) for p in kernels.processes[first:])):
+            raise
+        raise ChapterFailed(f"Le chapitre « {chapter} » a échoué{fmt.NBSP}: le noyau Python qui exécutait "
+                            f"{src.name} s’est arrêté brutalement (processus tué ou mémoire épuisée ?)."
+                            f"\nNotebook partiel enregistré : {dst}") from None
 
 
 def _method_items(checked: Checked, resolved: Resolved) -> list[tuple[str, str]]:

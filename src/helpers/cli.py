@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import re
 import signal
@@ -252,6 +253,12 @@ def main(argv: list[str] | None = None) -> int:
         except KeyboardInterrupt as exc:
             return _interrupted(exc, args.commande)
         except Exception as exc:  # a bug or an unforeseen input: one line, the trace only when asked for
+            if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):  # not a bug: say what to do
+                where = f" ({exc.filename})" if exc.filename else ""
+                print(f"Erreur{NBSP}: plus de place sur le disque{where}."
+                      + (" Rien n’a été publié, le dossier de construction a été supprimé." if args.commande == "build"
+                         else "") + " Libérez de la place, puis relancez.", file=sys.stderr)
+                return 1
             if args.debug:
                 traceback.print_exc()
             detail = " ".join(str(exc).split())

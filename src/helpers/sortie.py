@@ -226,6 +226,12 @@ def verifier(out: Path | str, entrees: list[tuple[str, Path | None]], racine: Pa
             raise SortieRefusee(f"Le dossier de sortie {g(shown)} existe et n’est pas un dossier de rapport (il "
                                 f"contient{ESP}: {_apercu(out)}){ESP}: son contenu serait effacé. Rien n’a été "
                                 f"écrit. {conseil}")
+    ancetre = out.parent
+    while not ancetre.exists() and ancetre != ancetre.parent:
+        ancetre = ancetre.parent
+    if not ancetre.is_dir():  # the build would fail later, at mkdir, after checking every input
+        raise SortieRefusee(f"Le dossier de sortie {g(shown)} ne peut pas être créé{ESP}: {g(_montrer(ancetre))} "
+                            f"est un fichier, pas un dossier. {conseil}")
     echec = echec_de(out)
     if (echec.exists() or echec.is_symlink()) and not (est_rapport(echec) or _vide(echec)):
         raise SortieRefusee(f"Le dossier {g(_montrer(echec))}, où une construction en échec garde ses notebooks "

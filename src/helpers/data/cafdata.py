@@ -21,11 +21,13 @@ import pandas as pd
 import pandera.pandas as pa
 
 from helpers.data.reference import Reference, fold_codes
-from helpers.data.schemas import RE_MONTH, read_text_csv, text_col, validate
+from helpers.data.schemas import RE_MONTH, read_text_csv, stream_text_csv, text_col, validate
 from helpers.errors import DataError, Problem, display_path
 
 MEASURE_RE = re.compile(r"^ind(foy|nbp|mtt|ben)_[a-z0-9]+$")
 RE_COUNT = re.compile(r"^\d+(\.\d*)?$")  # counts are never negative
+RE_COMMUNE = re.compile(r"^(\d{5}|2[AB]\d{3})$")
+RE_MONTH_C = re.compile(RE_MONTH)
 
 # dataset -> (candidate code fields, candidate name fields)
 DATASETS = {
@@ -149,10 +151,83 @@ def drop_technical_rows(frame: pd.DataFrame, key: list[str], measures: list[str]
     return frame.drop(index=drop_idx), identical, sorted(dropped, key=lambda d: (d.month, d.code or ""))
 
 
+RE_SPACES = re.compile(r"[\s\u202f\u00a0]")
+
+
+def _counts(raw: pd.DataFrame, measures: list[str]) -> tuple[pd.DataFrame, list[tuple[int, str, str]]]:
+    """The measures as floats (empty = NA: a secret, not zero), and the cells that are not a count (index,
+    column, value). A count is digits with an optional decimal part (`37793.0`), spaces allowed (`68 110`)."""
+    import numpy as np
+
+    block = raw[measures].to_numpy(dtype=object)
+    out = np.full(block.shape, np.nan)
+    bad = []
+    match = RE_COUNT.match
+    flat_in, flat_out = block.ravel(), out.ravel()
+    for k, x in enumerate(flat_in):
+        if not isinstance(x, str):
+            continue
+        if match(x) is None:
+            y = RE_SPACES.sub("", x)
+            if match(y) is None:
+                i, j = divmod(k, len(measures))
+                bad.append((raw.index[i], measures[j], x))
+                continue
+            x = y
+        flat_out[k] = float(x)
+    return pd.DataFrame(out, index=raw.index, columns=measures), bad
+
+
+def _dep_of_commune(code: str) -> str:
+    return code[:3] if code.startswith("97") else code[:2]
+
+
+def _row_filter(dataset: str, departement: str | None):
+    """What a national export's rows go through, streamed (see `stream_text_csv`): the filter, or None to
+    keep every row (no département, or the EPCI file, whose codes do not name a département).
+
+    Every row is checked for UTF-8, its number of fields and the format of its month and code: a row whose
+    month or code is malformed is kept, so that the cell checks name it (line, column) whatever its
+    département. The rows of the département and the non-localised rows (empty commune code) are kept and
+    checked cell by cell (counts positive, year in range, duplicates); the counts of other départements'
+    rows are not read: they are never used."""
+    if not departement or dataset == "s_ben_epci_f":
+        return None
+    code_fields = DATASETS[dataset][0]
+    dep = departement.lstrip("0")
+    month_ok = RE_MONTH_C.match
+    commune_ok = RE_COMMUNE.match
+
+    def filtre(names: list[str]):
+        ci = next((names.index(c) for c in code_fields if c in names), None)
+        mi = names.index("dtreffre") if "dtreffre" in names else None
+        if ci is None or mi is None:
+            return None, 0  # refused as a whole by read_export (missing column): keep everything
+
+        def keep(v: list[str]) -> tuple[bool, str | None]:
+            code = v[ci].strip()
+            if month_ok(v[mi].strip()) is None:
+                return True, None
+            if dataset == "s_ben_com_f":
+                if not code or commune_ok(code) is None:
+                    return True, None  # empty: non-localised (national), kept; malformed: named by the checks
+                return code.startswith(departement), (code[:3] if code.startswith("97") else code[:2])
+            return code.lstrip("0") == dep, (code or None)
+
+        return keep, max(ci, mi) + 1
+
+    return filtre
+
+
 def read_export(path: Path, dataset: str, departement: str | None = None) -> Dataset:
-    """Read and check one Cafdata CSV export; raise DataError naming file, line and column."""
+    """Read and check one Cafdata CSV export; raise DataError naming file, line and column.
+
+    Streamed (bounded memory, a progress line on a terminal): a national commune export is filtered to the
+    département's rows before the cell checks; see `_row_filter` for what is checked on the other rows."""
     label = display_path(path)
-    raw = read_text_csv(path, sep=";", strict=True)
+    flt = _row_filter(dataset, departement)
+    streamed = stream_text_csv(path, sep=";", filtre=flt)
+    raw = streamed.frame
     code_fields, name_fields = DATASETS[dataset]
     code_col = next((c for c in code_fields if c in raw.columns), None)
     problems: list[Problem] = []
@@ -165,7 +240,7 @@ def read_export(path: Path, dataset: str, departement: str | None = None) -> Dat
         problems.append(Problem(label, "aucune colonne de mesure (ind…_…) : ce n’est pas un export Cafdata"))
     if problems:
         raise DataError(problems)
-    if raw.empty:
+    if streamed.lines == 0 or (streamed.lines < 0 and raw.empty):
         raise DataError([Problem(label, "le fichier ne contient que l’en-tête, aucune ligne de données")])
     name_col = next((c for c in name_fields if c in raw.columns), None)
 
@@ -180,37 +255,37 @@ def read_export(path: Path, dataset: str, departement: str | None = None) -> Dat
     elif dataset == "s_ben_com_f":
         # empty = allocataires not localised in a commune (national): allowed, kept out of the totals
         cols[code_col] = pa.Column(str, pa.Check.str_matches(
-            r"^(\d{5}|2[AB]\d{3})$", error="code commune invalide (5 caractères)"), nullable=True)
-    for m in measures:
-        cols[m] = pa.Column(str, [
-            pa.Check(lambda s: s.str.replace(r"[\s\u202f\u00a0]", "", regex=True).str.match(RE_COUNT.pattern),
-                     error="un nombre positif ou nul est attendu", ignore_na=True)], nullable=True)
+            RE_COMMUNE.pattern, error="code commune invalide (5 caractères)"), nullable=True)
     problems = validate(raw, pa.DataFrameSchema(cols), path)
+    # Counts: one pass over every cell of the measures (a national export has hundreds of measure columns: a
+    # pandera check per column cost seconds), with the same message as the other cell checks.
+    values, bad = _counts(raw, measures)
+    for i, m, v in bad:
+        problems.append(Problem(label, f"un nombre positif ou nul est attendu (valeur « {v} »)", row=int(i) + 2,
+                                column=m))
     if problems:
+        problems.sort(key=lambda p: (p.row or 0, p.column or ""))
         raise DataError(problems)
 
-    frame = pd.DataFrame({
+    frame = pd.concat([pd.DataFrame({
         "dtreffre": raw.dtreffre,
         "code": raw[code_col],
         "nom": raw[name_col] if name_col else pd.NA,
         "_line": raw.index + 2,
-    })
-    for m in measures:
-        txt = raw[m].str.replace(r"[\s\u202f\u00a0]", "", regex=True)
-        frame[m] = pd.to_numeric(txt, errors="coerce").astype("float64")
+    }, index=raw.index), values], axis=1)
 
-    if frame.empty:
+    if frame.empty and not (departement and dataset in ("s_ben_com_f", "s_ben_dep")):
         raise DataError([Problem(label, "aucune ligne de données (le fichier n’a que son en-tête)")])
     if departement and dataset in ("s_ben_com_f", "s_ben_dep"):
         if dataset == "s_ben_com_f":
             ours = frame.code.notna() & frame.code.str.startswith(departement)
             keep = ours | frame.code.isna()  # non-localised rows: kept with the département's own rows
-            found = frame.code.dropna().map(lambda c: c[:3] if c.startswith("97") else c[:2])
+            found = frame.code.dropna().map(_dep_of_commune)
         else:
-            ours = keep = frame.code.str.lstrip("0") == departement.lstrip("0")
+            ours = keep = (frame.code.str.lstrip("0") == departement.lstrip("0")).fillna(False).astype(bool)
             found = frame.code.dropna()
         if not ours.any():
-            present = sorted(set(found))
+            present = sorted(set(found) | streamed.seen)
             raise DataError([Problem(label, f"aucune ligne pour le département {departement} ("
                                      + ("départements présents" if len(present) > 1 else "département présent")
                                      + f" dans le fichier : {', '.join(present) or 'aucun'})", column=code_col)])
