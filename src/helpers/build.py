@@ -510,26 +510,37 @@ def _prepare(r: Report, force: bool, progress) -> str | None:
     return None
 
 
-def _run_chapter(r: Report, ch: str, kernels: Kernels, progress) -> float:
+def _convert(r: Report, ch: str):
+    """The chapter's HTML fragment (nbconvert, project template), from its executed notebook."""
+    from helpers.report import assemble as publish
+    ctx = r.checked.contexts[ch]
+    illus = (ctx.cafdata.illustrative if ch == "portrait" else
+             bool(ctx.registers and any(ctx.registers.illustrative.values())))
+    return publish.chapter_from_notebook(ch, r.staging / "notebooks" / config.CHAPTERS[ch], illus)
+
+
+def _run_chapter(r: Report, ch: str, kernels: Kernels, progress):
+    """In a worker thread: execute the chapter (unless taken from the cache), then convert it to HTML at once,
+    while the other chapters' kernels still run."""
     unit = r.unit(ch)
-    if kernels.closed:
+    if kernels is not None and kernels.closed:
         raise interruption.Interrompu(signal.SIGTERM)
     t = time.monotonic()
-    progress.update(unit, "démarrage du noyau")
-    name = config.CHAPTERS[ch]
-    execute(ch, config.NOTEBOOKS_DIR / name, r.staging / "notebooks" / name, r.parameters, kernels,
-            on_cell=lambda k, n: progress.update(unit, f"cellule {k}/{n}", plain=False))
-    progress.done(unit, time.monotonic() - t)
-    return time.monotonic() - t
+    if ch not in r.reused:
+        progress.update(unit, "démarrage du noyau")
+        name = config.CHAPTERS[ch]
+        execute(ch, config.NOTEBOOKS_DIR / name, r.staging / "notebooks" / name, r.parameters, kernels,
+                on_cell=lambda k, n: progress.update(unit, f"cellule {k}/{n}", plain=False))
+    progress.update(unit, "conversion HTML", plain=False)
+    chapter = _convert(r, ch)
+    progress.done(unit, time.monotonic() - t, "terminé" if ch not in r.reused else "repris du cache, converti")
+    return chapter
 
 
 def _submit(r: Report, pool, kernels: Kernels, progress) -> None:
     for ch in r.chapters:
-        if ch in r.reused:
-            progress.update(r.unit(ch), "inchangé : notebook exécuté repris du cache")
-        else:
-            progress.update(r.unit(ch), "en attente", plain=False)
-            r.futures[ch] = pool.submit(_run_chapter, r, ch, kernels, progress)
+        progress.update(r.unit(ch), "en attente", plain=False)
+        r.futures[ch] = pool.submit(_run_chapter, r, ch, kernels, progress)
 
 
 def _wait(futures) -> None:
@@ -566,19 +577,15 @@ def _finish(r: Report, progress) -> Written:
             failed = sortie.garder_echec(staging, r.out)
         raise ChapterFailed(str(failure).replace(str(staging), str(failed)) +
                             f"\nRien n’a été publié dans {r.out}.") from None
-    for ch in r.futures:
+    reran = [ch for ch in r.chapters if ch not in r.reused]
+    for ch in reran:
         r.store.put(ch, r.keys[ch], r.staging / "notebooks" / config.CHAPTERS[ch])
 
     t = time.monotonic()
     unit = r.unit("assemblage")
-    progress.update(unit, "conversion HTML")
+    progress.update(unit, "assemblage HTML")
     checked, staging = r.checked, r.staging
-    built = []
-    for ch in r.chapters:
-        ctx = checked.contexts[ch]
-        illus = (ctx.cafdata.illustrative if ch == "portrait" else
-                 bool(ctx.registers and any(ctx.registers.illustrative.values())))
-        built.append(publish.chapter_from_notebook(ch, staging / "notebooks" / config.CHAPTERS[ch], illus))
+    built = [r.futures[ch].result() for ch in r.chapters]
 
     meta = publish.Meta(p.year, p.caf_name, p.report_title, fmt.date_longue(p.observation_date),
                         any(c.illustrative for c in built) or bool(checked.illustrative))
@@ -615,7 +622,7 @@ def _finish(r: Report, progress) -> Written:
         exc.detail = f"le rapport a d’abord été publié en entier dans {sortie.g(display_path(r.out))}."
         raise
     progress.done(unit, time.monotonic() - t, "publié")
-    return Written([r.out / w.relative_to(staging) for w in written], reran=list(r.futures), reused=r.reused)
+    return Written([r.out / w.relative_to(staging) for w in written], reran=reran, reused=r.reused)
 
 
 def default_jobs() -> int:
@@ -657,9 +664,10 @@ def run(reports: list[Report], force: bool = False, jobs: int | None = None, pro
                 if same is not None:
                     results[i] = Written(unchanged=same, reused=r.chapters)
                     continue
+                if pool is None:
+                    pool = cf.ThreadPoolExecutor(max_workers=jobs or default_jobs(), thread_name_prefix="chapitre")
                 if len(r.reused) < len(r.chapters) and kernels is None:
                     kernels = Kernels()
-                    pool = cf.ThreadPoolExecutor(max_workers=jobs or default_jobs(), thread_name_prefix="chapitre")
                 _submit(r, pool, kernels, progress)
                 pending.append((i, r))
             for i, r in pending:
