@@ -21,6 +21,7 @@ import datetime as dt
 import json
 import os
 import platform
+import re
 import shutil
 import statistics
 import subprocess
@@ -146,9 +147,9 @@ def main() -> int:
         td, reran = [], set()
         for i in range(a.runs):
             before = record(out)["chapitres"]
-            text = posts.read_text(encoding="utf-8")
-            posts.write_text(text.replace(";1.0;", ";0.9;", 1) if i % 2 == 0 else text.replace(";0.9;", ";1.0;", 1),
-                             encoding="utf-8")
+            text = posts.read_text(encoding="utf-8")  # a new value each time: never a content already cached
+            posts.write_text(re.sub(r"^(P001;\d+;[^;]*;)[0-9.]+;", rf"\g<1>0.{9 - i % 9};", text, count=1,
+                                    flags=re.M), encoding="utf-8")
             td.append(timed(base, env=env()))
             after = record(out)["chapitres"]
             reran |= {ch for ch in after if after[ch]["cle"] != before[ch]["cle"]}

@@ -158,3 +158,27 @@ def test_bad_year_list_is_a_parameter_error(capsys):
     assert cli.main(["build", "--year", "2024-2021"]) == 2
     assert "à l’envers" in capsys.readouterr().err
     assert cli.main(["build", "--year", "2023", "--jobs", "0"]) == 2
+
+
+def test_progress_plain_lines_when_piped_and_live_block_on_a_terminal(caplog):
+    import io
+    import logging
+
+    from helpers.progress import Progress
+    piped = Progress(stream=io.StringIO())
+    assert not piped.live  # not a terminal
+    with caplog.at_level(logging.INFO, logger="rapport"):
+        piped.update("2023 · portrait", "démarrage du noyau")
+        piped.update("2023 · portrait", "cellule 3/19", plain=False)  # never a line per cell
+        piped.done("2023 · portrait", 4.25)
+    assert [r.getMessage() for r in caplog.records] == ["2023 · portrait : démarrage du noyau",
+                                                       "2023 · portrait : terminé en 4,2\u00a0s"]
+    screen = io.StringIO()
+    live = Progress(stream=screen, live=True)
+    live.update("portrait", "cellule 1/19")
+    live.update("ctg", "en attente")
+    live.done("portrait", 2.0)
+    live.message("rapport : une remarque")
+    text = screen.getvalue()
+    assert "\x1b[2F" in text and "portrait  terminé en 2,0\u00a0s" in text and "rapport : une remarque\n" in text
+    assert not Progress(enabled=False, stream=screen).live
