@@ -60,11 +60,18 @@ def test_changed_register_reruns_only_its_chapter_and_cached_chapters_are_identi
     # the ctg chapter taken from the cache is the same page as the one just executed
     assert (out / "rapport-2023-ctg.html").read_text(encoding="utf-8") == cold_ctg
 
-    # --force runs everything again, and gives the same chapters
+    # --force runs everything again, and gives the same chapters; with one job, the cooperation notebook runs in
+    # the kernel the ctg notebook just used (emptied in between): still the same page as in a kernel of its own
+    fresh_coop = (out / "rapport-2023-cooperation.html").read_text(encoding="utf-8")
     ran.clear()
-    assert _build(out, registers, "--force") == 0
-    assert sorted(ran) == ["cooperation", "ctg"]
+    assert _build(out, registers, "--force", "--jobs", "1") == 0
+    assert ran == ["ctg", "cooperation"]
     assert (out / "rapport-2023-ctg.html").read_text(encoding="utf-8") == cold_ctg
+    assert (out / "rapport-2023-cooperation.html").read_text(encoding="utf-8") == fresh_coop
+    import nbformat
+    counts = [c.execution_count for c in nbformat.read(out / "notebooks" / "03_cooperation.ipynb", 4).cells
+              if c.cell_type == "code"]
+    assert counts == list(range(1, len(counts) + 1))  # numbered as in a fresh kernel
     assert _record(out)["chapitres"] == warm["chapitres"]
 
 

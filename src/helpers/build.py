@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -200,9 +201,10 @@ def _kernel_manager_class(folder: Path, started: list | None = None, owner: Kern
 
 
 def execute(chapter: str, src: Path, dst: Path, parameters: dict, kernels: Kernels | None = None,
-            on_cell=None) -> None:
+            on_cell=None, km=None) -> None:
     """Run one chapter's notebook with Papermill; `kernels`: the build's (else a private folder for this call);
-    `on_cell(k, n)`: called as cell k of n starts (progress display)."""
+    `on_cell(k, n)`: called as cell k of n starts (progress display); `km`: a kernel already started (and reset)
+    by this thread, reused instead of starting one."""
     if kernels is None:
         own = Kernels()
         try:
@@ -222,9 +224,11 @@ def execute(chapter: str, src: Path, dst: Path, parameters: dict, kernels: Kerne
         hooks["on_notebook_start"] = lambda notebook, **_: total.__setitem__(0, len(notebook.cells))
         hooks["on_cell_start"] = started
     try:
+        if km is not None:  # started in NOTEBOOKS_DIR; no chdir, which would change every thread's folder
+            hooks["km"] = km
         pm.execute_notebook(str(src), str(dst), parameters=parameters, kernel_name=KERNEL,
-                            cwd=str(config.NOTEBOOKS_DIR), progress_bar=False, log_output=False,
-                            kernel_manager_class=kernels.manager_class(), **hooks)
+                            cwd=None if km is not None else str(config.NOTEBOOKS_DIR), progress_bar=False,
+                            log_output=False, kernel_manager_class=kernels.manager_class(), **hooks)
     except PapermillExecutionError as exc:
         # Number the cell as in the source notebook: Papermill inserted its injected-parameters cell.
         index = exc.cell_index
@@ -519,6 +523,48 @@ def _convert(r: Report, ch: str):
     return publish.chapter_from_notebook(ch, r.staging / "notebooks" / config.CHAPTERS[ch], illus)
 
 
+# Each worker thread keeps its kernel from one chapter to the next (of the same report or of another report of
+# a batch): the kernel's start and the imports of pandas, geopandas, matplotlib and the package are paid once
+# per thread instead of once per chapter. Between two notebooks the kernel's namespace is emptied, its figures
+# closed and its execution counter set back to 1, so that a notebook runs as in a fresh kernel (the chapters'
+# HTML is byte-identical, tests/test_cache.py). False: one fresh kernel per chapter, as before.
+REUSE_KERNELS = True
+_RESET = ("%reset -f\nimport matplotlib.pyplot as _plt\n_plt.close('all')\ndel _plt\n"
+          "get_ipython().execution_count = 1\n")
+_thread = threading.local()
+
+
+def _thread_kernel(kernels: Kernels):
+    """This worker thread's kernel, started on first use, emptied before each later use; None if the kernels
+    are not to be reused."""
+    if not REUSE_KERNELS or kernels is None:
+        return None
+    from jupyter_core.utils import run_sync
+
+    km = getattr(_thread, "km", None)
+    if km is not None and (getattr(_thread, "owner", None) is not kernels or not run_sync(km.is_alive)()):
+        km = None
+    if km is None:
+        _kernel_env()
+        km = kernels.manager_class()(kernel_name=KERNEL)
+        run_sync(km.start_kernel)(cwd=str(config.NOTEBOOKS_DIR))
+        _thread.km, _thread.owner = km, kernels
+        return km
+
+    async def reset():
+        kc = km.client()
+        kc.start_channels()
+        try:
+            await kc.wait_for_ready(timeout=60)
+            reply = await kc.execute_interactive(_RESET, store_history=False, timeout=60, output_hook=lambda m: None)
+        finally:
+            kc.stop_channels()
+        if reply["content"].get("status") != "ok":
+            raise RapportError(f"Remise à zéro du noyau impossible{sortie.ESP}: {reply['content'].get('evalue')}")
+    run_sync(reset)()
+    return km
+
+
 def _run_chapter(r: Report, ch: str, kernels: Kernels, progress):
     """In a worker thread: execute the chapter (unless taken from the cache), then convert it to HTML at once,
     while the other chapters' kernels still run."""
@@ -530,7 +576,8 @@ def _run_chapter(r: Report, ch: str, kernels: Kernels, progress):
         progress.update(unit, "démarrage du noyau")
         name = config.CHAPTERS[ch]
         execute(ch, config.NOTEBOOKS_DIR / name, r.staging / "notebooks" / name, r.parameters, kernels,
-                on_cell=lambda k, n: progress.update(unit, f"cellule {k}/{n}", plain=False))
+                on_cell=lambda k, n: progress.update(unit, f"cellule {k}/{n}", plain=False),
+                km=_thread_kernel(kernels))
     progress.update(unit, "conversion HTML", plain=False)
     chapter = _convert(r, ch)
     progress.done(unit, time.monotonic() - t, "terminé" if ch not in r.reused else "repris du cache, converti")
