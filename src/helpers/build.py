@@ -573,7 +573,8 @@ def _run_chapter(r: Report, ch: str, kernels: Kernels, progress):
         raise interruption.Interrompu(signal.SIGTERM)
     t = time.monotonic()
     if ch not in r.reused:
-        progress.update(unit, "démarrage du noyau")
+        warm = REUSE_KERNELS and getattr(_thread, "owner", None) is kernels
+        progress.update(unit, "noyau du chapitre précédent, remis à zéro" if warm else "démarrage du noyau")
         name = config.CHAPTERS[ch]
         execute(ch, config.NOTEBOOKS_DIR / name, r.staging / "notebooks" / name, r.parameters, kernels,
                 on_cell=lambda k, n: progress.update(unit, f"cellule {k}/{n}", plain=False),
