@@ -556,7 +556,7 @@ def _thread_kernel(kernels: Kernels):
         kc.start_channels()
         try:
             await kc.wait_for_ready(timeout=60)
-            reply = await kc.execute_interactive(_RESET, store_history=False, timeout=60, output_hook=lambda m: None)
+            reply = await kc.execute_interactive(_RESET, store_history=False, timeout=20, output_hook=lambda m: None)
         finally:
             kc.stop_channels()
         if reply["content"].get("status") != "ok":
