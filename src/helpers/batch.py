@@ -91,7 +91,8 @@ def run_batch(args: argparse.Namespace, years_: list[str], deps: list[str | None
                 base / str(resolved.params.year)
             reports.append(Report(resolved, out, args.params, overrides, label=f"{name} · "))
             slots.append(name)
-    results = run(reports, force=args.force, jobs=args.jobs, progress=progress, keep_going=True) if reports else []
+    results = run(reports, force=args.force, jobs=args.jobs, progress=progress, keep_going=True,
+                  executor=getattr(args, "executor", None)) if reports else []
     done = 0
     for name, res in zip(slots, results):
         if isinstance(res, Written):

@@ -565,14 +565,60 @@ def _thread_kernel(kernels: Kernels):
     return km
 
 
-def _run_chapter(r: Report, ch: str, kernels: Kernels, progress):
+def _remote_chapter(chapter: str, src: str, parameters: dict) -> bytes:
+    """On a Dask worker: execute one chapter with kernels of its own (private folder, stopped at the end);
+    returns the executed notebook. The worker needs this package and the project's files at the same paths."""
+    with tempfile.TemporaryDirectory(prefix="rapport-dask-") as d:
+        dst = Path(d) / Path(src).name
+        execute(chapter, Path(src), dst, parameters)
+        return dst.read_bytes()
+
+
+class Remote:
+    """`--executor dask://HOST:PORT`: chapters are executed on a Dask distributed cluster; the rest (checks,
+    HTML, PDF, publication) stays here. Optional dependency: the `distributed` package."""
+
+    def __init__(self, address: str):
+        try:
+            from distributed import Client
+        except ImportError:
+            raise RapportError("L’option --executor dask://… demande le paquet « distributed » : "
+                               "pip install 'rapport-caf[dask]' (ou pip install distributed).") from None
+        self.address = address
+        try:
+            self.client = Client(address, timeout="15s")
+        except (OSError, TimeoutError) as exc:
+            raise RapportError(f"Impossible de joindre l’ordonnanceur Dask {sortie.g(address)}{sortie.ESP}: "
+                               f"{exc}") from None
+        self.futures: list = []
+        self.lock = threading.Lock()
+
+    def run(self, chapter: str, src: Path, dst: Path, parameters: dict) -> None:
+        fut = self.client.submit(_remote_chapter, chapter, str(src), parameters, pure=False)
+        with self.lock:
+            self.futures.append(fut)
+        dst.write_bytes(fut.result())
+
+    def close(self) -> None:
+        with self.lock:
+            running = [f for f in self.futures if not f.done()]
+        if running:  # a chapter already running on a worker finishes there; its result is dropped
+            self.client.cancel(running)
+        self.client.close()
+
+
+def _run_chapter(r: Report, ch: str, kernels: Kernels, progress, remote: Remote | None = None):
     """In a worker thread: execute the chapter (unless taken from the cache), then convert it to HTML at once,
     while the other chapters' kernels still run."""
     unit = r.unit(ch)
     if kernels is not None and kernels.closed:
         raise interruption.Interrompu(signal.SIGTERM)
     t = time.monotonic()
-    if ch not in r.reused:
+    if ch not in r.reused and remote is not None:
+        progress.update(unit, f"exécution sur {remote.address}")
+        name = config.CHAPTERS[ch]
+        remote.run(ch, config.NOTEBOOKS_DIR / name, r.staging / "notebooks" / name, r.parameters)
+    elif ch not in r.reused:
         warm = REUSE_KERNELS and getattr(_thread, "owner", None) is kernels
         progress.update(unit, "noyau du chapitre précédent, remis à zéro" if warm else "démarrage du noyau")
         name = config.CHAPTERS[ch]
@@ -585,10 +631,10 @@ def _run_chapter(r: Report, ch: str, kernels: Kernels, progress):
     return chapter
 
 
-def _submit(r: Report, pool, kernels: Kernels, progress) -> None:
+def _submit(r: Report, pool, kernels: Kernels, progress, remote: Remote | None = None) -> None:
     for ch in r.chapters:
         progress.update(r.unit(ch), "en attente", plain=False)
-        r.futures[ch] = pool.submit(_run_chapter, r, ch, kernels, progress)
+        r.futures[ch] = pool.submit(_run_chapter, r, ch, kernels, progress, remote)
 
 
 def _wait(futures) -> None:
@@ -682,20 +728,22 @@ def default_jobs() -> int:
 
 
 def run(reports: list[Report], force: bool = False, jobs: int | None = None, progress=None,
-        keep_going: bool = False) -> list[Written | RapportError]:
+        keep_going: bool = False, executor: str | None = None) -> list[Written | RapportError]:
     """Build `reports`: each is checked in turn (before any of its kernels starts) while the chapters already
     checked run, `jobs` at a time, in threads that each drive one kernel (a separate process). A report is
     assembled and published as soon as its chapters are done. `keep_going` (batches): a report that fails is
     recorded (its exception in the result) and the others go on; otherwise the first failure is raised.
 
-    A signal stops every kernel, removes every staging folder and publishes nothing more."""
+    A signal stops every kernel, removes every staging folder and publishes nothing more.
+
+    `executor` "dask://HOST:PORT": the chapters are executed on that Dask cluster instead (see Remote)."""
     import concurrent.futures as cf
 
     from helpers.progress import Progress
     progress = progress or Progress(enabled=False)
     _kernel_env()
     results: dict[int, Written | RapportError] = {}
-    kernels = pool = None
+    kernels = pool = remote = None
     t0 = time.monotonic()
     try:
         with progress.capture():
@@ -712,11 +760,14 @@ def run(reports: list[Report], force: bool = False, jobs: int | None = None, pro
                 if same is not None:
                     results[i] = Written(unchanged=same, reused=r.chapters)
                     continue
-                if pool is None:
-                    pool = cf.ThreadPoolExecutor(max_workers=jobs or default_jobs(), thread_name_prefix="chapitre")
-                if len(r.reused) < len(r.chapters) and kernels is None:
+                if executor is not None and remote is None and len(r.reused) < len(r.chapters):
+                    remote = Remote("tcp://" + executor.removeprefix("dask://"))
+                if pool is None:  # remote: the threads here only wait for the cluster and convert to HTML
+                    pool = cf.ThreadPoolExecutor(max_workers=jobs or (8 if executor else default_jobs()),
+                                                 thread_name_prefix="chapitre")
+                if len(r.reused) < len(r.chapters) and kernels is None and executor is None:
                     kernels = Kernels()
-                _submit(r, pool, kernels, progress)
+                _submit(r, pool, kernels, progress, remote)
                 pending.append((i, r))
             for i, r in pending:
                 try:
@@ -731,6 +782,9 @@ def run(reports: list[Report], force: bool = False, jobs: int | None = None, pro
         with interruption.differe():  # a second signal does not cut the cleanup short
             if kernels is not None:
                 kernels.close()
+            if remote is not None:
+                remote.close()
+                remote = None
             if pool is not None:
                 pool.shutdown(wait=False, cancel_futures=True)
                 running = [f for r in reports for f in r.futures.values() if not f.done()]
@@ -750,16 +804,19 @@ def run(reports: list[Report], force: bool = False, jobs: int | None = None, pro
             kernels.close()
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
+        if remote is not None:
+            remote.close()
     return [results[i] for i in range(len(reports))]
 
 
 def build(resolved: Resolved, out: Path, params_file: Path | None, overrides: dict,
           chapters: list[str] | None = None, formats: list[str] | None = None, *, force: bool = False,
-          jobs: int | None = None, progress=None) -> Written:
+          jobs: int | None = None, progress=None, executor: str | None = None) -> Written:
     """Build one report into `out`: its chapters in parallel, each taken from the cache when its key matches;
     nothing at all when the published report is up to date (`Written.unchanged` says so) unless `force`."""
     t0 = time.monotonic()
-    [written] = run([Report(resolved, Path(out), params_file, overrides, chapters, formats)], force, jobs, progress)
+    [written] = run([Report(resolved, Path(out), params_file, overrides, chapters, formats)], force, jobs, progress,
+                    executor=executor)
     if written.unchanged is None:
         log.info("Terminé en %s s", fmt.nombre(time.monotonic() - t0, 1))
     return written

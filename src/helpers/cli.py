@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import signal
 import sys
 import traceback
@@ -83,6 +84,9 @@ def parser() -> argparse.ArgumentParser:
                         f"qui reçoit ANNÉE/ (un département) ou DÉPARTEMENT/ANNÉE/ (plusieurs)")
     b.add_argument("--force", action="store_true",
                    help=f"ignorer le cache{NBSP}: réexécuter tous les chapitres, même si rien n’a changé")
+    b.add_argument("--executor", metavar="dask://HÔTE:PORT",
+                   help="exécuter les chapitres sur une grappe Dask distributed (paquet optionnel « distributed »)"
+                        f"{NBSP}; contrôles, HTML et PDF restent sur cette machine")
     b.add_argument("--jobs", metavar="N", type=int,
                    help=f"chapitres exécutés en même temps (par défaut{NBSP}: le nombre de cœurs)")
 
@@ -135,6 +139,8 @@ def cmd_build(args) -> int:
     from helpers.progress import Progress
     if args.jobs is not None and args.jobs < 1:
         raise ParamError(f"Paramètre « --jobs » : un nombre entier supérieur ou égal à 1 est attendu, reçu « {args.jobs} »")
+    if args.executor is not None and not re.fullmatch(r"dask://[^\s/:]+:\d{1,5}", args.executor):
+        raise ParamError(f"Paramètre « --executor » : dask://HÔTE:PORT attendu, reçu « {args.executor} »")
     years = batch.years(args.year)
     deps = batch.departements(args.departement)
     progress = Progress(enabled=not args.quiet)
@@ -143,7 +149,8 @@ def cmd_build(args) -> int:
         args.year, args.departement = years[0], deps[0]
         resolved, overrides = _resolve(args)
         out = args.out or (config.OUTPUTS_DIR / str(resolved.params.year))
-        written = build(resolved, out, args.params, overrides, force=args.force, jobs=args.jobs, progress=progress)
+        written = build(resolved, out, args.params, overrides, force=args.force, jobs=args.jobs, progress=progress,
+                        executor=args.executor)
         if written.unchanged:
             print(f"rapport{NBSP}: {written.unchanged}")
         for w in written:
