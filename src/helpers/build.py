@@ -653,9 +653,11 @@ def _finish(r: Report, progress) -> Written:
     failure = None
     for ch in r.chapters:
         fut = r.futures.get(ch)
-        if fut is None:
+        if fut is None or fut.cancelled():  # cancelled: after another chapter's failure
             continue
         _wait([fut])
+        if fut.cancelled():
+            continue
         exc = fut.exception()
         if exc is not None and failure is None:
             failure = exc
