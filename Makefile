@@ -12,6 +12,7 @@ BIN := $(VENV)/bin
 YEAR ?= 2023
 STAMP := $(VENV)/.installe
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
 # Debian packages, the only list (scripts/paquets-debian installs the missing ones as root, else stops and
 # names the command; .ci/run calls `make paquets`). For the report: python3-venv (the virtual environment),
@@ -21,7 +22,7 @@ PAQUETS_RAPPORT := python3-venv libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-sub
 PAQUETS_TEST := chromium nodejs npm
 
 .DEFAULT_GOAL := help
-.PHONY: help report test test-unit golden paquets paquets-rapport lab check demo lock clean
+.PHONY: help report test test-unit golden paquets paquets-rapport lab check demo lock clean bench
 
 help: ## Afficher cette aide
 	@echo "Cibles disponibles (variables : YEAR=$(YEAR), PYTHON=$(PYTHON)) :"
@@ -59,6 +60,9 @@ test-unit: $(STAMP) ## Lancer les tests rapides (sans construction complète ni 
 
 golden: $(STAMP) ## Réécrire les fichiers de référence des chiffres (tests/golden), puis relire le diff
 	$(BIN)/python tests/snapshot.py
+
+bench: $(STAMP) ## Mesurer la construction (froid, chaîne simple, cache, lot de 5 ans) ; écrit benchmarks/RESULTS.md
+	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
 
 lab: $(STAMP) ## Ouvrir les notebooks dans JupyterLab (environnement du projet, sorties à l’aspect du rapport)
 	$(BIN)/python -m helpers.lab

@@ -33,9 +33,12 @@ FAST = ["--chapters", "cooperation", "--formats", "html"]
 
 
 def tree(path: Path) -> dict[str, str]:
-    """Every entry under `path` (links not followed): relative name -> content hash, link target or 'dossier'."""
+    """Every entry under `path` (links not followed): relative name -> content hash, link target or 'dossier'.
+    The build's cache (`.cache` beside the output: executed notebooks and file fingerprints, never published) is
+    left out: a refused or failed build may refresh the fingerprints it computed."""
     out = {}
     for dirpath, dirnames, filenames in os.walk(path):
+        dirnames[:] = [d for d in dirnames if not (Path(dirpath) == Path(path) and d == ".cache")]
         for name in dirnames + filenames:
             p = Path(dirpath) / name
             rel = str(p.relative_to(path))

@@ -252,7 +252,7 @@ def signal_during(stage: str, signum: int) -> Callable:
         elif stage == "nettoyage":  # build: removing dead builds' folders, just before its own staging folder
             mp.setattr(sortie, "nettoyer_abandons", lambda *a, **k: _send(signum))
         elif stage == "chapitre":  # build: a chapter running (its notebook half written, kernels' folder created)
-            def execute(chapter, src, dst, parameters, kernels=None):
+            def execute(chapter, src, dst, parameters, kernels=None, **_):
                 dst.write_text("{}", encoding="utf-8")
                 _send(signum)
             mp.setattr(build_mod, "execute", execute)
@@ -371,9 +371,10 @@ CASES += [
     # --- signals at several stages: exit 128 + n, nothing published, no staging or kernel folder left ----------
     Case("signal", "sigterm-pendant-la-verification", _a(), 143, f"Interrompu (SIGTERM){NBSP}: arrêt demandé",
          commands=("check",), chapter="portrait", hook=signal_during("verification", signal.SIGTERM)),
-    Case("signal", "sigterm-pendant-la-verification-build", _a(), 143, f"Interrompu (SIGTERM){NBSP}: {S}",
+    # the build's message may add what it stopped (kernels, staging folder); it always says nothing was published
+    Case("signal", "sigterm-pendant-la-verification-build", _a(), 143, S,
          commands=("build",), chapter="portrait", hook=signal_during("verification", signal.SIGTERM)),
-    Case("signal", "sighup-avant-le-dossier-de-construction", _a(), 129, f"Interrompu (SIGHUP){NBSP}: {S}",
+    Case("signal", "sighup-avant-le-dossier-de-construction", _a(), 129, S,
          commands=("build",), chapter="cooperation", hook=signal_during("nettoyage", signal.SIGHUP)),
     Case("signal", "sigint-pendant-un-chapitre", _a(), 130,
          f"Interrompu (SIGINT){NBSP}: noyaux arrêtés, dossier de construction supprimé{NBSP}; {S}",
@@ -508,7 +509,7 @@ def test_full_disk_while_a_chapter_is_written(tiny_disk, tmp_path, monkeypatch, 
     tmp.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(tmp))
 
-    def execute(chapter, src, dst, parameters, kernels=None):
+    def execute(chapter, src, dst, parameters, kernels=None, **_):
         with open(dst, "wb") as f:  # a notebook with its figures: more than the disk holds
             for _ in range(40):
                 f.write(b"x" * 50_000)

@@ -132,7 +132,13 @@ def test_report_of_the_previous_layout_with_extra_files_is_refused(tmp_path, cap
 # --- builds (one kernel each, about 5 s) ----------------------------------------------------------------
 
 def build(out: Path, *extra: str, year: int = 2023) -> None:
-    assert cli.main(["-q", "build", "--year", str(year), *FAST, "--out", str(out), *extra]) == 0
+    # --force: these tests rebuild the same report to see it replaced; the cache would leave it as it is
+    assert cli.main(["-q", "build", "--year", str(year), *FAST, "--force", "--out", str(out), *extra]) == 0
+
+
+def listing(folder: Path) -> list[str]:
+    """The entries beside the report, but the build cache (.cache)."""
+    return sorted(p.name for p in folder.iterdir() if p.name != ".cache")
 
 
 @pytest.mark.e2e
@@ -148,7 +154,7 @@ def test_empty_folder_is_used_then_rebuilt_in_one_swap(tmp_path):
     second = out.resolve()
     assert second != first and (out / "rapport-2023.html").is_file()
     # the replaced report is kept until the next build, for readers that followed the link just before the swap
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["2023", second.name, first.name])
+    assert listing(tmp_path) == sorted(["2023", second.name, first.name])
 
 
 @pytest.mark.e2e
@@ -163,7 +169,7 @@ def test_report_of_the_previous_layout_is_replaced(tmp_path):
     assert "ancien" not in (out / "rapport-2023.html").read_text(encoding="utf-8")
     assert not (out / "rapport-2023.pdf").exists()
     kept = [p for p in tmp_path.iterdir() if p.name.startswith(".2023.ancien-")]  # until the next build
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["2023", out.resolve().name] + [p.name for p in kept])
+    assert listing(tmp_path) == sorted(["2023", out.resolve().name] + [p.name for p in kept])
     assert len(kept) == 1 and (kept[0] / "rapport-2023.html").read_text(encoding="utf-8") == "<p>ancien</p>"
 
 

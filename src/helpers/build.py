@@ -11,17 +11,20 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from helpers import config, fmt, interruption, sortie
-from helpers.chapters.context import Context, load_for, registers_folder, save_prepared
-from helpers.data.cafdata import non_localised
+from helpers import cache, config, fmt, interruption, sortie
+from helpers.chapters import registry  # light: the chapters' modules are imported when first asked for
 from helpers.errors import DataError, Problem, RapportError, display_path
 from helpers.params import Resolved, describe
-from helpers.report import annexes
+
+if TYPE_CHECKING:  # the data and report layers import pandas, geopandas, matplotlib (about 2 s): loaded only when
+    from helpers.chapters.context import Context  # a build has something to do, never for an unchanged one
 
 log = logging.getLogger("rapport")
 
@@ -42,12 +45,13 @@ class Checked:
     gap_notes: dict[str, str] = field(default_factory=dict)  # what the data say of a gap to a published figure
     files: list[Path] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    chapter_files: dict[str, list[Path]] = field(default_factory=dict)  # what each chapter reads: its cache key
 
 
 def check(resolved: Resolved, chapters: list[str] | None = None) -> Checked:
     """Load and check every input the chapters need; collect all problems, then raise."""
     from helpers.chapters import registry
-
+    from helpers.chapters.context import load_for, registers_folder
     p = resolved.params
     chapters = chapters or list(p.chapters)
     problems: list[Problem] = []
@@ -77,6 +81,7 @@ def check(resolved: Resolved, chapters: list[str] | None = None) -> Checked:
     for n in dict.fromkeys(str(x) for c in contexts.values() for x in c.geo_problems):
         out.notes.append(f"contours inutilisables, cartes omises : {n}")
     out.files = sorted(set(out.files))
+    out.chapter_files = {ch: chapter_inputs(ch, ctx) for ch, ctx in contexts.items()}
     return out
 
 
@@ -115,6 +120,7 @@ class Kernels:
             self.dir = Path(tempfile.mkdtemp(prefix=f"{self.PREFIX}{os.getpid()}-", dir="/tmp"))
         sortie.ecrire_marque(self.dir)
         self.processes: list = []
+        self.closed = False  # chapters run in threads: a kernel started after close() is stopped at once
 
     @classmethod
     def clean_stale(cls) -> None:
@@ -125,14 +131,15 @@ class Kernels:
                 shutil.rmtree(d, ignore_errors=True)
 
     def manager_class(self):
-        return _kernel_manager_class(self.dir, self.processes)
+        return _kernel_manager_class(self.dir, self.processes, self)
 
     def close(self) -> None:
-        for proc in self.processes:
+        self.closed = True
+        for proc in list(self.processes):
             if proc.poll() is None:  # the kernel leads its own process group (jupyter_client's start_new_session)
                 _signal_group(proc.pid, signal.SIGTERM)
         deadline = time.monotonic() + 3
-        for proc in self.processes:
+        for proc in list(self.processes):
             try:
                 proc.wait(max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
@@ -151,7 +158,7 @@ def _signal_group(pid: int, signum: int) -> None:
             pass
 
 
-def _kernel_manager_class(folder: Path, started: list | None = None):
+def _kernel_manager_class(folder: Path, started: list | None = None, owner: Kernels | None = None):
     """Kernels talk to Papermill over local IPC sockets rather than TCP ports: nothing is
     exposed on the network, and ipykernel no longer warns about unencrypted TCP.
 
@@ -177,6 +184,8 @@ def _kernel_manager_class(folder: Path, started: list | None = None):
             proc = getattr(self.provisioner, "process", None)
             if started is not None and proc is not None:
                 started.append(proc)
+            if owner is not None and owner.closed and proc is not None:  # the build is stopping: no new kernel
+                _signal_group(proc.pid, signal.SIGKILL)
 
     return IPCKernelManager
 
@@ -196,12 +205,15 @@ def _forget_prepared(nb_path: Path) -> None:
     nbformat.write(nb, nb_path)
 
 
-def execute(chapter: str, src: Path, dst: Path, parameters: dict, kernels: Kernels | None = None) -> None:
-    """Run one chapter's notebook with Papermill; `kernels`: the build's (else a private folder for this call)."""
+def execute(chapter: str, src: Path, dst: Path, parameters: dict, kernels: Kernels | None = None,
+            on_cell=None, km=None) -> None:
+    """Run one chapter's notebook with Papermill; `kernels`: the build's (else a private folder for this call);
+    `on_cell(k, n)`: called as cell k of n starts (progress display); `km`: a kernel already started (and reset)
+    by this thread, reused instead of starting one."""
     if kernels is None:
         own = Kernels()
         try:
-            return execute(chapter, src, dst, parameters, own)
+            return execute(chapter, src, dst, parameters, own, on_cell)
         finally:
             own.close()
 
@@ -212,10 +224,19 @@ def execute(chapter: str, src: Path, dst: Path, parameters: dict, kernels: Kerne
     _kernel_env()
     logging.getLogger("papermill").setLevel(logging.CRITICAL)  # its English log lines: the failure is ours to tell
     first = len(kernels.processes)  # this chapter's kernel is the one started from now on
+    hooks = {}
+    if on_cell is not None:
+        def started(cell, cell_index, **_):  # nbclient's hook; the count includes Papermill's parameters cell
+            on_cell(cell_index + 1, total[0])
+        total = [0]
+        hooks["on_notebook_start"] = lambda notebook, **_: total.__setitem__(0, len(notebook.cells))
+        hooks["on_cell_start"] = started
     try:
+        if km is not None:  # started in NOTEBOOKS_DIR; no chdir, which would change every thread's folder
+            hooks["km"] = km
         pm.execute_notebook(str(src), str(dst), parameters=parameters, kernel_name=KERNEL,
-                            cwd=str(config.NOTEBOOKS_DIR), progress_bar=False, log_output=False,
-                            kernel_manager_class=kernels.manager_class())
+                            cwd=None if km is not None else str(config.NOTEBOOKS_DIR), progress_bar=False,
+                            log_output=False, kernel_manager_class=kernels.manager_class(), **hooks)
     except PapermillExecutionError as exc:
         # Number the cell as in the source notebook: Papermill inserted its injected-parameters cell.
         index = exc.cell_index
@@ -244,6 +265,9 @@ def execute(chapter: str, src: Path, dst: Path, parameters: dict, kernels: Kerne
 
 def _method_items(checked: Checked, resolved: Resolved) -> list[tuple[str, str]]:
     import html
+
+    from helpers.chapters.context import registers_folder
+    from helpers.data.cafdata import non_localised
 
     p = resolved.params
     items = []
@@ -326,6 +350,7 @@ def _method_items(checked: Checked, resolved: Resolved) -> list[tuple[str, str]]
 def _downloads(resolved: Resolved) -> str:
     """Manifest entries of the fetched cache(s) the data come from, if any."""
     from helpers.data.fetch import read_manifest
+    from helpers.report import annexes
     seen, entries = set(), []
     for folder in (resolved.params.cafdata_dir, resolved.params.geo_dir):
         for e in (read_manifest(folder) or []) if folder is not None else []:
@@ -347,87 +372,473 @@ def _inputs(resolved: Resolved, params_file: Path | None) -> list[tuple[str, Pat
             ("fichier de paramètres (--params)", Path(params_file) if params_file else None)]
 
 
-def build(resolved: Resolved, out: Path, params_file: Path | None, overrides: dict,
-          chapters: list[str] | None = None, formats: list[str] | None = None) -> list[Path]:
-    from helpers.chapters import registry
-    from helpers.report import assemble as publish
-    t0 = time.monotonic()
-    started = dt.datetime.now(dt.timezone.utc)
-    p = resolved.params
-    chapters = chapters or list(p.chapters)
-    formats = formats or list(p.formats)
-    # The output must be the report's own (absent, empty, or a report folder): refused before anything runs.
-    out = sortie.verifier(out, _inputs(resolved, params_file), racine=config.ROOT)
-    log.info("Paramètres : %s", "; ".join(f"{k}={v} [{o}]" for k, v, o in describe(resolved)))
+# Registers each chapter reads (keys of helpers.data.registers.FILES): the CTG chapter reads only the conventions,
+# the cooperation chapter the posts and the network's meetings, so that a changed posts register re-runs the
+# cooperation chapter alone. (check() still loads and checks all three for both.)
+REGISTERS_READ = {"ctg": ("ctg",), "cooperation": ("postes", "reunions")}
 
-    checked = check(resolved, chapters)  # raises DataError before any kernel starts
-    sortie.nettoyer_abandons(out)
-    staging = sortie.preparer(out, annee=p.year)
-    parameters = notebook_parameters(resolved, params_file, overrides)
-    built = []
-    kernels = None
+
+def chapter_inputs(chapter: str, ctx: Context) -> list[Path]:
+    """The files whose content a chapter's notebook depends on: part of its cache key."""
+    from helpers.data.registers import FILES
+    p = ctx.p
+    files = list(ctx.reference.files)
+    ref = Path(p.reference_dir)
+    if ref.is_dir():  # small tables read by name here and there (départements, régions)
+        files += [f for f in ref.iterdir() if f.is_file()]
+    if ctx.geo is not None:
+        files += ctx.geo.files
+    elif p.geo_dir is not None and Path(p.geo_dir).is_dir():  # broken boundaries: a fix must re-run the chapter
+        files += [f for f in Path(p.geo_dir).iterdir() if f.is_file()]
+    if ctx.series is not None:
+        files += list(ctx.series.files)
+    if ctx.childcare is not None:
+        files.append(ctx.childcare.path)
+    if ctx.cafdata is not None:
+        files += ctx.cafdata.files
+    if ctx.registers is not None:
+        wanted = {FILES[k] for k in REGISTERS_READ.get(chapter, tuple(FILES))}
+        files += [f for f in ctx.registers.files if Path(f).name in wanted]
+    return sorted({Path(f).resolve() for f in files})
+
+
+def _chapter_folders(chapter: str, p) -> list[Path]:
+    """Folders whose listing is part of a chapter's key: a file added there may change what is read."""
+    folders = [p.reference_dir, p.geo_dir]
+    if chapter == "portrait":
+        folders += [p.cafdata_dir, p.extraits_path, p.national_dir]
+    else:
+        folders.append(Path(p.registers_dir) / p.departement)
+        if chapter == "ctg" and p.opendata_dep_dir is not None:
+            folders += [p.opendata_dep_dir, Path(p.opendata_dep_dir) / "petite-enfance"]
+    return [Path(f) for f in folders if f is not None]
+
+
+class Written(list):
+    """The files a build wrote (a list, as before), and what it did: `unchanged` (the message of a build with
+    nothing to do), `reran` and `reused` (chapters executed, chapters taken from the cache)."""
+
+    def __init__(self, items=(), unchanged: str | None = None, reran=(), reused=()):
+        super().__init__(items)
+        self.unchanged = unchanged
+        self.reran = list(reran)
+        self.reused = list(reused)
+
+
+@dataclass
+class Report:
+    """One report of a build or of a batch, and its state while it is built."""
+
+    resolved: Resolved
+    out: Path
+    params_file: Path | None = None
+    overrides: dict = field(default_factory=dict)
+    chapters: list[str] | None = None
+    formats: list[str] | None = None
+    label: str = ""  # prefix of its progress lines in a batch ("2023 · ", "33/2023 · ")
+    t0: float = 0.0
+    started: dt.datetime | None = None
+    parameters: dict = field(default_factory=dict)
+    checked: Checked | None = None
+    keys: dict[str, str] = field(default_factory=dict)
+    key: str = ""
+    staging: Path | None = None
+    reused: list[str] = field(default_factory=list)
+    futures: dict = field(default_factory=dict)
+    fingerprints: cache.Fingerprints | None = None
+    store: cache.Cache | None = None
+
+    def unit(self, what: str) -> str:
+        return f"{self.label}{what}"
+
+
+def _chapter_key(r: Report, chapter: str, files: list) -> str:
+    return cache.chapter_key(chapter, config.NOTEBOOKS_DIR / registry.spec(chapter).notebook, KERNEL,
+                             r.resolved.params.to_jsonable(), r.parameters,
+                             [Path(f) for f in files], r.fingerprints, _chapter_folders(chapter, r.resolved.params))
+
+
+def _build_key(r: Report) -> str:
+    p = r.resolved.params
+    manifests = [Path(d) / n for d in (p.cafdata_dir, p.geo_dir) if d is not None
+                 for n in ("manifest.json", "../manifest.json")]
+    origins = [(k, str(v), o) for k, v, o in describe(r.resolved)]  # annex 3 lists each parameter's origin
+    return cache.build_key({**r.keys, "origines": cache.sha256_text(repr(origins))}, r.formats, manifests,
+                           r.fingerprints)
+
+
+def _unchanged(r: Report) -> str | None:
+    """The message of a build with nothing to do (the published report's record matches), else None."""
+    if not (r.out.is_symlink() or r.out.is_dir()):
+        return None
+    record = cache.read_record(r.out)
+    if record is None or record.get("formats") != r.formats or list(record.get("chapitres", {})) != r.chapters:
+        return None
+    if not all((r.out / name).is_file() for name in record.get("ecrits", [])):
+        return None
+    for ch in r.chapters:
+        r.keys[ch] = _chapter_key(r, ch, record["chapitres"][ch].get("fichiers", []))
+        if r.keys[ch] != record["chapitres"][ch].get("cle"):
+            return None
+    if _build_key(r) != record.get("cle"):
+        return None
+    when = ""
     try:
-        (staging / "notebooks").mkdir()
-        kernels = Kernels()
-        for ch in chapters:
-            name = registry.spec(ch).notebook
-            dst = staging / "notebooks" / name
-            log.info("Chapitre « %s » : exécution de %s", ch, name)
-            prepared = save_prepared(checked.contexts[ch], kernels.dir)  # not parsed again in the kernel
-            try:
-                execute(ch, config.NOTEBOOKS_DIR / name, dst, {**parameters, "prepared": str(prepared)}, kernels)
-            except ChapterFailed as exc:
-                with interruption.differe():
-                    failed = sortie.garder_echec(staging, out)
-                raise ChapterFailed(str(exc).replace(str(staging), str(failed)) +
-                                    f"\nRien n’a été publié dans {out}.") from None
-            _forget_prepared(dst)
-            illus = registry.module(ch).illustratif_chapitre(checked.contexts[ch])
-            built.append(publish.chapter_from_notebook(ch, dst, illus))
+        d = dt.datetime.fromisoformat((sortie.lire_marque(r.out) or {})["publie"]).astimezone()
+        when = f" (publié le {d:%d/%m/%Y} à {d:%H:%M})"
+    except (KeyError, TypeError, ValueError):
+        pass
+    return (f"rien n’a changé depuis la dernière construction{sortie.ESP}: {sortie.g(display_path(r.out))} est à "
+            f"jour{when}{sortie.ESP}; --force reconstruit tout.")
 
-        meta = publish.Meta(p.year, p.caf_name, p.report_title, fmt.date_longue(p.observation_date),
-                            any(c.illustrative for c in built) or bool(checked.illustrative))
-        ann = [("annexe-sources", "Annexe 1 — Sources et méthode",
-                annexes.sources(_method_items(checked, resolved)) + annexes.embedded(resolved.params, checked.files)
-                + _downloads(resolved)),
-               ("annexe-publies", "Annexe 2 — Chiffres publiés et chiffres recalculés",
-                annexes.published(resolved, checked.computed, checked.illustrative, checked.gap_notes,
-                                  registry.labels()))]
-        duration = time.monotonic() - t0
-        ann.append(("annexe-provenance", "Annexe 3 — Provenance de la construction",
-                    annexes.provenance(resolved, checked.files, started, duration)))
-        full, pages = publish.assemble(meta, built, ann)
-        written = []
-        if "html" in formats:
-            target = staging / f"rapport-{p.year}.html"
-            target.write_text(full, encoding="utf-8")
-            written.append(target)
-            for name, text in pages.items():
-                (staging / name).write_text(text, encoding="utf-8")
-                written.append(staging / name)
-        if "pdf" in formats:
-            log.info("PDF : mise en page avec WeasyPrint")
-            publish.write_pdf(full, staging / f"rapport-{p.year}.pdf", staging)
-            written.append(staging / f"rapport-{p.year}.pdf")
-        kernels.close()
-        kernels = None
+
+def _prepare(r: Report, force: bool, progress) -> str | None:
+    """Check the output and the data, compute the keys, take what the cache has. Returns the message of a build
+    with nothing to do, else None (the report's chapters still to run are those not in `r.reused`)."""
+    r.t0 = time.monotonic()
+    r.started = dt.datetime.now(dt.timezone.utc)
+    p = r.resolved.params
+    r.chapters = list(r.chapters or p.chapters)
+    r.formats = list(r.formats or p.formats)
+    # The output must be the report's own (absent, empty, or a report folder): refused before anything runs.
+    r.out = sortie.verifier(r.out, _inputs(r.resolved, r.params_file), racine=config.ROOT)
+    log.debug("Paramètres : %s", "; ".join(f"{k}={v} [{o}]" for k, v, o in describe(r.resolved)))
+    if not r.label:
+        log.info("Paramètres : %s", "; ".join(f"{k}={v} [{o}]" for k, v, o in describe(r.resolved)))
+    r.parameters = notebook_parameters(r.resolved, r.params_file, r.overrides)
+    folder = cache.folder_for(r.out)
+    r.fingerprints, r.store = cache.Fingerprints(folder), cache.Cache(folder)
+    if not force:
+        same = _unchanged(r)
+        if same is not None:
+            r.fingerprints.save()
+            return same
+    progress.update(r.unit("vérification"), "chargement et contrôle des données")
+    r.checked = check(r.resolved, r.chapters)  # raises DataError before any kernel starts
+    r.keys = {ch: _chapter_key(r, ch, r.checked.chapter_files[ch]) for ch in r.chapters}
+    r.key = _build_key(r)
+    r.fingerprints.save()
+    progress.done(r.unit("vérification"), time.monotonic() - r.t0, "données vérifiées")
+    sortie.nettoyer_abandons(r.out)
+    r.staging = sortie.preparer(r.out, annee=p.year)
+    (r.staging / "notebooks").mkdir()
+    for ch in r.chapters:
+        hit = None if force else r.store.get(ch, r.keys[ch])
+        if hit is not None:
+            shutil.copyfile(hit, r.staging / "notebooks" / registry.spec(ch).notebook)
+            r.reused.append(ch)
+    return None
+
+
+def _convert(r: Report, ch: str):
+    """The chapter's HTML fragment (nbconvert, project template), from its executed notebook."""
+    from helpers.report import assemble as publish
+    illus = registry.module(ch).illustratif_chapitre(r.checked.contexts[ch])
+    return publish.chapter_from_notebook(ch, r.staging / "notebooks" / registry.spec(ch).notebook, illus)
+
+
+# Each worker thread keeps its kernel from one chapter to the next (of the same report or of another report of
+# a batch): the kernel's start and the imports of pandas, geopandas, matplotlib and the package are paid once
+# per thread instead of once per chapter. Between two notebooks the kernel's namespace is emptied, its figures
+# closed and its execution counter set back to 1, so that a notebook runs as in a fresh kernel (the chapters'
+# HTML is byte-identical, tests/test_cache.py). False: one fresh kernel per chapter, as before.
+REUSE_KERNELS = True
+_RESET = ("%reset -f\nimport matplotlib.pyplot as _plt\n_plt.close('all')\ndel _plt\n"
+          "get_ipython().execution_count = 1\n")
+_thread = threading.local()
+
+
+def _thread_kernel(kernels: Kernels):
+    """This worker thread's kernel, started on first use, emptied before each later use; None if the kernels
+    are not to be reused."""
+    if not REUSE_KERNELS or kernels is None:
+        return None
+    from jupyter_core.utils import run_sync
+
+    km = getattr(_thread, "km", None)
+    if km is not None and (getattr(_thread, "owner", None) is not kernels or not run_sync(km.is_alive)()):
+        km = None
+    if km is None:
+        _kernel_env()
+        km = kernels.manager_class()(kernel_name=KERNEL)
+        run_sync(km.start_kernel)(cwd=str(config.NOTEBOOKS_DIR))
+        _thread.km, _thread.owner = km, kernels
+        return km
+
+    async def reset():
+        kc = km.client()
+        kc.start_channels()
+        try:
+            await kc.wait_for_ready(timeout=60)
+            reply = await kc.execute_interactive(_RESET, store_history=False, timeout=20, output_hook=lambda m: None)
+        finally:
+            kc.stop_channels()
+        if reply["content"].get("status") != "ok":
+            raise RapportError(f"Remise à zéro du noyau impossible{sortie.ESP}: {reply['content'].get('evalue')}")
+    run_sync(reset)()
+    return km
+
+
+def _remote_chapter(chapter: str, src: str, parameters: dict) -> bytes:
+    """On a Dask worker: execute one chapter with kernels of its own (private folder, stopped at the end);
+    returns the executed notebook. The worker needs this package and the project's files at the same paths."""
+    with tempfile.TemporaryDirectory(prefix="rapport-dask-") as d:
+        dst = Path(d) / Path(src).name
+        execute(chapter, Path(src), dst, parameters)
+        return dst.read_bytes()
+
+
+class Remote:
+    """`--executor dask://HOST:PORT`: chapters are executed on a Dask distributed cluster; the rest (checks,
+    HTML, PDF, publication) stays here. Optional dependency: the `distributed` package."""
+
+    def __init__(self, address: str):
+        try:
+            from distributed import Client
+        except ImportError:
+            raise RapportError("L’option --executor dask://… demande le paquet « distributed » : "
+                               "pip install 'rapport-caf[dask]' (ou pip install distributed).") from None
+        self.address = address
+        try:
+            self.client = Client(address, timeout="15s")
+        except (OSError, TimeoutError) as exc:
+            raise RapportError(f"Impossible de joindre l’ordonnanceur Dask {sortie.g(address)}{sortie.ESP}: "
+                               f"{exc}") from None
+        self.futures: list = []
+        self.lock = threading.Lock()
+
+    def run(self, chapter: str, src: Path, dst: Path, parameters: dict) -> None:
+        fut = self.client.submit(_remote_chapter, chapter, str(src), parameters, pure=False)
+        with self.lock:
+            self.futures.append(fut)
+        dst.write_bytes(fut.result())
+
+    def close(self) -> None:
+        with self.lock:
+            running = [f for f in self.futures if not f.done()]
+        if running:  # a chapter already running on a worker finishes there; its result is dropped
+            self.client.cancel(running)
+        self.client.close()
+
+
+def _run_chapter(r: Report, ch: str, kernels: Kernels, progress, remote: Remote | None = None):
+    """In a worker thread: execute the chapter (unless taken from the cache), then convert it to HTML at once,
+    while the other chapters' kernels still run."""
+    unit = r.unit(ch)
+    if kernels is not None and kernels.closed:
+        raise interruption.Interrompu(signal.SIGTERM)
+    t = time.monotonic()
+    if ch not in r.reused and remote is not None:
+        progress.update(unit, f"exécution sur {remote.address}")
+        name = registry.spec(ch).notebook
+        remote.run(ch, config.NOTEBOOKS_DIR / name, r.staging / "notebooks" / name, r.parameters)
+    elif ch not in r.reused:
+        warm = REUSE_KERNELS and getattr(_thread, "owner", None) is kernels
+        progress.update(unit, "noyau du chapitre précédent, remis à zéro" if warm else "démarrage du noyau")
+        name = registry.spec(ch).notebook
+        from helpers.chapters.context import save_prepared
+
+        # the context checked before the kernels, handed to the kernel instead of parsing the files again
+        prepared = save_prepared(r.checked.contexts[ch], kernels.dir)
+        execute(ch, config.NOTEBOOKS_DIR / name, r.staging / "notebooks" / name, {**r.parameters, "prepared": str(prepared)},
+                kernels, on_cell=lambda k, n: progress.update(unit, f"cellule {k}/{n}", plain=False),
+                km=_thread_kernel(kernels))
+        _forget_prepared(r.staging / "notebooks" / name)
+    progress.update(unit, "conversion HTML", plain=False)
+    chapter = _convert(r, ch)
+    progress.done(unit, time.monotonic() - t, "terminé" if ch not in r.reused else "repris du cache, converti")
+    return chapter
+
+
+def _submit(r: Report, pool, kernels: Kernels, progress, remote: Remote | None = None) -> None:
+    for ch in r.chapters:
+        progress.update(r.unit(ch), "en attente", plain=False)
+        r.futures[ch] = pool.submit(_run_chapter, r, ch, kernels, progress, remote)
+
+
+def _wait(futures) -> None:
+    """Wait in short steps: the main thread stays responsive to signals."""
+    import concurrent.futures as cf
+    pending = set(futures)
+    while pending:
+        _, pending = cf.wait(pending, timeout=0.2)
+
+
+def _finish(r: Report, progress) -> Written:
+    """Wait for the report's chapters, then assemble, render and publish it."""
+    from helpers.report import annexes
+    from helpers.report import assemble as publish
+    p = r.resolved.params
+    failure = None
+    for ch in r.chapters:
+        fut = r.futures.get(ch)
+        if fut is None or fut.cancelled():  # cancelled: after another chapter's failure
+            continue
+        _wait([fut])
+        if fut.cancelled():
+            continue
+        exc = fut.exception()
+        if exc is not None and failure is None:
+            failure = exc
+            progress.failed(r.unit(ch), type(exc).__name__ if not isinstance(exc, ChapterFailed) else "voir ci-dessous")
+            for other in r.futures.values():
+                other.cancel()
+    if failure is not None:
+        _wait([f for f in r.futures.values() if not f.cancelled()])
+        if not isinstance(failure, ChapterFailed):
+            raise failure
+        with interruption.differe():
+            staging, r.staging = r.staging, None
+            failed = sortie.garder_echec(staging, r.out)
+        raise ChapterFailed(str(failure).replace(str(staging), str(failed)) +
+                            f"\nRien n’a été publié dans {r.out}.") from None
+    reran = [ch for ch in r.chapters if ch not in r.reused]
+    for ch in reran:
+        r.store.put(ch, r.keys[ch], r.staging / "notebooks" / registry.spec(ch).notebook)
+
+    t = time.monotonic()
+    unit = r.unit("assemblage")
+    progress.update(unit, "assemblage HTML")
+    checked, staging = r.checked, r.staging
+    built = [r.futures[ch].result() for ch in r.chapters]
+
+    meta = publish.Meta(p.year, p.caf_name, p.report_title, fmt.date_longue(p.observation_date),
+                        any(c.illustrative for c in built) or bool(checked.illustrative))
+    ann = [("annexe-sources", "Annexe 1 — Sources et méthode",
+            annexes.sources(_method_items(checked, r.resolved)) + annexes.embedded(p, checked.files)
+            + _downloads(r.resolved)),
+           ("annexe-publies", "Annexe 2 — Chiffres publiés et chiffres recalculés",
+            annexes.published(r.resolved, checked.computed, checked.illustrative, checked.gap_notes,
+                              registry.labels()))]
+    duration = time.monotonic() - r.t0
+    ann.append(("annexe-provenance", "Annexe 3 — Provenance de la construction",
+                annexes.provenance(r.resolved, checked.files, r.started, duration)))
+    full, pages = publish.assemble(meta, built, ann)  # rendered once, for the HTML files and the PDF
+    written = []
+    if "html" in r.formats:
+        target = staging / f"rapport-{p.year}.html"
+        target.write_text(full, encoding="utf-8")
+        written.append(target)
+        for name, text in pages.items():
+            (staging / name).write_text(text, encoding="utf-8")
+            written.append(staging / name)
+    if "pdf" in r.formats:
+        progress.update(unit, "mise en page du PDF (WeasyPrint)")
+        publish.write_pdf(full, staging / f"rapport-{p.year}.pdf", staging)
+        written.append(staging / f"rapport-{p.year}.pdf")
+    cache.write_record(staging, r.key, {ch: {"cle": r.keys[ch], "fichiers": [str(f) for f in
+                                             checked.chapter_files[ch]]} for ch in r.chapters},
+                       r.formats, [w.relative_to(staging).as_posix() for w in written])
+    try:
+        with interruption.differe(publication=True):  # a signal now waits until the report is published
+            sortie.publier(staging, r.out)
+            r.staging = None
+            sortie.retirer_echec(r.out)
+    except interruption.Interrompu as exc:
+        exc.detail = f"le rapport a d’abord été publié en entier dans {sortie.g(display_path(r.out))}."
+        raise
+    progress.done(unit, time.monotonic() - t, "publié")
+    return Written([r.out / w.relative_to(staging) for w in written], reran=reran, reused=r.reused)
+
+
+def default_jobs() -> int:
+    """As many chapters at once as the process may use cores."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return max(1, os.cpu_count() or 1)
+
+
+def run(reports: list[Report], force: bool = False, jobs: int | None = None, progress=None,
+        keep_going: bool = False, executor: str | None = None) -> list[Written | RapportError]:
+    """Build `reports`: each is checked in turn (before any of its kernels starts) while the chapters already
+    checked run, `jobs` at a time, in threads that each drive one kernel (a separate process). A report is
+    assembled and published as soon as its chapters are done. `keep_going` (batches): a report that fails is
+    recorded (its exception in the result) and the others go on; otherwise the first failure is raised.
+
+    A signal stops every kernel, removes every staging folder and publishes nothing more.
+
+    `executor` "dask://HOST:PORT": the chapters are executed on that Dask cluster instead (see Remote)."""
+    import concurrent.futures as cf
+
+    from helpers.progress import Progress
+    progress = progress or Progress(enabled=False)
+    _kernel_env()
+    results: dict[int, Written | RapportError] = {}
+    kernels = pool = remote = None
+    t0 = time.monotonic()
+    try:
+        with progress.capture():
+            pending = []
+            for i, r in enumerate(reports):
+                try:
+                    same = _prepare(r, force, progress)
+                except RapportError as exc:
+                    if not keep_going:
+                        raise
+                    progress.failed(r.unit("vérification"), type(exc).__name__)
+                    results[i] = exc
+                    continue
+                if same is not None:
+                    results[i] = Written(unchanged=same, reused=r.chapters)
+                    continue
+                if executor is not None and remote is None and len(r.reused) < len(r.chapters):
+                    remote = Remote("tcp://" + executor.removeprefix("dask://"))
+                if pool is None:  # remote: the threads here only wait for the cluster and convert to HTML
+                    pool = cf.ThreadPoolExecutor(max_workers=jobs or (8 if executor else default_jobs()),
+                                                 thread_name_prefix="chapitre")
+                if len(r.reused) < len(r.chapters) and kernels is None and executor is None:
+                    kernels = Kernels()
+                _submit(r, pool, kernels, progress, remote)
+                pending.append((i, r))
+            for i, r in pending:
+                try:
+                    results[i] = _finish(r, progress)
+                except RapportError as exc:
+                    if not keep_going:
+                        raise
+                    results[i] = exc
+            if len(reports) > 1 and any(isinstance(w, Written) and w.unchanged is None for w in results.values()):
+                progress.total(time.monotonic() - t0)
     except BaseException as exc:
         with interruption.differe():  # a second signal does not cut the cleanup short
             if kernels is not None:
                 kernels.close()
-                kernels = None
-            if staging.exists():
-                shutil.rmtree(staging, ignore_errors=True)
-        if isinstance(exc, interruption.Interrompu):
-            exc.detail = (f"noyaux arrêtés, dossier de construction supprimé{sortie.ESP}; rien n’a été publié, "
-                          f"{sortie.g(display_path(out))} n’a pas changé.")
+            if remote is not None:
+                remote.close()
+                remote = None
+            if pool is not None:
+                pool.shutdown(wait=False, cancel_futures=True)
+                running = [f for r in reports for f in r.futures.values() if not f.done()]
+                cf.wait(running, timeout=15)  # the threads see their kernel die and stop
+            for r in reports:
+                if r.staging is not None and r.staging.exists():
+                    shutil.rmtree(r.staging, ignore_errors=True)
+                    r.staging = None
+        if isinstance(exc, interruption.Interrompu) and exc.detail is None:
+            untouched = [sortie.g(display_path(r.out)) for i, r in enumerate(reports) if i not in results]
+            exc.detail = (f"noyaux arrêtés, dossier{'s' if len(untouched) > 1 else ''} de construction "
+                          f"supprimé{'s' if len(untouched) > 1 else ''}{sortie.ESP}; rien n’a été publié, "
+                          f"{', '.join(untouched)} n’{'ont' if len(untouched) > 1 else 'a'} pas changé.")
         raise
-    try:
-        with interruption.differe(publication=True):  # a signal now waits until the report is published
-            sortie.publier(staging, out)
-            sortie.retirer_echec(out)
-    except interruption.Interrompu as exc:
-        exc.detail = f"le rapport a d’abord été publié en entier dans {sortie.g(display_path(out))}."
-        raise
-    log.info("Terminé en %s s", fmt.nombre(time.monotonic() - t0, 1))
-    return [out / w.relative_to(staging) for w in written]
+    finally:
+        if kernels is not None:
+            kernels.close()
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+        if remote is not None:
+            remote.close()
+    return [results[i] for i in range(len(reports))]
+
+
+def build(resolved: Resolved, out: Path, params_file: Path | None, overrides: dict,
+          chapters: list[str] | None = None, formats: list[str] | None = None, *, force: bool = False,
+          jobs: int | None = None, progress=None, executor: str | None = None) -> Written:
+    """Build one report into `out`: its chapters in parallel, each taken from the cache when its key matches;
+    nothing at all when the published report is up to date (`Written.unchanged` says so) unless `force`."""
+    t0 = time.monotonic()
+    [written] = run([Report(resolved, Path(out), params_file, overrides, chapters, formats)], force, jobs, progress,
+                    executor=executor)
+    if written.unchanged is None:
+        log.info("Terminé en %s s", fmt.nombre(time.monotonic() - t0, 1))
+    return written

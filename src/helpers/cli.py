@@ -68,10 +68,15 @@ def _debug(p: argparse.ArgumentParser) -> None:
     p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
 
 
-def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--year", required=True, metavar="ANNÉE",
-                   help="année du rapport (données au 31 décembre) ; il faut un fichier params/ANNÉE.yaml")
-    p.add_argument("--departement", metavar="CODE", help="code du département (par défaut : celui des paramètres, 17)")
+def _common(p: argparse.ArgumentParser, batch: bool = False) -> None:
+    year_help = "année du rapport (données au 31 décembre) ; il faut un fichier params/ANNÉE.yaml"
+    dep_help = "code du département (par défaut : celui des paramètres, 17)"
+    if batch:
+        year_help += ". Un lot : 2021-2024 ou 2021,2023"
+        dep_help += (". Un lot : 17,33, ou all (chaque département dont les données sont là : "
+                     "data/opendata/CODE/cafdata ou data/cache/CODE/cafdata)")
+    p.add_argument("--year", required=True, metavar="ANNÉE", help=year_help)
+    p.add_argument("--departement", metavar="CODE", help=dep_help)
     p.add_argument("--params", metavar="FICHIER", type=Path, help="fichier YAML de paramètres supplémentaire")
     p.add_argument("--set", metavar="CLÉ=VALEUR", action="append", default=[], dest="sets",
                    help="impose un paramètre (répétable), par exemple --set cafdata_dir=chemin/vers/exports")
@@ -92,8 +97,13 @@ def parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("build", help="construire le rapport d’une année",
                        description="Vérifie paramètres et données, exécute les notebooks des chapitres avec Papermill, "
-                                   "puis écrit le rapport en HTML et en PDF. Rien n’est publié si un chapitre échoue.")
-    _common(b)
+                                   "puis écrit le rapport en HTML et en PDF. Rien n’est publié si un chapitre échoue. "
+                                   "Les chapitres tournent en parallèle ; un chapitre dont ni le notebook, ni le code, "
+                                   "ni les paramètres, ni les fichiers lus n’ont changé est repris du cache "
+                                   "(.cache à côté du dossier de sortie) ; si rien n’a changé, rien n’est reconstruit. "
+                                   "Plusieurs années ou départements : un rapport par dossier, tous construits même si "
+                                   "l’un échoue (code 1 si au moins un a échoué, la liste des échecs à la fin).")
+    _common(b, batch=True)
     from helpers.chapters.registry import CHAPTER_MODULES
 
     b.add_argument("--chapters", metavar="LISTE",
@@ -101,7 +111,15 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--formats", metavar="LISTE", help="formats, séparés par des virgules : html,pdf")
     b.add_argument("--out", metavar="DOSSIER", type=Path,
                    help=f"dossier de sortie (par défaut{NBSP}: outputs/ANNÉE){NBSP}: inexistant, vide, ou déjà "
-                        f"produit par rapport build{NBSP}; tout autre dossier est refusé")
+                        f"produit par rapport build{NBSP}; tout autre dossier est refusé. Pour un lot, le dossier "
+                        f"qui reçoit ANNÉE/ (un département) ou DÉPARTEMENT/ANNÉE/ (plusieurs)")
+    b.add_argument("--force", action="store_true",
+                   help=f"ignorer le cache{NBSP}: réexécuter tous les chapitres, même si rien n’a changé")
+    b.add_argument("--executor", metavar="dask://HÔTE:PORT",
+                   help="exécuter les chapitres sur une grappe Dask distributed (paquet optionnel « distributed »)"
+                        f"{NBSP}; contrôles, HTML et PDF restent sur cette machine")
+    b.add_argument("--jobs", metavar="N", type=int,
+                   help=f"chapitres exécutés en même temps (par défaut{NBSP}: le nombre de cœurs)")
 
     c = sub.add_parser("check", help="vérifier paramètres, registres et données sans construire",
                        description="Charge et vérifie tous les fichiers d’entrée ; affiche chaque problème "
@@ -166,13 +184,28 @@ def _resolve(args):
 
 
 def cmd_build(args) -> int:
-    from helpers.build import build
-    resolved, overrides = _resolve(args)
-    out = args.out or (config.OUTPUTS_DIR / str(resolved.params.year))
-    written = build(resolved, out, args.params, overrides)
-    for w in written:
-        print(f"écrit : {w}")
-    return 0
+    from helpers import batch
+    from helpers.progress import Progress
+    if args.jobs is not None and args.jobs < 1:
+        raise ParamError(f"Paramètre « --jobs » : un nombre entier supérieur ou égal à 1 est attendu, reçu « {args.jobs} »")
+    if args.executor is not None and not re.fullmatch(r"dask://[^\s/:]+:\d{1,5}", args.executor):
+        raise ParamError(f"Paramètre « --executor » : dask://HÔTE:PORT attendu, reçu « {args.executor} »")
+    years = batch.years(args.year)
+    deps = batch.departements(args.departement)
+    progress = Progress(enabled=not args.quiet)
+    if len(years) == 1 and len(deps) == 1:
+        from helpers.build import build
+        args.year, args.departement = years[0], deps[0]
+        resolved, overrides = _resolve(args)
+        out = args.out or (config.OUTPUTS_DIR / str(resolved.params.year))
+        written = build(resolved, out, args.params, overrides, force=args.force, jobs=args.jobs, progress=progress,
+                        executor=args.executor)
+        if written.unchanged:
+            print(f"rapport{NBSP}: {written.unchanged}")
+        for w in written:
+            print(f"écrit : {w}")
+        return 0
+    return batch.run_batch(args, years, deps, progress, _resolve)
 
 
 def cmd_check(args) -> int:

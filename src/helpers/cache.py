@@ -1,0 +1,229 @@
+"""The build cache: executed chapter notebooks keyed on everything that can change them.
+
+A chapter's key is the sha256 of: the notebook, the package's code (src/helpers/**, templates and
+stylesheet included), the resolved parameters and the parameters injected by Papermill, the kernel,
+the versions of Python and of the libraries that execute and draw, the content of every input file
+the chapter's context reads (recorded per chapter by `build.check`) and the listing of the folders
+they are in (a file added next to them can change what is read). A changed data file therefore
+changes exactly the keys of the chapters that read it.
+
+The cache lives beside the output folder (`outputs/.cache/` for `outputs/2023`), never in `data/`:
+`.cache/chapitres/<chapitre>/<clé>.ipynb`, and `.cache/empreintes.json`, which remembers the sha256
+of each input file with its size, mtime and inode, so that an unchanged 1 GB export is not read
+again (the git index does the same). Every write is atomic (temporary file, then `os.replace`):
+builds running side by side share the cache safely.
+
+A published report holds `.construction.json`: the key of the whole build and the files each
+chapter read. The next build to the same folder recomputes these keys before loading any data or
+starting any kernel: if nothing changed, it says so and leaves the report untouched.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+from helpers import config
+
+FORMAT = 1  # bump when the key's recipe changes
+DOSSIER = ".cache"
+RECORD = ".construction.json"
+GARDER = 40  # executed notebooks kept per chapter (the most recently used)
+LIBRARIES = ("papermill", "nbclient", "nbconvert", "nbformat", "ipykernel", "jupyter_client", "pandas", "numpy",
+             "matplotlib", "seaborn", "geopandas", "shapely", "pyogrio", "weasyprint", "beautifulsoup4", "pydantic",
+             "pandera", "babel", "pyyaml")
+
+
+def folder_for(out: Path) -> Path:
+    """The cache of the builds published beside `out`."""
+    return Path(out).parent / DOSSIER
+
+
+def _atomic_write(target: Path, data: bytes) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class Fingerprints:
+    """sha256 of files, remembered with (size, mtime_ns, ctime_ns, inode): a file whose metadata did not
+    change is not read again. Thread-safe; `save()` merges into the file on disk."""
+
+    def __init__(self, cache_dir: Path | None):
+        self.path = cache_dir / "empreintes.json" if cache_dir is not None else None
+        self.known: dict[str, list] = {}
+        self.lock = threading.Lock()
+        self.changed = False
+        if self.path is not None:
+            try:
+                self.known = json.loads(self.path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                self.known = {}
+
+    def __call__(self, path: Path) -> str | None:
+        """The file's sha256, or None if it is missing."""
+        path = Path(path)
+        try:
+            st = path.stat()
+        except OSError:
+            return None
+        stamp = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+        key = str(path.resolve())
+        with self.lock:
+            hit = self.known.get(key)
+        if hit is not None and hit[:4] == stamp:
+            return hit[4]
+        digest = sha256_file(path)
+        with self.lock:
+            self.known[key] = [*stamp, digest]
+            self.changed = True
+        return digest
+
+    def save(self) -> None:
+        if self.path is None or not self.changed:
+            return
+        try:
+            merged = json.loads(self.path.read_text(encoding="utf-8")) if self.path.exists() else {}
+        except (OSError, ValueError):
+            merged = {}
+        with self.lock:
+            merged.update(self.known)
+        merged = {k: v for k, v in merged.items() if os.path.exists(k)}
+        try:
+            _atomic_write(self.path, json.dumps(merged, sort_keys=True).encode())
+        except OSError:  # the cache is an optimisation: a read-only folder only makes the next build slower
+            pass
+
+
+_code: dict[str, str] = {}
+
+
+def code_digest() -> str:
+    """sha256 of the package's code, templates and stylesheet (computed once per process)."""
+    if "digest" not in _code:
+        h = hashlib.sha256()
+        for p in sorted(config.PACKAGE_DIR.rglob("*")):
+            if p.is_file() and "__pycache__" not in p.parts and p.suffix not in (".pyc", ".pyo"):
+                h.update(str(p.relative_to(config.PACKAGE_DIR)).encode() + b"\0" + p.read_bytes() + b"\0")
+        _code["digest"] = h.hexdigest()
+    return _code["digest"]
+
+
+def _environment() -> dict:
+    if "env" not in _code:
+        from importlib import metadata
+        versions = {}
+        for name in LIBRARIES:
+            try:
+                versions[name] = metadata.version(name)
+            except metadata.PackageNotFoundError:
+                versions[name] = None
+        _code["env"] = json.dumps({"python": sys.version, "machine": platform.machine(), "versions": versions},
+                                  sort_keys=True)
+    return json.loads(_code["env"])
+
+
+def _listing(folder: Path) -> list[str]:
+    try:
+        return sorted(e.name for e in os.scandir(folder) if not e.name.startswith(".~lock"))
+    except OSError:
+        return []
+
+
+def chapter_key(chapter: str, notebook: Path, kernel: str, params: dict, injected: dict, files: list[Path],
+                fingerprints: Fingerprints, folders: list[Path] = ()) -> str:
+    """The cache key of one chapter (see the module's docstring); `folders`: listed with those of `files`."""
+    files = sorted({str(Path(f)) for f in files})
+    folders = sorted({str(Path(f).parent) for f in files} | {str(Path(d)) for d in folders})
+    recipe = {
+        "format": FORMAT, "chapter": chapter, "kernel": kernel,
+        "notebook": fingerprints(notebook), "code": code_digest(), "environment": _environment(),
+        "params": params, "injected": injected,
+        "files": [(f, fingerprints(Path(f))) for f in files],
+        "folders": {d: _listing(Path(d)) for d in folders},
+    }
+    return hashlib.sha256(json.dumps(recipe, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def build_key(chapter_keys: dict[str, str], formats: list[str], extra_files: list[Path],
+              fingerprints: Fingerprints) -> str:
+    """The key of a whole report: its chapters' keys in order, its formats, and the other files its
+    annexes read (the download manifests)."""
+    recipe = {"format": FORMAT, "chapters": list(chapter_keys.items()), "formats": list(formats),
+              "extra": [(str(f), fingerprints(Path(f))) for f in sorted({str(x) for x in extra_files})],
+              "code": code_digest()}
+    return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()
+
+
+class Cache:
+    """Executed notebooks, one per chapter key."""
+
+    def __init__(self, folder: Path | None):
+        self.folder = folder
+
+    def _path(self, chapter: str, key: str) -> Path:
+        return self.folder / "chapitres" / chapter / f"{key}.ipynb"
+
+    def get(self, chapter: str, key: str) -> Path | None:
+        if self.folder is None:
+            return None
+        p = self._path(chapter, key)
+        if not p.is_file():
+            return None
+        try:
+            os.utime(p)  # most recently used: kept by prune()
+        except OSError:
+            pass
+        return p
+
+    def put(self, chapter: str, key: str, executed: Path) -> None:
+        if self.folder is None:
+            return
+        try:
+            _atomic_write(self._path(chapter, key), Path(executed).read_bytes())
+            self.prune(chapter)
+        except OSError:  # a folder we cannot write: the build goes on without cache
+            pass
+
+    def prune(self, chapter: str) -> None:
+        entries = sorted(self._path(chapter, "x").parent.glob("*.ipynb"), key=lambda p: p.stat().st_mtime,
+                         reverse=True)
+        for p in entries[GARDER:]:
+            p.unlink(missing_ok=True)
+
+
+def write_record(folder: Path, key: str, chapters: dict[str, dict], formats: list[str], extra: list[Path]) -> None:
+    record = {"format": FORMAT, "cle": key, "formats": list(formats), "chapitres": chapters,
+              "annexes": [str(p) for p in extra]}
+    (folder / RECORD).write_text(json.dumps(record, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+
+
+def read_record(folder: Path) -> dict | None:
+    try:
+        record = json.loads((Path(folder) / RECORD).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) and record.get("format") == FORMAT else None
+
+
+def sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
