@@ -256,7 +256,8 @@ def execute(chapter: str, src: Path, dst: Path, parameters: dict, kernels: Kerne
     except Exception as exc:
         # The kernel process was killed (OOM killer, kill -9) or crashed: DeadKernelError while a cell runs,
         # RuntimeError("Kernel died before replying to kernel_info") when it dies at start-up.
-        if not (isinstance(exc, DeadKernelError) or any(p.poll() not in (None, 0) for p in kernels.processes[first:])):
+        died = isinstance(exc, DeadKernelError) or "Kernel died" in str(exc)  # also a warm kernel (km) killed
+        if not (died or any(p.poll() not in (None, 0) for p in kernels.processes[first:])):
             raise
         raise ChapterFailed(f"Le chapitre « {chapter} » a échoué{fmt.NBSP}: le noyau Python qui exécutait "
                             f"{src.name} s’est arrêté brutalement (processus tué ou mémoire épuisée ?)."
@@ -640,9 +641,13 @@ def _run_chapter(r: Report, ch: str, kernels: Kernels, progress, remote: Remote 
 
         # the context checked before the kernels, handed to the kernel instead of parsing the files again
         prepared = save_prepared(r.checked.contexts[ch], kernels.dir)
+        try:
+            km = _thread_kernel(kernels)
+        except RuntimeError as exc:  # the warm kernel died at start-up: the chapter fails, said in French
+            raise ChapterFailed(f"Le chapitre « {ch} » a échoué{fmt.NBSP}: le noyau Python qui devait exécuter {name} "
+                                f"s’est arrêté au démarrage ({exc}) ; rien n’a été exécuté.") from None
         execute(ch, config.NOTEBOOKS_DIR / name, r.staging / "notebooks" / name, {**r.parameters, "prepared": str(prepared)},
-                kernels, on_cell=lambda k, n: progress.update(unit, f"cellule {k}/{n}", plain=False),
-                km=_thread_kernel(kernels))
+                kernels, on_cell=lambda k, n: progress.update(unit, f"cellule {k}/{n}", plain=False), km=km)
         _forget_prepared(r.staging / "notebooks" / name)
     progress.update(unit, "conversion HTML", plain=False)
     chapter = _convert(r, ch)
