@@ -137,8 +137,10 @@ def carte_statut(ctx: Context):
     if ctx.geo is None or ctx.geo.epci() is None or illustratif(ctx):
         return None
     c = annee(ctx)
-    g = ctx.geo.epci().merge(c.status[["siren", "statut"]], on="siren", how="left")
-    fig = charts.choropleth(g, "statut", f"Situation au {ctx.date_obs}", categorical=True, colors=STATUS_COLORS)
+    g = ctx.geo.epci().drop(columns=["nom"], errors="ignore").merge(c.status[["siren", "nom", "statut"]], on="siren",
+                                                                     how="left")
+    fig = charts.choropleth(g, "statut", f"Situation au {ctx.date_obs}", categorical=True, colors=STATUS_COLORS,
+                            names="nom")
     counts = c.status.statut.value_counts()
     alt = (f"Carte des {c.n_epci} EPCI : " + " ; ".join(
         f"{fmt.nombre(counts.get(s, 0))} avec le statut « {s} »" for s in ind.STATUS_ORDER) + ".")

@@ -352,8 +352,11 @@ def carte_communes(ctx: Context):
     g = _communes_rates(ctx)
     if g is None:
         return None
-    fig = charts.choropleth(g, "taux", "Personnes couvertes / population", outline=ctx.geo.epci(),
-                            bounds=_bounds(ctx),
+    epci = ctx.reference.epci_year(ctx.year)[0][["siren", "nom"]]
+    outline = ctx.geo.epci().drop(columns=["nom"], errors="ignore").merge(epci, on="siren", how="left")
+    outline["nom"] = outline.nom.fillna(outline.siren)
+    fig = charts.choropleth(g, "taux", "Personnes couvertes / population", outline=outline,
+                            outline_names="nom", bounds=_bounds(ctx),
                             missing_label=f"sans donnée ou moins de {fmt.nombre(SMALL_COMMUNE)} habitants")
     known = g.dropna(subset=["taux"])
     alt = (f"Carte des {len(g)} communes colorées selon la part des habitants couverts par la Caf, "
