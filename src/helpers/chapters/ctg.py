@@ -27,10 +27,16 @@ def annee(ctx: Context) -> ind.CtgYear:
     return ind.ctg_year(ctx.registers, ctx.reference, ctx.year)
 
 
-def source(ctx: Context) -> str:
+def source(ctx: Context, populations: bool = False, contours: bool = False) -> str:
+    """The source line of a figure or table: the register, plus only what it also reads (the EPCI
+    populations, the outlines)."""
     demo = " (lignes illustratives comprises)" if ctx.registers.illustrative["ctg"] else ""
-    return ctx.source(f"registre des CTG de la Caf au {ctx.date_obs}{demo} ; DGCL, populations légales "
-                      f"en vigueur en {ctx.reference.epci_year(ctx.year)[1]}")
+    parts = [f"registre des CTG de la Caf au {ctx.date_obs}{demo}"]
+    if populations:
+        parts.append(f"DGCL, populations légales en vigueur en {ctx.reference.epci_year(ctx.year)[1]}")
+    if contours:
+        parts.append("contours : IGN Admin Express")
+    return ctx.source(" ; ".join(parts))
 
 
 def valeurs(ctx: Context) -> dict[str, str]:

@@ -40,22 +40,35 @@ def _fr_axis(ax, axis: str = "y", decimals: int = 0, percent: bool = False) -> N
     (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(mticker.FuncFormatter(f))
 
 
+EVOLUTION_SPAN = 0.10  # share of the mean value that the full height of each panel shows, at least
+
+
+def evolution_span(df: pd.DataFrame, cols=("foyers", "personnes")) -> float:
+    """The relative span shared by the panels of `evolution`: the whole height of each panel is this
+    share of its mean value, so that one percent looks the same on both and a small change stays small."""
+    rel = max(((df[c].max() - df[c].min()) / df[c].mean()) for c in cols)
+    return max(EVOLUTION_SPAN, round(rel * 1.6 + 0.005, 2))
+
+
 def evolution(df: pd.DataFrame, year: int) -> plt.Figure:
     """Foyers allocataires and personnes couvertes by December, with the report's year marked.
-    The vertical axes do not start at zero (said on the chart)."""
+    The vertical axes are cut (the values are far from zero) at the same relative scale: each
+    panel's height is the same share of its mean value (said on the chart)."""
+    span = evolution_span(df)
     fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 2.8), sharex=True)
     for ax, col, title, color in ((axes[0], "foyers", "Foyers allocataires", BLUE),
                                   (axes[1], "personnes", "Personnes couvertes", ORANGE)):
         ax.plot(df.annee, df[col], marker="o", color=color, linewidth=2, markersize=4)
         cur = df[df.annee == year]
-        lo, hi = df[col].min(), df[col].max()
-        pad = (hi - lo) * 0.35 + 1
-        ax.set_ylim(lo - pad, hi + pad * 1.6)
+        mid = (df[col].min() + df[col].max()) / 2
+        lo, hi = mid * (1 - span / 2), mid * (1 + span / 2)
+        ax.set_ylim(lo, hi)
+        ax.yaxis.set_major_locator(mticker.MaxNLocator(5))
         if not cur.empty:
             ax.scatter(cur.annee, cur[col], s=60, color=color, zorder=3, edgecolor="black")
             ax.annotate(fmt.nombre(cur[col].iloc[0]), (cur.annee.iloc[0], cur[col].iloc[0]),
-                        xytext=(cur.annee.iloc[0], hi + pad * 0.9), ha="center", fontsize=8.5, fontweight="bold",
-                        arrowprops={"arrowstyle": "-", "color": "#777777", "linewidth": 0.8})
+                        xytext=(0, 9), textcoords="offset points", ha="center", va="bottom", fontsize=8.5,
+                        fontweight="bold")
         ax.set_title(title)
         _fr_axis(ax)
         ax.set_xticks(df.annee)
@@ -64,8 +77,8 @@ def evolution(df: pd.DataFrame, year: int) -> plt.Figure:
         if len(df) > 6:
             for label in ax.get_xticklabels()[1::2]:
                 label.set_visible(False)
-    fig.text(0.01, 0.0, "Axes verticaux ne partant pas de zéro.", fontsize=7.5, color="#555555", ha="left",
-             va="bottom")
+    fig.text(0.01, 0.0, f"Axes verticaux coupés, à la même échelle : la hauteur de chaque graphique représente "
+             f"{fmt.pourcent(span)} de sa valeur moyenne.", fontsize=7.5, color="#555555", ha="left", va="bottom")
     fig.tight_layout(rect=(0, 0.04, 1, 1))
     return fig
 
@@ -159,19 +172,24 @@ def timeline(ctg: pd.DataFrame, names: dict[str, str], year: int) -> plt.Figure:
             ax.barh(i, (end - start).days, left=start, height=0.55, color=SKY, edgecolor=BLUE)
             ax.scatter(r.date_signature, i, marker="D", s=22, color=VERMILION, zorder=3)
     import matplotlib.dates as mdates
+    import matplotlib.patches as mpatches
 
-    ax.xaxis.set_major_locator(mdates.YearLocator(1))
+    first, last = ctg.date_debut.min().year, (ctg.date_fin.max() + pd.Timedelta(days=1)).year
+    ax.xaxis.set_major_locator(mdates.YearLocator(1 if last - first <= 6 else 2))  # labels never run together
+    ax.xaxis.set_minor_locator(mdates.YearLocator(1))
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
     ax.tick_params(axis="x", labelsize=8)
+    ax.grid(axis="x", which="minor", color="#F0F0F0")
     ax.axvline(pd.Timestamp(year, 12, 31), color="black", linewidth=1, linestyle="--")
     ax.text(pd.Timestamp(year, 12, 31), -0.75, f"31 déc. {year}", ha="center", va="bottom", fontsize=8,
             bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none"})
     ax.set_yticks(range(len(order)), [names.get(s, s) for s in order])
     ax.set_ylim(len(order) - 0.4, -1.2)
     ax.grid(axis="y", visible=False)
-    ax.scatter([], [], marker="D", color=VERMILION, label="signature")
-    ax.barh([], [], color=SKY, edgecolor=BLUE, label="période de la convention")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.07), ncol=2, frameon=False)
+    # the legend's swatches are built with the very colours drawn (an empty bar would take the cycle's colour)
+    handles = [plt.Line2D([], [], marker="D", linestyle="none", markersize=6, color=VERMILION, label="signature"),
+               mpatches.Patch(facecolor=SKY, edgecolor=BLUE, label="période de la convention")]
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.07), ncol=2, frameon=False)
     fig.tight_layout()
     return fig
 
