@@ -293,10 +293,35 @@ def tableau_epci(ctx: Context):
         "Population municipale": df.population_municipale.map(fmt.nombre),
         "Taux de couverture": df.taux_couverture.map(fmt.pourcent),
     })
+    foy, pers, pop = df.indfoy_ndur.sum(), df.indnbp_ndur.sum(), df.population_municipale.sum()
+    out.loc[len(out)] = [f"Ensemble des {len(df)} EPCI", fmt.nombre(foy), fmt.nombre(pers), fmt.nombre(pop),
+                         fmt.pourcent(pers / pop if pop else float("nan"))]
     hi, lo = df.iloc[0], df.iloc[-1]
     resume = (f"Taux de couverture le plus élevé : {hi.nom} ({fmt.pourcent(hi.taux_couverture)}) ; "
-              f"le plus bas : {lo.nom} ({fmt.pourcent(lo.taux_couverture)}).")
+              f"le plus bas : {lo.nom} ({fmt.pourcent(lo.taux_couverture)}) ; ensemble des EPCI : "
+              f"{fmt.pourcent(pers / pop if pop else float('nan'))}.")
     return out, resume, df
+
+
+def note_epci(ctx: Context) -> str:
+    """What the total row of the EPCI table is, against the département's headline figures."""
+    t = tableau_epci(ctx)
+    if t is None:
+        return ""
+    _, _, df = t
+    tot = annee(ctx).totals
+    foy, pers = df.indfoy_ndur.sum(), df.indnbp_ndur.sum()
+    origine = "des EPCI (fichier intercommunal)" if ctx.cafdata.epci is not None else "de leurs communes"
+    head = f"Note : la ligne « Ensemble des {len(df)} EPCI » est la somme des lignes du tableau, chacune somme {origine}"
+    if foy == tot.foyers and pers == tot.personnes:
+        return (f"{head} ; elle est égale aux chiffres du département ({fmt.nombre(tot.foyers)} foyers "
+                f"allocataires, {fmt.nombre(tot.personnes)} personnes couvertes).")
+    dep = "fichier départemental" if tot.source == "s_ben_dep" else "somme des communes"
+    ecart = lambda a, b: fmt.variation(a - b)  # noqa: E731
+    return (f"{head} ; elle s’écarte des chiffres du département ({fmt.nombre(tot.foyers)} foyers allocataires, "
+            f"{fmt.nombre(tot.personnes)} personnes couvertes, {dep}) de {ecart(foy, tot.foyers)} foyers et "
+            f"{ecart(pers, tot.personnes)} personnes : chaque fichier de Cafdata arrondit ses effectifs à 5 "
+            "(secret statistique), et la somme de chiffres arrondis n’est pas l’arrondi de leur somme.")
 
 
 SMALL_COMMUNE = 200  # inhabitants: below, a rate of counts rounded to 5 means little

@@ -45,6 +45,18 @@ def _fmt_value(v: float, kind: str) -> str:
             "euros": lambda x: f"{fmt.nombre(x)}{fmt.NNBSP}€"}.get(kind, fmt.nombre)(v)
 
 
+def breakable(text: str, kind: str = "somme") -> str:
+    """Escaped text with break opportunities (<wbr>) only where a reader expects them: every 16
+    characters of a checksum, after the separators of an address. A long identifier then never
+    wraps a single character onto a line of its own."""
+    if kind == "somme":
+        return "<wbr/>".join(html.escape(text[i:i + 16]) for i in range(0, len(text), 16))
+    import re
+
+    return "".join(html.escape(p) + ("<wbr/>" if re.fullmatch(r"[/?&=_.-]", p) else "")
+                   for p in re.split(r"([/?&=_.-])", text) if p)
+
+
 def _table(headers: list[str], rows: list[list[str]], caption: str, numeric: set[int] = frozenset(),
            cls: dict[int, str] | None = None) -> str:
     head = "".join(f'<th scope="col"{" class=num" if i in numeric else ""}>{html.escape(h)}</th>'
@@ -55,7 +67,9 @@ def _table(headers: list[str], rows: list[list[str]], caption: str, numeric: set
         for i, v in enumerate(r):
             c = " ".join(x for x in (("num" if i in numeric else ""), (cls or {}).get(i, "")) if x)
             attr = f' class="{c}"' if c else ""
-            cells.append(f"<th scope=\"row\"{attr}>{html.escape(v)}</th>" if i == 0 else f"<td{attr}>{html.escape(v)}</td>")
+            kind = (cls or {}).get(i, "")
+            text = breakable(v, kind) if kind in ("somme", "adresse") else html.escape(v)
+            cells.append(f"<th scope=\"row\"{attr}>{text}</th>" if i == 0 else f"<td{attr}>{text}</td>")
         body.append(f"<tr>{''.join(cells)}</tr>")
     return (f"<table><caption>{html.escape(caption)}</caption><thead><tr>{head}</tr></thead>"
             f"<tbody>{''.join(body)}</tbody></table>")
@@ -126,7 +140,7 @@ def embedded(params, files: list[Path]) -> str:
         f"{html.escape(e['nature'])}. <em>Republié par :</em> {html.escape(e['republie_par'])}. "
         f"<em>Licence :</em> {html.escape(e['licence'])} ; attribution : « {html.escape(e['attribution'])} ». "
         f"<em>Date :</em> {html.escape(str(e['date']))}. <em>SHA-256 :</em> <code class=\"somme\">"
-        f"{html.escape(e['sha256'])}</code></dd>" for e in used)
+        f"{breakable(e['sha256'])}</code></dd>" for e in used)
     return ("<h3>Données ouvertes intégrées au projet</h3><p>Fichiers réels livrés avec le projet "
             "(data/opendata/SOURCES.yaml), avec leur origine : un fichier remis en forme ou dérivé est dit tel.</p>"
             f"<dl class=\"methode\">{items}</dl>")
@@ -143,7 +157,7 @@ def downloads(entries: list[dict]) -> str:
              e.get("sha256", "")] for e in entries]
     return ("<p>Fichiers de données ouvertes téléchargés par <code>rapport fetch</code> (manifeste du cache) :</p>"
             + _table(["Fichier", "Adresse", "Date", "Taille (octets)", "SHA-256"], rows,
-                     "Provenance des données téléchargées", numeric={3}, cls={1: "somme", 4: "somme"}))
+                     "Provenance des données téléchargées", numeric={3}, cls={1: "adresse", 4: "somme"}))
 
 
 def git_state() -> tuple[str, str]:
@@ -191,6 +205,6 @@ def provenance(resolved: Resolved, files: list[Path], started, duration_s: float
         f"l’arbre de travail : {dirty}.</p>"
         + _table(["Paramètre", "Valeur", "Origine"], params_rows, "Paramètres de la construction")
         + _table(["Fichier d’entrée", "Taille (octets)", "Empreinte SHA-256"], file_rows,
-                 "Fichiers de données lus", numeric={1}, cls={2: "somme"})
+                 "Fichiers de données lus", numeric={1}, cls={0: "adresse", 2: "somme"})
         + _table(["Logiciel", "Version"], versions, "Versions des logiciels")
     )

@@ -147,9 +147,10 @@ class Page:
 
     def tableau(self, df: pd.DataFrame, id: str, titre: str, source: str, resume: str,
                 row_header: bool = True, numeric: list[str] | None = None, total: bool = False,
-                illustratif: bool = False) -> None:
+                illustratif: bool = False, note: str = "") -> None:
         """A data table: `df` holds formatted strings; `resume` is its text summary (accessible
-        description, like a figure's alt text)."""
+        description, like a figure's alt text); `total`: the last row is a total; `note`: what the
+        reader needs to read it (e.g. how its total relates to a headline figure)."""
         _require("Tableau", id, titre=titre, source=source, resume=resume)
         self._unique(id)
         illustratif = illustratif or self.illustrative
@@ -174,7 +175,8 @@ class Page:
             f'<span class="titre">{html.escape(titre)}</span>{MARK_HTML if illustratif else ""}</caption>'
             f'<thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
             f'<p class="source">{html.escape(source)}</p>'
-            f'<p class="resume" id="{id}-resume">{html.escape(resume)}</p></figure>')
+            + (f'<p class="note">{html.escape(note)}</p>' if note else "")
+            + f'<p class="resume" id="{id}-resume">{html.escape(resume)}</p></figure>')
 
     def lien(self, url: str, texte: str) -> None:
         self._show(f'<p class="lien-externe"><a href="{html.escape(url, quote=True)}">{html.escape(texte)}</a>'
