@@ -371,7 +371,8 @@ def build(resolved: Resolved, out: Path, params_file: Path | None, overrides: di
         meta = publish.Meta(p.year, p.caf_name, p.report_title, fmt.date_longue(p.observation_date),
                             any(c.illustrative for c in built) or bool(checked.illustrative))
         ann = [("annexe-sources", "Annexe 1 — Sources et méthode",
-                annexes.sources(_method_items(checked, resolved)) + annexes.embedded(resolved.params, checked.files)
+                annexes.sources(_method_items(checked, resolved) + annexes.omissions(checked.contexts))
+                + annexes.embedded(resolved.params, checked.files)
                 + _downloads(resolved)),
                ("annexe-publies", "Annexe 2 — Chiffres publiés et chiffres recalculés",
                 annexes.published(resolved, checked.computed, checked.illustrative, checked.gap_notes))]

@@ -146,6 +146,21 @@ def embedded(params, files: list[Path]) -> str:
             f"<dl class=\"methode\">{items}</dl>")
 
 
+def omissions(contexts: dict) -> list[tuple[str, str]]:
+    """Optional content this edition leaves out, and why: one line of the sources annex each (the
+    chapter itself moves on without an apologetic sentence). `contexts`: chapter -> its context."""
+    items = []
+    ctx = contexts.get("portrait")
+    if ctx is not None and ctx.geo is None and not ctx.geo_problems:
+        items.append(("Cartes", "Aucun contour des communes et des EPCI n’a été fourni pour cette édition : "
+                      "les cartes sont omises."))
+    if ctx is not None and ctx.cafdata is not None and ctx.cafdata.family is None:
+        items.append(("Configurations familiales", "La part des foyers sans enfant et la répartition par "
+                      "configuration familiale viennent d’un extrait interne de la Caf (Cafdata ne les publie "
+                      "pas) ; il n’a pas été fourni pour cette édition : elles sont omises."))
+    return items
+
+
 def sources(method_items: list[tuple[str, str]]) -> str:
     items = "".join(f"<dt>{html.escape(t)}</dt><dd>{d}</dd>" for t, d in method_items)
     return f"<dl class=\"methode\">{items}</dl>"

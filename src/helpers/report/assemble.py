@@ -41,6 +41,35 @@ def notebook_fragment(nb_path: Path) -> str:
     return body
 
 
+_HEADINGS = ["h1", "h2", "h3", "h4", "h5", "h6"]
+
+
+def _drop_empty_sections(root) -> None:
+    """A section whose optional content is absent (no outlines, no internal extract) leaves no
+    bare heading: a heading followed by no text, figure or table before the next heading of the
+    same or a higher level is removed (the sources annex says what was left out)."""
+    from bs4 import Comment, NavigableString, Tag
+
+    for h in reversed(root.find_all(_HEADINGS)):
+        level = int(h.name[1])
+        has_content = False
+        for el in h.next_elements:
+            if isinstance(el, Tag) and el.name in _HEADINGS:
+                if int(el.name[1]) <= level:
+                    break
+                has_content = True  # a subsection with content (empty ones were removed before)
+                break
+            if (isinstance(el, NavigableString) and not isinstance(el, Comment) and el.strip()
+                    and h not in el.parents and el.parent.name not in ("style", "script")):
+                has_content = True
+                break
+            if isinstance(el, Tag) and el.name in ("img", "figure", "table"):
+                has_content = True
+                break
+        if not has_content and level > 1:
+            h.decompose()
+
+
 def chapter_from_notebook(key: str, nb_path: Path, illustrative: bool) -> Chapter:
     soup = BeautifulSoup(notebook_fragment(nb_path), "html.parser")
     root = soup.find("section", class_="chapitre-source") or soup
@@ -49,6 +78,7 @@ def chapter_from_notebook(key: str, nb_path: Path, illustrative: bool) -> Chapte
     if root.select(".erreur-figure"):
         raise RapportError(f"Chapitre « {key} » : une image est affichée sans page.figure() (titre, source et texte "
                            "alternatif obligatoires)")
+    _drop_empty_sections(root)
     h1 = root.find("h1")
     if h1 is None:
         raise RapportError(f"Chapitre « {key} » : le titre (# …) du chapitre est absent du notebook")
