@@ -190,9 +190,13 @@ def test_annexes_list_inputs_with_checksums_and_parameters(built):
     import hashlib
 
     html = (built / "rapport-2023.html").read_text(encoding="utf-8").replace("<wbr/>", "")  # checksum groups
+    # the technical provenance is published beside the report (provenance.html), not in it
+    detail = (built / "provenance.html").read_text(encoding="utf-8").replace("<wbr/>", "")
     real = config.DATA_DIR / "opendata" / "17" / "cafdata" / "s_ben_com_f_17.csv"
-    assert hashlib.sha256(real.read_bytes()).hexdigest() in html
+    assert hashlib.sha256(real.read_bytes()).hexdigest() in html  # sources annex: embedded open data
+    assert hashlib.sha256(real.read_bytes()).hexdigest() in detail
     assert "Données ouvertes intégrées au projet" in html and "Horackim/WCS_Projet3_partage" in html
     for key in ("year", "departement", "cafdata_dir", "registers_dir", "published"):
-        assert f"<th scope=\"row\">{key}</th>" in html, key
+        assert f"<th scope=\"row\">{key}</th>" in detail, key
+    assert 'href="provenance.html"' in html
     assert "Chiffres publiés et chiffres recalculés" in html

@@ -377,8 +377,9 @@ def build(resolved: Resolved, out: Path, params_file: Path | None, overrides: di
                ("annexe-publies", "Annexe 2 — Chiffres publiés et chiffres recalculés",
                 annexes.published(resolved, checked.computed, checked.illustrative, checked.gap_notes))]
         duration = time.monotonic() - t0
-        ann.append(("annexe-provenance", "Annexe 3 — Provenance de la construction",
-                    annexes.provenance(resolved, checked.files, started, duration)))
+        prov = annexes.Provenance.collect(resolved, checked.files, started, duration, checked.contexts)
+        ann.append(("annexe-provenance", "Annexe 3 — Provenance", prov.summary_html()))
+        prov.write(staging)  # the technical detail, beside the report: provenance.html, provenance.json
         full, pages = publish.assemble(meta, built, ann)
         written = []
         if "html" in formats:

@@ -70,7 +70,37 @@ def _drop_empty_sections(root) -> None:
             h.decompose()
 
 
+def scrub_notebook(nb_path: Path) -> None:
+    """The executed notebook is published: no folder of the building machine in it. Papermill
+    records the input and output paths and the parameters (folders given on the command line)."""
+    from helpers.report.annexes import public_text
+
+    text = nb_path.read_text(encoding="utf-8")
+    for folder in (nb_path.parent.parent, config.ROOT):  # the build folder, then the project
+        for form in {str(folder), str(folder.resolve())}:
+            text = text.replace(form + "/", "")
+    nb = nbformat.reads(text, as_version=4)
+    pm = nb.metadata.get("papermill", {})
+    for key in ("input_path", "output_path"):
+        if key in pm:
+            pm[key] = f"notebooks/{nb_path.name}"
+    def public(v):
+        if isinstance(v, str):
+            return public_text(v)
+        if isinstance(v, dict):
+            return {k: public(x) for k, x in v.items()}
+        return [public(x) for x in v] if isinstance(v, list) else v
+
+    if "parameters" in pm:
+        pm["parameters"] = public(pm["parameters"])
+    for cell in nb.cells:
+        if "injected-parameters" in cell.metadata.get("tags", []):
+            cell.source = public_text(cell.source)
+    nbformat.write(nb, nb_path)
+
+
 def chapter_from_notebook(key: str, nb_path: Path, illustrative: bool) -> Chapter:
+    scrub_notebook(nb_path)
     soup = BeautifulSoup(notebook_fragment(nb_path), "html.parser")
     root = soup.find("section", class_="chapitre-source") or soup
     for a in root.select("a.anchor-link"):
@@ -184,6 +214,14 @@ def cover(meta: Meta, chapters: list[Chapter]) -> str:
             f'<h1>Rapport d’activité {meta.year}<span class="sous-titre">{html.escape(meta.report_title)}</span></h1>'
             f'<p class="date">Données au {html.escape(meta.date_obs)}</p>'
             f'<ul class="chapitres-couverture" aria-label="Chapitres">{listing}</ul>{notice}</header>')
+
+
+def standalone_page(title: str, body: str, back: tuple[str, str] | None = None) -> str:
+    """A page published beside the report (provenance.html), in the report's style."""
+    nav = (f'<nav class="chapitres" aria-label="Rapport"><a href="{html.escape(back[0], quote=True)}">'
+           f'{html.escape(back[1])}</a></nav>' if back else "")
+    return (f'<!DOCTYPE html><html lang="fr">{_head(title, title)}<body>{nav}<main id="contenu" class="annexe">'
+            f'{body}</main></body></html>')
 
 
 def page_name(year: int, key: str) -> str:
