@@ -82,6 +82,9 @@ def test_html_has_no_code_and_no_network(built):
     assert "jp-InputArea" not in html and "highlight-ipynb" not in html and "In&nbsp;[" not in html
     assert "open_chapter" not in html and "import " not in html
     for m in re.finditer(r'(?:src|href)="([^"#][^"]*)"', html):
+        if re.fullmatch(r"(provenance\.(html|json)|rapport-\d{4}(-[a-z]+)?\.html)(#[\w-]+)?", m.group(1)):
+            assert (built / m.group(1).split("#")[0]).is_file(), m.group(1)  # a file published beside the report
+            continue
         assert m.group(1).startswith(("data:", "https://data.caf.fr", "https://www.caf.fr")), m.group(1)
         assert not m.group(0).startswith("src=\"http")
     assert "@import" not in html and "url(http" not in html

@@ -10,8 +10,8 @@ import pytest
 from bs4 import BeautifulSoup
 from PIL import Image
 from pypdf import PdfReader
+from reader_build import full_build
 
-from helpers import cli
 from helpers.report import annexes
 from helpers.report.assemble import _drop_empty_sections
 
@@ -37,9 +37,7 @@ def page_fill(pdf: Path, tmp: Path) -> list[float]:
 
 @pytest.fixture(scope="module")
 def pdf(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("pages") / "2023"
-    assert cli.main(["-q", "build", "--year", "2023", "--out", str(out), "--formats", "pdf"]) == 0
-    return out / "rapport-2023.pdf"
+    return full_build(tmp_path_factory) / "rapport-2023.pdf"
 
 
 def test_no_page_is_left_less_than_a_third_full(pdf, tmp_path):

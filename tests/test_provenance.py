@@ -5,26 +5,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
-
-from helpers import cli
+from reader_build import full_build
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> Path:
-    tmp = tmp_path_factory.mktemp("prov")
-    cafdata = tmp / "exports"  # a data folder outside the project, given on the command line
-    shutil.copytree(ROOT / "data" / "opendata" / "17" / "cafdata", cafdata)
-    out = tmp / "sortie"
-    assert cli.main(["-q", "build", "--year", "2023", "--out", str(out), "--chapters", "portrait",
-                     "--set", f"cafdata_dir={cafdata}"]) == 0
-    return out
+    return full_build(tmp_path_factory)
 
 
 def test_detail_is_published_beside_the_report(built):

@@ -178,7 +178,7 @@ def prestations(ctx: Context):
         "Prestation": b.groupe,
         "Foyers bénéficiaires": b.foyers.map(fmt.nombre),
         "Part des allocataires": b.part.map(fmt.pourcent),
-        "Évolution en un an": b.variation.map(lambda x: fmt.variation(x, 1, True)),
+        "Évolution en un\u00a0an": b.variation.map(lambda x: fmt.variation(x, 1, True)),
     })
     resume = (f"Foyers bénéficiaires de chaque groupe de prestations en décembre {ctx.year} ; un foyer peut "
               "percevoir plusieurs prestations, les parts ne s’additionnent pas.")

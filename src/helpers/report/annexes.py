@@ -47,6 +47,25 @@ def _fmt_value(v: float, kind: str) -> str:
             "euros": lambda x: f"{fmt.nombre(x)}{fmt.NNBSP}€"}.get(kind, fmt.nombre)(v)
 
 
+def _decimals(x: float, most: int = 2) -> int:
+    """The fewest decimals that write `x` exactly (up to `most`)."""
+    return next((d for d in range(most + 1) if abs(round(x, d) - x) < 1e-9), most)
+
+
+def as_published(v: float, kind: str) -> str:
+    """A published figure as the report printed it: « 96 % », « 48,6 », « environ 1,1 million
+    d’euros » (a round amount was a rounded one), never with decimals it did not have."""
+    if v is None:
+        return "–"
+    if kind == "part":
+        return fmt.pourcent(v, _decimals(100 * v, 1))
+    if kind == "euros" and abs(v) >= 1e6 and v % 100_000 == 0:
+        return f"environ {fmt.montant_long(v, _decimals(v / 1e6, 1))}"
+    if kind == "euros":
+        return f"{fmt.nombre(v)}{fmt.NNBSP}€"
+    return fmt.nombre(v, _decimals(v, 1))
+
+
 def breakable(text: str, kind: str = "somme") -> str:
     """Escaped text with break opportunities (<wbr>) only where a reader expects them: every 16
     characters of a checksum, after the separators of an address. A long identifier then never
@@ -85,7 +104,7 @@ def _published_rows(keys, pub, computed, notes) -> list[list[str]]:
                                       fmt.variation(c - p, 1 if kind == "etp" else 0)
                                       + (f"{fmt.NNBSP}€" if kind == "euros" else ""))
         rel = "–" if c is None or not p or kind == "part" else fmt.variation((c - p) / p, 1, pourcentage=True)
-        rows.append([label, _fmt_value(p, kind), _fmt_value(c, kind), gap, rel, notes.get(key, "")])
+        rows.append([label, as_published(p, kind), _fmt_value(c, kind), gap, rel, notes.get(key, "")])
     return rows
 
 

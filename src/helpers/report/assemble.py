@@ -160,6 +160,32 @@ def _resolve_xrefs(soup: BeautifulSoup, numbers: dict[str, tuple[str, int]], whe
             a["href"] = f"{where[target]}#{target}"
 
 
+_NO_TYPO = {"style", "script", "code", "pre", "textarea"}
+_TYPO = [
+    (re.compile(r"[ \t\n]+([:;!?»])"), "\u00a0\\1"),  # no-break space before : ; ! ? and »
+    (re.compile(r"«[ \t\n]+"), "«\u00a0"),  # and after «
+    (re.compile(r"(\d)[ \t\n\u00a0]+(%|€|k€|M€|ETP\b)"), "\\1\u202f\\2"),  # narrow one between a number and its unit
+]
+
+
+def typographie(soup: BeautifulSoup) -> None:
+    """French typography in every text node the reader sees (the PDF is made from the same HTML):
+    no-break spaces before « : ; ! ? », inside « », between a number and its unit."""
+    from bs4 import Comment, NavigableString
+
+    for node in list(soup.find_all(string=True)):
+        if isinstance(node, Comment) or not isinstance(node, NavigableString):
+            continue
+        if any(p.name in _NO_TYPO for p in node.parents):
+            continue
+        text = str(node)
+        new = text
+        for pattern, repl in _TYPO:
+            new = pattern.sub(repl, new)
+        if new != text:
+            node.replace_with(NavigableString(new))
+
+
 def _css() -> str:
     return (config.STATIC_DIR / "rapport.css").read_text(encoding="utf-8")
 
@@ -220,8 +246,10 @@ def standalone_page(title: str, body: str, back: tuple[str, str] | None = None) 
     """A page published beside the report (provenance.html), in the report's style."""
     nav = (f'<nav class="chapitres" aria-label="Rapport"><a href="{html.escape(back[0], quote=True)}">'
            f'{html.escape(back[1])}</a></nav>' if back else "")
-    return (f'<!DOCTYPE html><html lang="fr">{_head(title, title)}<body>{nav}<main id="contenu" class="annexe">'
-            f'{body}</main></body></html>')
+    soup = BeautifulSoup(f'<!DOCTYPE html><html lang="fr">{_head(title, title)}<body>{nav}<main id="contenu" '
+                         f'class="annexe">{body}</main></body></html>', "html.parser")
+    typographie(soup)
+    return str(soup)
 
 
 def page_name(year: int, key: str) -> str:
@@ -242,6 +270,7 @@ def assemble(meta: Meta, chapters: list[Chapter], annexes: list[tuple[str, str, 
     soup = BeautifulSoup(doc, "html.parser")
     numbers = _number(soup)
     _resolve_xrefs(soup, numbers, built={c.key for c in chapters})
+    typographie(soup)
     full = str(soup)
 
     # per-chapter pages share the report's numbering
@@ -261,12 +290,14 @@ def assemble(meta: Meta, chapters: list[Chapter], annexes: list[tuple[str, str, 
         for h in sec.find_all(["h3", "h4", "h5", "h6"]):
             h.name = f"h{int(h.name[1]) - 1}"
         _resolve_xrefs(part, numbers, where, page_name(meta.year, ch.key))
-        pages[page_name(meta.year, ch.key)] = (
+        page = BeautifulSoup(
             f'<!DOCTYPE html><html lang="fr">{_head(title, title)}<body data-rapport="'
             f'{html.escape(f"Rapport d’activité {meta.year} — {meta.caf_name}", quote=True)}">'
             f'<nav class="chapitres" aria-label="Chapitres">{" ".join(nav_links)}</nav>'
             f'<main id="contenu">{part}</main><footer class="pied" role="contentinfo"><p>'
-            f'{html.escape(meta.caf_name)} — rapport d’activité {meta.year}.</p></footer></body></html>')
+            f'{html.escape(meta.caf_name)} — rapport d’activité {meta.year}.</p></footer></body></html>', "html.parser")
+        typographie(page)
+        pages[page_name(meta.year, ch.key)] = str(page)
     return full, pages
 
 
