@@ -90,8 +90,10 @@ def _table(headers: list[str], rows: list[list[str]], caption: str, numeric: set
             text = breakable(v, kind) if kind in ("somme", "adresse") else html.escape(v)
             cells.append(f"<th scope=\"row\"{attr}>{text}</th>" if i == 0 else f"<td{attr}>{text}</td>")
         body.append(f"<tr>{''.join(cells)}</tr>")
-    return (f"<table><caption>{html.escape(caption)}</caption><thead><tr>{head}</tr></thead>"
-            f"<tbody>{''.join(body)}</tbody></table>")
+    # on a narrow screen the table scrolls inside its own box (focusable, named for keyboards and readers)
+    return (f'<div class="defilement" tabindex="0" role="region" aria-label="{html.escape(caption, quote=True)}">'
+            f"<table><caption>{html.escape(caption)}</caption><thead><tr>{head}</tr></thead>"
+            f"<tbody>{''.join(body)}</tbody></table></div>")
 
 
 def _published_rows(keys, pub, computed, notes) -> list[list[str]]:
@@ -155,7 +157,7 @@ def embedded(params, files: list[Path]) -> str:
     if not used:
         return ""
     items = "".join(
-        f"<dt>{html.escape(e['fichier'])}</dt><dd>{html.escape(e['jeu'])}. <em>Nature :</em> "
+        f"<dt>{breakable(e['fichier'], 'adresse')}</dt><dd>{html.escape(e['jeu'])}. <em>Nature :</em> "
         f"{html.escape(e['nature'])}. <em>Republié par :</em> {html.escape(e['republie_par'])}. "
         f"<em>Licence :</em> {html.escape(e['licence'])} ; attribution : « {html.escape(e['attribution'])} ». "
         f"<em>Date :</em> {html.escape(str(e['date']))}. <em>SHA-256 :</em> <code class=\"somme\">"
@@ -317,7 +319,8 @@ class Provenance:
 
         title = f"Provenance du rapport d’activité {self.year} — {self.caf_name}"
         page = standalone_page(title, f"<h1>{html.escape(title)}</h1>{self.detail_html()}",
-                               back=(f"rapport-{self.year}.html", "Retour au rapport"))
+                               links=[(f"rapport-{self.year}.html", "Rapport complet"),
+                                      (f"rapport-{self.year}.html#annexe-sources", "Annexes")])
         out = [Path(folder) / "provenance.html", Path(folder) / "provenance.json"]
         out[0].write_text(page, encoding="utf-8")
         out[1].write_text(json.dumps(self.as_json(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")

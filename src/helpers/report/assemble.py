@@ -236,20 +236,50 @@ def cover(meta: Meta, chapters: list[Chapter]) -> str:
               'illustratives</strong> (registres de démonstration, extrait interne illustratif) : chaque chiffre, '
               'graphique et tableau qui en vient porte la mention « Données illustratives ».</p>'
               if meta.illustrative else "")
-    return (f'<header class="couverture" role="banner"><p class="organisme">{html.escape(meta.caf_name)}</p>'
+    return (f'<header class="couverture" id="haut" role="banner"><p class="organisme">{html.escape(meta.caf_name)}</p>'
             f'<h1>Rapport d’activité {meta.year}<span class="sous-titre">{html.escape(meta.report_title)}</span></h1>'
             f'<p class="date">Données au {html.escape(meta.date_obs)}</p>'
             f'<ul class="chapitres-couverture" aria-label="Chapitres">{listing}</ul>{notice}</header>')
 
 
-def standalone_page(title: str, body: str, back: tuple[str, str] | None = None) -> str:
-    """A page published beside the report (provenance.html), in the report's style."""
-    nav = (f'<nav class="chapitres" aria-label="Rapport"><a href="{html.escape(back[0], quote=True)}">'
-           f'{html.escape(back[1])}</a></nav>' if back else "")
+def standalone_page(title: str, body: str, links: list[tuple[str, str]] | None = None) -> str:
+    """A page published beside the report (provenance.html), in the report's style, with links
+    back to it (`links`: href, text)."""
+    items = "".join(f'<li><a href="{html.escape(h, quote=True)}">{html.escape(t)}</a></li>' for h, t in links or [])
+    nav = f'<nav class="chapitres" id="haut" aria-label="Rapport"><ul>{items}</ul></nav>' if items else ""
     soup = BeautifulSoup(f'<!DOCTYPE html><html lang="fr">{_head(title, title)}<body>{nav}<main id="contenu" '
                          f'class="annexe">{body}</main></body></html>', "html.parser")
     typographie(soup)
     return str(soup)
+
+
+def _chapter_nav(meta: Meta, chapters: list[Chapter], here: Chapter) -> str:
+    """The top of a chapter page: the whole report, every chapter (the current one marked), the annexes."""
+    full = f"rapport-{meta.year}.html"
+    links = [f'<li><a href="{full}">Rapport complet</a></li>']
+    for c in chapters:
+        current = ' aria-current="page"' if c.key == here.key else ""
+        links.append(f'<li><a href="{page_name(meta.year, c.key)}"{current}>{html.escape(c.title)}</a></li>')
+    links.append(f'<li><a href="{full}#annexe-sources">Annexes</a></li>')
+    return f'<nav class="chapitres" id="haut" aria-label="Chapitres"><ul>{"".join(links)}</ul></nav>'
+
+
+def _sequence_nav(meta: Meta, chapters: list[Chapter], here: Chapter) -> str:
+    """The bottom of a chapter page: previous and next chapter, back to the top."""
+    i = [c.key for c in chapters].index(here.key)
+    items = []
+    if i > 0:
+        prev = chapters[i - 1]
+        items.append(f'<a class="precedent" rel="prev" href="{page_name(meta.year, prev.key)}">'
+                     f'<span class="sens">Chapitre précédent</span> {html.escape(prev.title)}</a>')
+    if i + 1 < len(chapters):
+        nxt = chapters[i + 1]
+        items.append(f'<a class="suivant" rel="next" href="{page_name(meta.year, nxt.key)}">'
+                     f'<span class="sens">Chapitre suivant</span> {html.escape(nxt.title)}</a>')
+    else:
+        items.append(f'<a class="suivant" href="rapport-{meta.year}.html#annexe-sources">'
+                     '<span class="sens">Suite</span> Annexes</a>')
+    return f'<nav class="suite" aria-label="Chapitre précédent et suivant">{"".join(items)}</nav>'
 
 
 def page_name(year: int, key: str) -> str:
@@ -263,9 +293,10 @@ def assemble(meta: Meta, chapters: list[Chapter], annexes: list[tuple[str, str, 
                     f'aria-labelledby="titre-{i}"><h2 id="titre-{i}">{html.escape(t)}</h2>{content}</section>'
                     for i, t, content in annexes)
     doc = (f'<!DOCTYPE html><html lang="fr">{_head(meta.title, meta.title)}'
-           f'<body data-rapport="{html.escape(f"Rapport d’activité {meta.year} — {meta.caf_name}", quote=True)}">'
+           f'<body class="rapport" data-rapport="{html.escape(f"Rapport d’activité {meta.year} — {meta.caf_name}", quote=True)}">'
            f'{cover(meta, chapters)}{toc(chapters, [(i, t) for i, t, _ in annexes])}<main id="contenu">{body}</main>'
-           f'<footer class="pied" role="contentinfo"><p>{html.escape(meta.caf_name)} — rapport d’activité '
+           f'<footer class="pied" role="contentinfo"><p class="haut"><a href="#haut">Haut de page</a></p>'
+           f'<p>{html.escape(meta.caf_name)} — rapport d’activité '
            f'{meta.year}, chapitre « {html.escape(meta.report_title)} ».</p></footer></body></html>')
     soup = BeautifulSoup(doc, "html.parser")
     numbers = _number(soup)
@@ -279,8 +310,6 @@ def assemble(meta: Meta, chapters: list[Chapter], annexes: list[tuple[str, str, 
         for el in BeautifulSoup(ch.fragment, "html.parser").select("figure[data-kind]"):
             where[el["id"]] = page_name(meta.year, ch.key)
     pages = {}
-    nav_links = [f'<a href="rapport-{meta.year}.html">Rapport complet</a>'] + [
-        f'<a href="{page_name(meta.year, c.key)}">{html.escape(c.title)}</a>' for c in chapters]
     for ch in chapters:
         title = f"{ch.title} — Rapport d’activité {meta.year} — {meta.caf_name}"
         section = soup.find("section", id=f"ch-{ch.key}")
@@ -293,8 +322,9 @@ def assemble(meta: Meta, chapters: list[Chapter], annexes: list[tuple[str, str, 
         page = BeautifulSoup(
             f'<!DOCTYPE html><html lang="fr">{_head(title, title)}<body data-rapport="'
             f'{html.escape(f"Rapport d’activité {meta.year} — {meta.caf_name}", quote=True)}">'
-            f'<nav class="chapitres" aria-label="Chapitres">{" ".join(nav_links)}</nav>'
-            f'<main id="contenu">{part}</main><footer class="pied" role="contentinfo"><p>'
+            f'{_chapter_nav(meta, chapters, ch)}'
+            f'<main id="contenu">{part}</main>{_sequence_nav(meta, chapters, ch)}'
+            f'<footer class="pied" role="contentinfo"><p class="haut"><a href="#haut">Haut de page</a></p><p>'
             f'{html.escape(meta.caf_name)} — rapport d’activité {meta.year}.</p></footer></body></html>', "html.parser")
         typographie(page)
         pages[page_name(meta.year, ch.key)] = str(page)

@@ -140,7 +140,7 @@ class Page:
         plt.close(fig)
         data = base64.b64encode(buf.getvalue()).decode("ascii")
         self._show(
-            f'<figure class="figure" id="{id}" data-kind="figure">'
+            f'<figure class="figure" id="{id}" data-kind="figure" tabindex="0">'
             f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt, quote=True)}"/>'
             f'<figcaption><span class="numero">Figure</span> <span class="titre">{html.escape(titre)}</span>'
             f'{MARK_HTML if illustratif else ""}<span class="source">{html.escape(source)}</span></figcaption></figure>')
@@ -170,7 +170,7 @@ class Page:
             tr_cls = ' class="total"' if total and i == len(df) - 1 else ""
             body.append(f"<tr{tr_cls}>{''.join(cells)}</tr>")
         self._show(
-            f'<figure class="tableau" id="{id}" data-kind="tableau">'
+            f'<figure class="tableau" id="{id}" data-kind="tableau" tabindex="0">'
             f'<table aria-describedby="{id}-resume"><caption><span class="numero">Tableau</span> '
             f'<span class="titre">{html.escape(titre)}</span>{MARK_HTML if illustratif else ""}</caption>'
             f'<thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
