@@ -66,10 +66,10 @@ def test_pdf_contains_chapters_and_key_figures(built):
 def test_pdf_has_contents_with_page_numbers_and_running_heads(pdf_text):
     toc = pdf_text[1]
     assert "Sommaire" in toc
-    m = re.search(r"Qui sont nos allocataires \?\s*(\d+)", toc)
+    m = re.search(r"Qui sont nos allocataires\s\?\s*(\d+)", toc)  # \s: the no-break space before « ? »
     assert m, toc
     page = int(m.group(1))
-    assert "Qui sont nos allocataires ?" in pdf_text[page - 1]
+    assert re.search(r"Qui sont nos allocataires\s\?", pdf_text[page - 1])
     n = len(pdf_text)
     assert f"page 3 / {n}" in pdf_text[2]
     assert "Rapport d’activité 2023 — Caf de la Charente-Maritime" in pdf_text[3]
@@ -102,7 +102,7 @@ def test_html_toc_links_every_chapter_and_section(built):
 
 def test_figures_numbered_with_caption_source_alt(built):
     html = (built / "rapport-2023.html").read_text(encoding="utf-8")
-    numbers = re.findall(r'<span class="numero">Figure (\d+) :</span>', html)
+    numbers = re.findall(r'<span class="numero">Figure (\d+)\u00a0:</span>', html)  # French no-break space
     assert numbers == [str(i) for i in range(1, len(numbers) + 1)] and len(numbers) >= 4
     assert html.count("<img ") == html.count('alt="') - html.count('alt=""')
     assert 'alt=""' not in html
