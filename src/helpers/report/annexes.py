@@ -282,7 +282,7 @@ class Provenance:
         data = "".join(f"<li>{html.escape(v)}</li>" for v in self.vintages)
         return (f"<p>Ce rapport de la {html.escape(self.caf_name)} a été construit le "
                 f"{fmt.date_longue(self.local.date())} à {self.local:%H}{fmt.NBSP}h{fmt.NBSP}{self.local:%M} (heure de "
-                f"Paris) à partir des fichiers de données du projet, par la version <code>{html.escape(short)}</code> "
+                f"Paris) à partir de ses fichiers de données, par la version <code>{html.escape(short)}</code> "
                 f"du programme{dirty}. Aucun chiffre n’y est saisi à la main.</p>"
                 + (f"<p>Données utilisées :</p><ul class=\"millesimes\">{data}</ul>" if data else "")
                 + "<p>Le détail technique de la construction (paramètres et leur origine, empreinte SHA-256 de chaque "
@@ -342,7 +342,8 @@ def vintages(year: int, contexts: dict) -> list[str]:
     if c is not None and getattr(c, "childcare", None) is not None:
         out.append(f"Cnaf : taux de couverture petite enfance {c.childcare.year}")
     if any(getattr(c, "registers", None) is not None for c in contexts.values()):
-        out.append(f"Registres de la Caf (CTG, postes de coopération, rencontres du réseau) au 31 décembre {year}")
+        out.append("Registres de la Caf (CTG, postes de coopération, rencontres du réseau) au "
+                   f"{fmt.date_longue(dt.date(year, 12, 31))}")
     return out
 
 
