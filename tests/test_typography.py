@@ -67,38 +67,4 @@ def test_annex_shows_published_figures_as_published():
     assert as_published(1_100_000, "euros") == "environ 1,1\u00a0million d’euros"
     assert as_published(48.6, "etp") == "48,6" and as_published(121067, "nombre") == "121\u202f067"
 
-
-def test_no_meeting_is_said_in_words():
-    from types import SimpleNamespace
-
-    from helpers.chapters import cooperation
-
-    ctx = SimpleNamespace()
-    assert "Aucune rencontre" in _meetings_sentence(cooperation, ctx, 0)
-
-
-def _meetings_sentence(cooperation, ctx, n):
-    import helpers.chapters.cooperation as mod
-
-    year = SimpleYear(n)
-    orig = (mod.annee, mod.ind.coop_year, mod.illustratif, mod.reunions_illustratives)
-    try:
-        mod.annee = lambda c: year
-        mod.ind.coop_year = lambda *a: year
-        mod.illustratif = mod.reunions_illustratives = lambda c: False
-        ctx.base_values = lambda: {}
-        ctx.registers = ctx.reference = None
-        ctx.year = 2023
-        return mod.valeurs(ctx)["phrase_reunions"]
-    finally:
-        mod.annee, mod.ind.coop_year, mod.illustratif, mod.reunions_illustratives = orig
-
-
-class SimpleYear:
-    def __init__(self, n):
-        import pandas as pd
-
-        self.meetings = [None] * n
-        self.meetings_with_managers_and_elected = 0
-        self.professionals = self.fte = self.caf_funding = self.local_funding = 0
-        self.by_epci = pd.DataFrame({"postes": []})
+# « Aucune rencontre du réseau n’a été organisée » when the register is empty: tests/test_bad_inputs.py
