@@ -106,7 +106,7 @@ def test_empty_meetings_register_builds_the_chapter(empty_meetings, tmp_path, ca
                   "--chapters", "cooperation", "--formats", "html", "--out", str(out))
     assert code == 0
     html = (out / "rapport-2023.html").read_text(encoding="utf-8")
-    assert "0 rencontre du réseau" in html and 'id="tab-coop-reunions"' not in html
+    assert "Aucune rencontre du réseau n’a été organisée" in html and 'id="tab-coop-reunions"' not in html
 
 
 def test_binary_params_file(tmp_path, no_kernel, capsys):

@@ -26,7 +26,13 @@ RUNNER = BROWSER_DIR / "check-pages.js"
 CHROMIUM = Path("/usr/bin/chromium")
 YEAR = 2023
 PAGES = [f"rapport-{YEAR}.html", f"rapport-{YEAR}-portrait.html", f"rapport-{YEAR}-ctg.html",
-         f"rapport-{YEAR}-cooperation.html"]
+         f"rapport-{YEAR}-cooperation.html", "provenance.html"]
+CHAPTER_PAGES = PAGES[1:4]
+# Screenshots of every page at 390 and 1280 px, to look at (git-ignored).
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+# The smallest text drawn in a chart is 7 pt at 200 dpi (19.4 px of the image): shown at this share of
+# its natural width or more, it stays at 11 px or more on screen.
+MIN_CHART_SCALE = 11 / (7 / 72 * 200)
 BLOCKING = ("critical", "serious")
 
 # A page with one fault of each kind the tests look for (.invalid never resolves, and the network is cut anyway).
@@ -67,8 +73,11 @@ def checked(tmp_path_factory) -> dict[str, dict]:
     for f in files:
         assert f.is_file(), f
 
+    import os
+
+    shutil.rmtree(ARTIFACTS, ignore_errors=True)
     proc = subprocess.run([node, str(RUNNER), *map(str, files)], cwd=BROWSER_DIR, capture_output=True, text=True,
-                          timeout=300, stdin=subprocess.DEVNULL)
+                          timeout=600, stdin=subprocess.DEVNULL, env={**os.environ, "SHOTS_DIR": str(ARTIFACTS)})
     assert proc.returncode == 0, f"check-pages.js a échoué ({proc.returncode}) :\n{proc.stderr[-4000:]}"
     pages = json.loads(proc.stdout)["pages"]
     return {Path(p["file"]).name: p for p in pages}
@@ -204,3 +213,46 @@ def test_harness_detects_every_kind_of_fault(checked):
     assert len(_heading_skips(dom["headings"])) == 2  # (start) -> h2, h2 -> h4
     assert len(_images_without_alt(dom["images"])) == 1
     assert len(_tables_without_th(dom["tables"])) == 1
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_nothing_overflows_the_page_on_a_phone(checked, name):
+    """At 390 px a wide table or chart scrolls inside its own box: the page itself never scrolls sideways."""
+    layout = _page(checked, name)["layout"]["390"]
+    assert layout["scrollWidth"] <= layout["viewport"] and not layout["overflowing"], \
+        f"{name} déborde à 390 px ({layout['scrollWidth']} px) : {layout['overflowing']}"
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_chart_text_stays_readable_on_a_phone(checked, name):
+    charts = _page(checked, name)["layout"]["390"]["charts"]
+    small = [f"{c['id']} ({c['scale']:.2f})" for c in charts if c["scale"] < MIN_CHART_SCALE]
+    assert not small, f"{name} : graphiques réduits sous {MIN_CHART_SCALE:.2f} de leur taille (texte < 11 px) : {small}"
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_screenshots_at_phone_and_desk_widths(checked, name):
+    for width in ("390", "1280"):
+        shot = Path(_page(checked, name)["layout"][width]["screenshot"])
+        assert shot.is_file() and shot.stat().st_size > 5000, shot
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_annexes_and_top_reachable_from_every_page(checked, name):
+    layout = _page(checked, name)["layout"]["390"]
+    assert layout["annexLink"], f"{name} : aucun lien vers les annexes"
+    if name != "provenance.html":
+        assert layout["backToTop"], f"{name} : pas de retour en haut de page"
+
+
+@pytest.mark.parametrize("name", CHAPTER_PAGES)
+def test_chapter_page_marks_itself_and_links_its_neighbours(checked, name):
+    layout = _page(checked, name)["layout"]["1280"]
+    assert len(layout["current"]) == 1, f"{name} : chapitre courant non marqué ({layout['current']})"
+    i = CHAPTER_PAGES.index(name)
+    assert layout["prev"] == (i > 0) and layout["next"] == (i < len(CHAPTER_PAGES) - 1), layout
+
+
+def test_contents_stay_beside_the_text_on_a_desk(checked):
+    layout = _page(checked, PAGES[0])["layout"]
+    assert layout["1280"]["tocPosition"] == "sticky" and layout["390"]["tocPosition"] == "static"

@@ -66,10 +66,10 @@ def test_pdf_contains_chapters_and_key_figures(built):
 def test_pdf_has_contents_with_page_numbers_and_running_heads(pdf_text):
     toc = pdf_text[1]
     assert "Sommaire" in toc
-    m = re.search(r"Qui sont nos allocataires \?\s*(\d+)", toc)
+    m = re.search(r"Qui sont nos allocataires\s\?\s*(\d+)", toc)  # \s: the no-break space before « ? »
     assert m, toc
     page = int(m.group(1))
-    assert "Qui sont nos allocataires ?" in pdf_text[page - 1]
+    assert re.search(r"Qui sont nos allocataires\s\?", pdf_text[page - 1])
     n = len(pdf_text)
     assert f"page 3 / {n}" in pdf_text[2]
     assert "Rapport d’activité 2023 — Caf de la Charente-Maritime" in pdf_text[3]
@@ -82,6 +82,9 @@ def test_html_has_no_code_and_no_network(built):
     assert "jp-InputArea" not in html and "highlight-ipynb" not in html and "In&nbsp;[" not in html
     assert "open_chapter" not in html and "import " not in html
     for m in re.finditer(r'(?:src|href)="([^"#][^"]*)"', html):
+        if re.fullmatch(r"(provenance\.(html|json)|rapport-\d{4}(-[a-z]+)?\.html)(#[\w-]+)?", m.group(1)):
+            assert (built / m.group(1).split("#")[0]).is_file(), m.group(1)  # a file published beside the report
+            continue
         assert m.group(1).startswith(("data:", "https://data.caf.fr", "https://www.caf.fr")), m.group(1)
         assert not m.group(0).startswith("src=\"http")
     assert "@import" not in html and "url(http" not in html
@@ -99,7 +102,7 @@ def test_html_toc_links_every_chapter_and_section(built):
 
 def test_figures_numbered_with_caption_source_alt(built):
     html = (built / "rapport-2023.html").read_text(encoding="utf-8")
-    numbers = re.findall(r'<span class="numero">Figure (\d+) :</span>', html)
+    numbers = re.findall(r'<span class="numero">Figure (\d+)\u00a0:</span>', html)  # French no-break space
     assert numbers == [str(i) for i in range(1, len(numbers) + 1)] and len(numbers) >= 4
     assert html.count("<img ") == html.count('alt="') - html.count('alt=""')
     assert 'alt=""' not in html
@@ -191,10 +194,14 @@ def test_annex_2_separates_real_checks_from_figures_reproduced_by_construction(b
 def test_annexes_list_inputs_with_checksums_and_parameters(built):
     import hashlib
 
-    html = (built / "rapport-2023.html").read_text(encoding="utf-8")
+    html = (built / "rapport-2023.html").read_text(encoding="utf-8").replace("<wbr/>", "")  # checksum groups
+    # the technical provenance is published beside the report (provenance.html), not in it
+    detail = (built / "provenance.html").read_text(encoding="utf-8").replace("<wbr/>", "")
     real = config.DATA_DIR / "opendata" / "17" / "cafdata" / "s_ben_com_f_17.csv"
-    assert hashlib.sha256(real.read_bytes()).hexdigest() in html
+    assert hashlib.sha256(real.read_bytes()).hexdigest() in html  # sources annex: embedded open data
+    assert hashlib.sha256(real.read_bytes()).hexdigest() in detail
     assert "Données ouvertes intégrées au projet" in html and "Horackim/WCS_Projet3_partage" in html
     for key in ("year", "departement", "cafdata_dir", "registers_dir", "published"):
-        assert f"<th scope=\"row\">{key}</th>" in html, key
+        assert f"<th scope=\"row\">{key}</th>" in detail, key
+    assert 'href="provenance.html"' in html
     assert "Chiffres publiés et chiffres recalculés" in html

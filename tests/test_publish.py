@@ -66,11 +66,11 @@ def test_assembly_numbers_across_chapters_and_resolves_references():
     b = Chapter("ctg", "Second", "<p>Voir " + pg.ref("fig-2", "figure", "portrait") + "</p>" + _fig(3), True)
     full, pages = assemble(meta, [a, b], [("annexe-x", "Annexe", "<p>a</p>")])
     assert full.count("<h1") == 1
-    assert "Figure 1 :" in full and "Figure 3 :" in full and "Tableau 1 :" in full
+    assert "Figure 1\u00a0:" in full and "Figure 3\u00a0:" in full and "Tableau 1\u00a0:" in full
     assert '(voir la <a class="xref" data-kind="figure" href="#fig-2">figure 2</a>)' in full
     ctg_page = pages["rapport-2023-ctg.html"]
     assert 'href="rapport-2023-portrait.html#fig-2">figure 2</a>' in ctg_page
-    assert "Figure 3 :" in ctg_page and ctg_page.count("<h1") == 1
+    assert "Figure 3\u00a0:" in ctg_page and ctg_page.count("<h1") == 1
     assert 'class="chapitre illustratif"' in full  # pages of illustrative chapters carry the notice
 
 

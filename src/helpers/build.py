@@ -4,6 +4,7 @@ untouched; see sortie.py for the output folder, interruption.py for signals)."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import os
 import shutil
@@ -468,6 +469,13 @@ def _build_key(r: Report) -> str:
                            r.fingerprints)
 
 
+def _files_record(out: Path) -> Path:
+    """Where the files read by the last build of `out` are listed (the cache beside it, not the report)."""
+    folder = cache.folder_for(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"fichiers-{Path(out).name}.json"
+
+
 def _unchanged(r: Report) -> str | None:
     """The message of a build with nothing to do (the published report's record matches), else None."""
     if not (r.out.is_symlink() or r.out.is_dir()):
@@ -477,8 +485,12 @@ def _unchanged(r: Report) -> str | None:
         return None
     if not all((r.out / name).is_file() for name in record.get("ecrits", [])):
         return None
+    try:
+        files = json.loads(_files_record(r.out).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
     for ch in r.chapters:
-        r.keys[ch] = _chapter_key(r, ch, record["chapitres"][ch].get("fichiers", []))
+        r.keys[ch] = _chapter_key(r, ch, files.get(ch, []))
         if r.keys[ch] != record["chapitres"][ch].get("cle"):
             return None
     if _build_key(r) != record.get("cle"):
@@ -710,16 +722,16 @@ def _finish(r: Report, progress) -> Written:
     meta = publish.Meta(p.year, p.caf_name, p.report_title, fmt.date_longue(p.observation_date),
                         any(c.illustrative for c in built) or bool(checked.illustrative))
     ann = [("annexe-sources", "Annexe 1 — Sources et méthode",
-            annexes.sources(_method_items(checked, r.resolved)) + annexes.embedded(p, checked.files)
-            + _downloads(r.resolved)),
+            annexes.sources(_method_items(checked, r.resolved) + annexes.omissions(checked.contexts))
+            + annexes.embedded(p, checked.files) + _downloads(r.resolved)),
            ("annexe-publies", "Annexe 2 — Chiffres publiés et chiffres recalculés",
             annexes.published(r.resolved, checked.computed, checked.illustrative, checked.gap_notes,
                               registry.labels()))]
     duration = time.monotonic() - r.t0
-    ann.append(("annexe-provenance", "Annexe 3 — Provenance de la construction",
-                annexes.provenance(r.resolved, checked.files, r.started, duration)))
+    prov = annexes.Provenance.collect(r.resolved, checked.files, r.started, duration, checked.contexts)
+    ann.append(("annexe-provenance", "Annexe 3 — Provenance", prov.summary_html()))
     full, pages = publish.assemble(meta, built, ann)  # rendered once, for the HTML files and the PDF
-    written = []
+    written = prov.write(staging)  # the technical detail, beside the report: provenance.html, provenance.json
     if "html" in r.formats:
         target = staging / f"rapport-{p.year}.html"
         target.write_text(full, encoding="utf-8")
@@ -731,9 +743,12 @@ def _finish(r: Report, progress) -> Written:
         progress.update(unit, "mise en page du PDF (WeasyPrint)")
         publish.write_pdf(full, staging / f"rapport-{p.year}.pdf", staging)
         written.append(staging / f"rapport-{p.year}.pdf")
-    cache.write_record(staging, r.key, {ch: {"cle": r.keys[ch], "fichiers": [str(f) for f in
-                                             checked.chapter_files[ch]]} for ch in r.chapters},
+    # the published record holds keys only; the files each chapter read (absolute paths of this machine) stay in
+    # the cache beside the output, never in what is published
+    cache.write_record(staging, r.key, {ch: {"cle": r.keys[ch]} for ch in r.chapters},
                        r.formats, [w.relative_to(staging).as_posix() for w in written])
+    _files_record(r.out).write_text(json.dumps({ch: [str(f) for f in checked.chapter_files[ch]] for ch in r.chapters},
+                                               ensure_ascii=False), encoding="utf-8")
     try:
         with interruption.differe(publication=True):  # a signal now waits until the report is published
             sortie.publier(staging, r.out)

@@ -130,6 +130,57 @@ async function checkPage(file) {
       };
     });
 
+    // A phone and a desk: horizontal overflow at 390 px, the scale of the charts (their smallest text is
+    // 7 pt at 200 dpi: shown at 57 % of their natural width or more, it stays at 11 px or more), the
+    // position of the contents; a screenshot of the whole page at each width when SHOTS_DIR is set.
+    result.layout = {};
+    for (const width of [390, 1280]) {
+      await page.setViewportSize({ width, height: 900 });
+      await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => resolve())));
+      result.layout[width] = await page.evaluate(() => {
+        const vw = document.documentElement.clientWidth;
+        const scrollers = (el) => {
+          for (let p = el.parentElement; p; p = p.parentElement) {
+            const o = getComputedStyle(p).overflowX;
+            if (o === 'auto' || o === 'scroll' || o === 'hidden') return true;
+          }
+          return false;
+        };
+        const overflowing = [...document.body.querySelectorAll('*')]
+          .filter((el) => {
+            const r = el.getBoundingClientRect();
+            return r.width > 0 && (r.right > vw + 1 || r.left < -1) && !scrollers(el) &&
+              getComputedStyle(el).position !== 'fixed';
+          })
+          .slice(0, 10)
+          .map((el) => `${el.tagName.toLowerCase()}${el.id ? '#' + el.id : ''}.${el.className} (${Math.round(el.getBoundingClientRect().right)} px)`);
+        const charts = [...document.querySelectorAll('figure.figure img')].map((img) => ({
+          id: img.closest('figure').id,
+          scale: img.naturalWidth ? img.getBoundingClientRect().width / img.naturalWidth : 0,
+        }));
+        const toc = document.querySelector('nav.sommaire');
+        return {
+          viewport: vw,
+          scrollWidth: document.documentElement.scrollWidth,
+          overflowing,
+          charts,
+          tocPosition: toc ? getComputedStyle(toc).position : null,
+          current: [...document.querySelectorAll('nav.chapitres a[aria-current="page"]')].map((a) => a.textContent),
+          prev: !!document.querySelector('nav.suite a[rel="prev"]'),
+          next: !!document.querySelector('nav.suite a[rel="next"]'),
+          annexLink: [...document.querySelectorAll('a[href]')].some((a) => /#annexe-/.test(a.getAttribute('href'))),
+          backToTop: !!document.querySelector('a[href="#haut"]') && !!document.getElementById('haut'),
+        };
+      });
+      if (process.env.SHOTS_DIR) {
+        fs.mkdirSync(process.env.SHOTS_DIR, { recursive: true });
+        const shot = path.join(process.env.SHOTS_DIR, `${path.basename(file, '.html')}-${width}.png`);
+        await page.screenshot({ path: shot, fullPage: true });
+        result.layout[width].screenshot = shot;
+      }
+    }
+    await page.setViewportSize({ width: 1280, height: 900 });
+
     await page.addScriptTag({ content: AXE_SOURCE });
     result.axe = await page.evaluate(async () => {
       const r = await window.axe.run(document, { resultTypes: ['violations', 'incomplete'] });

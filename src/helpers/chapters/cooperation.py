@@ -70,6 +70,15 @@ def valeurs(ctx: Context) -> dict[str, str]:
         "marque_reunions": marque(reunions_illustratives(ctx)),
         "epci_avec_poste": fmt.nombre(int((k.by_epci.postes > 0).sum())),
     })
+    n, elus = len(k.meetings), k.meetings_with_managers_and_elected
+    if n == 0:
+        v["phrase_reunions"] = f"Aucune rencontre du réseau n’a été organisée en {ctx.year}."
+    else:
+        v["phrase_reunions"] = (
+            f"En {ctx.year}, {fmt.nombre(n)} {v['reunions_mot']}, " + (
+                f"dont {fmt.nombre(elus)} {v['reunions_elus_mot']} aux responsables hiérarchiques et aux élus des "
+                "différents territoires." if elus else
+                "aucune n’étant ouverte aux responsables hiérarchiques et aux élus des territoires."))
     return v
 
 

@@ -21,6 +21,21 @@ SPEC = ChapterSpec(
 STATUS_COLORS = {ind.STATUS_BEFORE: charts.BLUE, ind.STATUS_SIGNED: charts.ORANGE, ind.STATUS_NONE: "#DDDDDD"}
 
 
+FEMININE = ("CC ", "CA ", "CU ", "Communauté", "Métropole", "Eurométropole")
+
+
+def with_article(name: str, de: bool = False) -> str:
+    """« la CC de l’Île de Ré », « de la CA de La Rochelle » (an EPCI is a communauté or a métropole)."""
+    article = "la " if name.startswith(FEMININE) else ""
+    return f"{'de ' if de else ''}{article}{name}"
+
+
+def enumeration(names, de: bool = False) -> str:
+    """« la CC A, la CC B et la CA C » (« de la CC A, de la CC B et de la CA C » with `de`)."""
+    items = [with_article(n, de) for n in names]
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " et " + items[-1] if items else ""
+
+
 def disponible(ctx: Context) -> bool:
     return ctx.registres_disponibles()
 
@@ -41,10 +56,16 @@ def annee(ctx: Context, year: int | None = None) -> ind.CtgYear:
     return ind.ctg_year(ctx.registers, ctx.reference, ctx.year if year is None else year)
 
 
-def source(ctx: Context) -> str:
+def source(ctx: Context, populations: bool = False, contours: bool = False) -> str:
+    """The source line of a figure or table: the register, plus only what it also reads (the EPCI
+    populations, the outlines)."""
     demo = " (lignes illustratives comprises)" if ctx.registers.illustrative["ctg"] else ""
-    return ctx.source(f"registre des CTG de la Caf au {ctx.date_obs}{demo} ; DGCL, populations légales "
-                      f"en vigueur en {ctx.reference.epci_year(ctx.year)[1]}")
+    parts = [f"registre des CTG de la Caf au {ctx.date_obs}{demo}"]
+    if populations:
+        parts.append(f"DGCL, populations légales en vigueur en {ctx.reference.epci_year(ctx.year)[1]}")
+    if contours:
+        parts.append("contours : IGN Admin Express")
+    return ctx.source(" ; ".join(parts))
 
 
 @once
@@ -84,11 +105,16 @@ def valeurs(ctx: Context) -> dict[str, str]:
                                      if n_new and n_new < n_signed else ""))
     else:
         v["phrase_signatures"] = f"Aucune CTG n’a été signée en {ctx.year}"
+    signed = list(c.status.loc[c.status.statut == ind.STATUS_SIGNED, "nom"])
+    before = list(c.status.loc[c.status.statut == ind.STATUS_BEFORE, "nom"])
     if n_signed:
-        v["phrase_deploiement"] = (f"{v['phrase_signatures']} : {v['signees_liste']}. Elles complètent les démarches "
-                                   f"déjà engagées : {v['anterieures_liste']}.")
+        v["phrase_deploiement"] = (f"{v['phrase_signatures']}, avec {enumeration(signed)}. " + (
+            f"Elles complètent les démarches déjà engagées avec {enumeration(before)}." if before else
+            "Aucune démarche n’était engagée auparavant."))
     else:
-        v["phrase_deploiement"] = f"{v['phrase_signatures']}. Les démarches engagées concernent : {v['anterieures_liste']}."
+        v["phrase_deploiement"] = (f"{v['phrase_signatures']}. " + (
+            f"Les démarches engagées concernent {enumeration(before)}." if before else
+            "Aucune démarche n’est engagée."))
     return v
 
 
@@ -98,7 +124,7 @@ def lignes_publiques(ctx: Context) -> dict[str, str]:
     public = ctg[~ctg.source.str.strip().str.lower().str.startswith("illustratif")]
     names = dict(zip(ctx.reference.epci_year(ctx.year)[0].siren, ctx.reference.epci_year(ctx.year)[0].nom))
     listed = [names.get(s, s) for s in dict.fromkeys(public.siren_epci)]
-    return {"publiques": ", ".join(listed) if listed else "aucun EPCI"}
+    return {"publiques": enumeration(listed, de=True) if listed else "d’aucun EPCI"}
 
 
 def chiffres_cles(ctx: Context):
@@ -152,8 +178,10 @@ def carte_statut(ctx: Context):
     if ctx.geo is None or ctx.geo.epci() is None or illustratif(ctx):
         return None
     c = annee(ctx)
-    g = ctx.geo.epci().merge(c.status[["siren", "statut"]], on="siren", how="left")
-    fig = charts.choropleth(g, "statut", f"Situation au {ctx.date_obs}", categorical=True, colors=STATUS_COLORS)
+    g = ctx.geo.epci().drop(columns=["nom"], errors="ignore").merge(c.status[["siren", "nom", "statut"]], on="siren",
+                                                                     how="left")
+    fig = charts.choropleth(g, "statut", f"Situation au {ctx.date_obs}", categorical=True, colors=STATUS_COLORS,
+                            names="nom")
     counts = c.status.statut.value_counts()
     alt = (f"Carte des {c.n_epci} EPCI : " + " ; ".join(
         f"{fmt.nombre(counts.get(s, 0))} avec le statut « {s} »" for s in ind.STATUS_ORDER) + ".")

@@ -207,7 +207,7 @@ def prestations(ctx: Context):
         "Prestation": b.groupe,
         "Foyers bénéficiaires": b.foyers.map(fmt.nombre),
         "Part des allocataires": b.part.map(fmt.pourcent),
-        "Évolution en un an": b.variation.map(lambda x: fmt.variation(x, 1, True)),
+        "Évolution en un\u00a0an": b.variation.map(lambda x: fmt.variation(x, 1, True)),
     })
     resume = (f"Foyers bénéficiaires de chaque groupe de prestations en décembre {ctx.year} ; un foyer peut "
               "percevoir plusieurs prestations, les parts ne s’additionnent pas.")
@@ -324,10 +324,35 @@ def tableau_epci(ctx: Context):
         "Population municipale": df.population_municipale.map(fmt.nombre),
         "Taux de couverture": df.taux_couverture.map(fmt.pourcent),
     })
+    foy, pers, pop = df.indfoy_ndur.sum(), df.indnbp_ndur.sum(), df.population_municipale.sum()
+    out.loc[len(out)] = [f"Ensemble des {len(df)} EPCI", fmt.nombre(foy), fmt.nombre(pers), fmt.nombre(pop),
+                         fmt.pourcent(pers / pop if pop else float("nan"))]
     hi, lo = df.iloc[0], df.iloc[-1]
     resume = (f"Taux de couverture le plus élevé : {hi.nom} ({fmt.pourcent(hi.taux_couverture)}) ; "
-              f"le plus bas : {lo.nom} ({fmt.pourcent(lo.taux_couverture)}).")
+              f"le plus bas : {lo.nom} ({fmt.pourcent(lo.taux_couverture)}) ; ensemble des EPCI : "
+              f"{fmt.pourcent(pers / pop if pop else float('nan'))}.")
     return out, resume, df
+
+
+def note_epci(ctx: Context) -> str:
+    """What the total row of the EPCI table is, against the département's headline figures."""
+    t = tableau_epci(ctx)
+    if t is None:
+        return ""
+    _, _, df = t
+    tot = annee(ctx).totals
+    foy, pers = df.indfoy_ndur.sum(), df.indnbp_ndur.sum()
+    origine = "des EPCI (fichier intercommunal)" if ctx.cafdata.epci is not None else "de leurs communes"
+    head = f"Note : la ligne « Ensemble des {len(df)} EPCI » est la somme des lignes du tableau, chacune somme {origine}"
+    if foy == tot.foyers and pers == tot.personnes:
+        return (f"{head} ; elle est égale aux chiffres du département ({fmt.nombre(tot.foyers)} foyers "
+                f"allocataires, {fmt.nombre(tot.personnes)} personnes couvertes).")
+    dep = "fichier départemental" if tot.source == "s_ben_dep" else "somme des communes"
+    ecart = lambda a, b: fmt.variation(a - b)  # noqa: E731
+    return (f"{head} ; elle s’écarte des chiffres du département ({fmt.nombre(tot.foyers)} foyers allocataires, "
+            f"{fmt.nombre(tot.personnes)} personnes couvertes, {dep}) de {ecart(foy, tot.foyers)} foyers et "
+            f"{ecart(pers, tot.personnes)} personnes : chaque fichier de Cafdata arrondit ses effectifs à 5 "
+            "(secret statistique), et la somme de chiffres arrondis n’est pas l’arrondi de leur somme.")
 
 
 SMALL_COMMUNE = 200  # inhabitants: below, a rate of counts rounded to 5 means little
@@ -385,8 +410,11 @@ def carte_communes(ctx: Context):
     g = _communes_rates(ctx)
     if g is None:
         return None
-    fig = charts.choropleth(g, "taux", "Personnes couvertes / population", outline=ctx.geo.epci(),
-                            bounds=_bounds(ctx),
+    epci = ctx.reference.epci_year(ctx.year)[0][["siren", "nom"]]
+    outline = ctx.geo.epci().drop(columns=["nom"], errors="ignore").merge(epci, on="siren", how="left")
+    outline["nom"] = outline.nom.fillna(outline.siren)
+    fig = charts.choropleth(g, "taux", "Personnes couvertes / population", outline=outline,
+                            outline_names="nom", bounds=_bounds(ctx),
                             missing_label=f"sans donnée ou moins de {fmt.nombre(SMALL_COMMUNE)} habitants")
     known = g.dropna(subset=["taux"])
     alt = (f"Carte des {len(g)} communes colorées selon la part des habitants couverts par la Caf, "

@@ -2,15 +2,17 @@
 provenance of the build."""
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import html
 import importlib.metadata as md
 import platform
+import re
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 from helpers import config, fmt
-from helpers.errors import display_path
 from helpers.params import Resolved, describe
 
 PACKAGES = ["pandas", "numpy", "matplotlib", "seaborn", "papermill", "nbconvert", "weasyprint", "pydantic",
@@ -32,6 +34,35 @@ def _fmt_value(v: float, kind: str) -> str:
             "euros": lambda x: f"{fmt.nombre(x)}{fmt.NNBSP}€"}.get(kind, fmt.nombre)(v)
 
 
+def _decimals(x: float, most: int = 2) -> int:
+    """The fewest decimals that write `x` exactly (up to `most`)."""
+    return next((d for d in range(most + 1) if abs(round(x, d) - x) < 1e-9), most)
+
+
+def as_published(v: float, kind: str) -> str:
+    """A published figure as the report printed it: « 96 % », « 48,6 », « environ 1,1 million
+    d’euros » (a round amount was a rounded one), never with decimals it did not have."""
+    if v is None:
+        return "–"
+    if kind == "part":
+        return fmt.pourcent(v, _decimals(100 * v, 1))
+    if kind == "euros" and abs(v) >= 1e6 and v % 100_000 == 0:
+        return f"environ {fmt.montant_long(v, _decimals(v / 1e6, 1))}"
+    if kind == "euros":
+        return f"{fmt.nombre(v)}{fmt.NNBSP}€"
+    return fmt.nombre(v, _decimals(v, 1))
+
+
+def breakable(text: str, kind: str = "somme") -> str:
+    """Escaped text with break opportunities (<wbr>) only where a reader expects them: every 16
+    characters of a checksum, after the separators of an address. A long identifier then never
+    wraps a single character onto a line of its own."""
+    if kind == "somme":
+        return "<wbr/>".join(html.escape(text[i:i + 16]) for i in range(0, len(text), 16))
+    return "".join(html.escape(p) + ("<wbr/>" if re.fullmatch(r"[/?&=_.-]", p) else "")
+                   for p in re.split(r"([/?&=_.-])", text) if p)
+
+
 def _table(headers: list[str], rows: list[list[str]], caption: str, numeric: set[int] = frozenset(),
            cls: dict[int, str] | None = None) -> str:
     head = "".join(f'<th scope="col"{" class=num" if i in numeric else ""}>{html.escape(h)}</th>'
@@ -42,10 +73,14 @@ def _table(headers: list[str], rows: list[list[str]], caption: str, numeric: set
         for i, v in enumerate(r):
             c = " ".join(x for x in (("num" if i in numeric else ""), (cls or {}).get(i, "")) if x)
             attr = f' class="{c}"' if c else ""
-            cells.append(f"<th scope=\"row\"{attr}>{html.escape(v)}</th>" if i == 0 else f"<td{attr}>{html.escape(v)}</td>")
+            kind = (cls or {}).get(i, "")
+            text = breakable(v, kind) if kind in ("somme", "adresse") else html.escape(v)
+            cells.append(f"<th scope=\"row\"{attr}>{text}</th>" if i == 0 else f"<td{attr}>{text}</td>")
         body.append(f"<tr>{''.join(cells)}</tr>")
-    return (f"<table><caption>{html.escape(caption)}</caption><thead><tr>{head}</tr></thead>"
-            f"<tbody>{''.join(body)}</tbody></table>")
+    # on a narrow screen the table scrolls inside its own box (focusable, named for keyboards and readers)
+    return (f'<div class="defilement" tabindex="0" role="region" aria-label="{html.escape(caption, quote=True)}">'
+            f"<table><caption>{html.escape(caption)}</caption><thead><tr>{head}</tr></thead>"
+            f"<tbody>{''.join(body)}</tbody></table></div>")
 
 
 def _published_rows(keys, pub, computed, notes, labels) -> list[list[str]]:
@@ -58,7 +93,7 @@ def _published_rows(keys, pub, computed, notes, labels) -> list[list[str]]:
                                       fmt.variation(c - p, 1 if kind == "etp" else 0)
                                       + (f"{fmt.NNBSP}€" if kind == "euros" else ""))
         rel = "–" if c is None or not p or kind == "part" else fmt.variation((c - p) / p, 1, pourcentage=True)
-        rows.append([label, _fmt_value(p, kind), _fmt_value(c, kind), gap, rel, notes.get(key, "")])
+        rows.append([label, as_published(p, kind), _fmt_value(c, kind), gap, rel, notes.get(key, "")])
     return rows
 
 
@@ -110,14 +145,29 @@ def embedded(params, files: list[Path]) -> str:
     if not used:
         return ""
     items = "".join(
-        f"<dt>{html.escape(e['fichier'])}</dt><dd>{html.escape(e['jeu'])}. <em>Nature :</em> "
+        f"<dt>{breakable(e['fichier'], 'adresse')}</dt><dd>{html.escape(e['jeu'])}. <em>Nature :</em> "
         f"{html.escape(e['nature'])}. <em>Republié par :</em> {html.escape(e['republie_par'])}. "
         f"<em>Licence :</em> {html.escape(e['licence'])} ; attribution : « {html.escape(e['attribution'])} ». "
         f"<em>Date :</em> {html.escape(str(e['date']))}. <em>SHA-256 :</em> <code class=\"somme\">"
-        f"{html.escape(e['sha256'])}</code></dd>" for e in used)
+        f"{breakable(e['sha256'])}</code></dd>" for e in used)
     return ("<h3>Données ouvertes intégrées au projet</h3><p>Fichiers réels livrés avec le projet "
             "(data/opendata/SOURCES.yaml), avec leur origine : un fichier remis en forme ou dérivé est dit tel.</p>"
             f"<dl class=\"methode\">{items}</dl>")
+
+
+def omissions(contexts: dict) -> list[tuple[str, str]]:
+    """Optional content this edition leaves out, and why: one line of the sources annex each (the
+    chapter itself moves on without an apologetic sentence). `contexts`: chapter -> its context."""
+    items = []
+    ctx = contexts.get("portrait")
+    if ctx is not None and ctx.geo is None and not ctx.geo_problems:
+        items.append(("Cartes", "Aucun contour des communes et des EPCI n’a été fourni pour cette édition : "
+                      "les cartes sont omises."))
+    if ctx is not None and ctx.cafdata is not None and ctx.cafdata.family is None:
+        items.append(("Configurations familiales", "La part des foyers sans enfant et la répartition par "
+                      "configuration familiale viennent d’un extrait interne de la Caf (Cafdata ne les publie "
+                      "pas) ; il n’a pas été fourni pour cette édition : elles sont omises."))
+    return items
 
 
 def sources(method_items: list[tuple[str, str]]) -> str:
@@ -131,7 +181,7 @@ def downloads(entries: list[dict]) -> str:
              e.get("sha256", "")] for e in entries]
     return ("<p>Fichiers de données ouvertes téléchargés par <code>rapport fetch</code> (manifeste du cache) :</p>"
             + _table(["Fichier", "Adresse", "Date", "Taille (octets)", "SHA-256"], rows,
-                     "Provenance des données téléchargées", numeric={3}, cls={1: "somme", 4: "somme"}))
+                     "Provenance des données téléchargées", numeric={3}, cls={1: "adresse", 4: "somme"}))
 
 
 def git_state() -> tuple[str, str]:
@@ -145,40 +195,146 @@ def git_state() -> tuple[str, str]:
         return "inconnu (pas de dépôt git)", "inconnu"
 
 
+def public_path(path) -> str:
+    """A path as it may be published: relative to the project, else only its last two parts (an
+    output never shows a folder of the building machine)."""
+    p = Path(path)
+    try:
+        return str(p.resolve().relative_to(config.ROOT.resolve()))
+    except (ValueError, OSError):
+        return "…/" + "/".join(p.parts[-2:]) if p.is_absolute() else str(p)
+
+
+_ABSOLUTE = re.compile(r"(?<![\w.:/])/(?:[^\s/;,)\]\"'«»]+/)*[^\s/;,)\]\"'«»]*")
+
+
+def public_text(text: str) -> str:
+    """`text` with every absolute path replaced by its public form (see public_path)."""
+    return _ABSOLUTE.sub(lambda m: public_path(m.group(0)) if len(m.group(0)) > 1 else m.group(0), str(text))
+
+
 def _param_value(key: str, value) -> str:
     if value is None or value == "":
         return "(aucune)"
     if key == "published" and isinstance(value, dict):
-        return f"{fmt.pluriel(len(value), 'chiffre publié', 'chiffres publiés')} (voir l’annexe 2)"
+        return f"{fmt.pluriel(len(value), 'chiffre publié', 'chiffres publiés')} (voir l’annexe 2 du rapport)"
     if isinstance(value, list):
         return ", ".join(str(v) for v in value)
     if key.endswith("_dir"):
-        return display_path(value)
-    return str(value)
+        return public_path(value)
+    return public_text(str(value))
+
+
+@dataclass
+class Provenance:
+    """How one report was built. The board reads a short paragraph (Annexe 3); the technical detail
+    (commit, parameters with their origin, every input with its SHA-256, software versions) is
+    published beside the report, in provenance.html and provenance.json."""
+
+    year: int
+    caf_name: str
+    started: dt.datetime
+    duration_s: float
+    commit: str
+    dirty: str
+    params: list[list[str]]  # parameter, value, origin
+    files: list[list[str]]  # file, size, sha256
+    versions: list[list[str]]  # software, version
+    vintages: list[str]  # data vintages, in words
+
+    @classmethod
+    def collect(cls, resolved: Resolved, files: list[Path], started, duration_s: float,
+                contexts: dict | None = None) -> Provenance:
+        commit, dirty = git_state()
+        versions = [["Python", platform.python_version()]]
+        for p in PACKAGES:
+            try:
+                versions.append([p, md.version(p)])
+            except md.PackageNotFoundError:
+                pass
+        params = [[k, _param_value(k, getattr(resolved.params, k)), public_text(o)] for k, _, o in describe(resolved)]
+        rows = [[public_path(f), str(Path(f).stat().st_size), sha256(Path(f))] for f in sorted(set(files))]
+        return cls(resolved.params.year, resolved.params.caf_name, started, duration_s, commit, dirty, params, rows,
+                   versions, vintages(resolved.params.year, contexts or {}))
+
+    @property
+    def local(self):
+        from zoneinfo import ZoneInfo
+
+        return self.started.astimezone(ZoneInfo("Europe/Paris"))
+
+    def summary_html(self) -> str:
+        """The paragraph of the report: when, which version, which data; where the detail is."""
+        short = self.commit[:12] if re.fullmatch(r"[0-9a-f]{40}", self.commit) else self.commit
+        dirty = " (avec des modifications non enregistrées)" if self.dirty == "oui" else ""
+        data = "".join(f"<li>{html.escape(v)}</li>" for v in self.vintages)
+        return (f"<p>Ce rapport de la {html.escape(self.caf_name)} a été construit le "
+                f"{fmt.date_longue(self.local.date())} à {self.local:%H}{fmt.NBSP}h{fmt.NBSP}{self.local:%M} (heure de "
+                f"Paris) à partir de ses fichiers de données, par la version <code>{html.escape(short)}</code> "
+                f"du programme{dirty}. Aucun chiffre n’y est saisi à la main.</p>"
+                + (f"<p>Données utilisées :</p><ul class=\"millesimes\">{data}</ul>" if data else "")
+                + "<p>Le détail technique de la construction (paramètres et leur origine, empreinte SHA-256 de chaque "
+                  "fichier lu, versions des logiciels) est publié à côté du rapport : "
+                  "<a href=\"provenance.html\">provenance.html</a>, et pour les programmes "
+                  "<a href=\"provenance.json\">provenance.json</a>.</p>")
+
+    def detail_html(self) -> str:
+        """The body of provenance.html."""
+        files = [[f, fmt.nombre(int(size)), h] for f, size, h in self.files]
+        return (
+            f"<p>Construit le {fmt.date_longue(self.local.date())} à {self.local:%H:%M} (heure de Paris), en "
+            f"{fmt.nombre(self.duration_s, 1)} secondes (exécution des chapitres et assemblage, avant l’écriture du "
+            f"PDF).</p><p>Version du code : commit <code>{html.escape(self.commit)}</code> ; modifications non "
+            f"enregistrées dans l’arbre de travail : {self.dirty}.</p>"
+            + _table(["Paramètre", "Valeur", "Origine"], self.params, "Paramètres de la construction")
+            + _table(["Fichier d’entrée", "Taille (octets)", "Empreinte SHA-256"], files,
+                     "Fichiers de données lus", numeric={1}, cls={0: "adresse", 2: "somme"})
+            + _table(["Logiciel", "Version"], self.versions, "Versions des logiciels"))
+
+    def as_json(self) -> dict:
+        return {"annee": self.year, "caf": self.caf_name, "construit_le": self.started.isoformat(timespec="seconds"),
+                "duree_s": round(self.duration_s, 1), "commit": self.commit, "modifications_non_enregistrees": self.dirty,
+                "millesimes": self.vintages,
+                "parametres": [{"cle": k, "valeur": v, "origine": o} for k, v, o in self.params],
+                "fichiers": [{"fichier": f, "taille": int(size), "sha256": h} for f, size, h in self.files],
+                "logiciels": {k: v for k, v in self.versions}}
+
+    def write(self, folder: Path) -> list[Path]:
+        """provenance.html and provenance.json in the output folder."""
+        import json
+
+        from helpers.report.assemble import standalone_page
+
+        title = f"Provenance du rapport d’activité {self.year} — {self.caf_name}"
+        page = standalone_page(title, f"<h1>{html.escape(title)}</h1>{self.detail_html()}",
+                               links=[(f"rapport-{self.year}.html", "Rapport complet"),
+                                      (f"rapport-{self.year}.html#annexe-sources", "Annexes")])
+        out = [Path(folder) / "provenance.html", Path(folder) / "provenance.json"]
+        out[0].write_text(page, encoding="utf-8")
+        out[1].write_text(json.dumps(self.as_json(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        return out
+
+
+def vintages(year: int, contexts: dict) -> list[str]:
+    """The data vintages of this build, in words, from what the chapters loaded."""
+    out = []
+    p = contexts.get("portrait")
+    if p is not None and getattr(p, "cafdata", None) is not None:
+        ys = [y for y in p.cafdata.years() if y <= year]
+        span = f"décembre {ys[0]} à décembre {ys[-1]}" if len(ys) > 1 else f"décembre {year}"
+        out.append(f"Cnaf, Cafdata : allocataires, {span}" + (" (jeu de démonstration)" if p.cafdata.illustrative else ""))
+    ref = next((c.reference for c in contexts.values() if getattr(c, "reference", None) is not None), None)
+    if ref is not None and getattr(ref, "known", False):
+        out.append(f"DGCL : populations légales des EPCI en vigueur en {ref.epci_year(year)[1]}")
+    c = contexts.get("ctg")
+    if c is not None and getattr(c, "childcare", None) is not None:
+        out.append(f"Cnaf : taux de couverture petite enfance {c.childcare.year}")
+    if any(getattr(c, "registers", None) is not None for c in contexts.values()):
+        out.append("Registres de la Caf (CTG, postes de coopération, rencontres du réseau) au "
+                   f"{fmt.date_longue(dt.date(year, 12, 31))}")
+    return out
 
 
 def provenance(resolved: Resolved, files: list[Path], started, duration_s: float) -> str:
-    from zoneinfo import ZoneInfo
-
-    local = started.astimezone(ZoneInfo("Europe/Paris"))
-    commit, dirty = git_state()
-    versions = [["Python", platform.python_version()]]
-    for p in PACKAGES:
-        try:
-            versions.append([p, md.version(p)])
-        except md.PackageNotFoundError:
-            pass
-    params_rows = [[k, _param_value(k, getattr(resolved.params, k)), o] for k, _, o in describe(resolved)]
-    file_rows = []
-    for f in sorted(set(files)):
-        file_rows.append([display_path(f), fmt.nombre(Path(f).stat().st_size), sha256(Path(f))])
-    return (
-        f"<p>Construit le {fmt.date_longue(local.date())} à {local:%H:%M} (heure de Paris), en "
-        f"{fmt.nombre(duration_s, 1)} secondes (exécution des chapitres et assemblage, avant l’écriture du PDF).</p>"
-        f"<p>Version du code : commit <code>{html.escape(commit)}</code> ; modifications non enregistrées dans "
-        f"l’arbre de travail : {dirty}.</p>"
-        + _table(["Paramètre", "Valeur", "Origine"], params_rows, "Paramètres de la construction")
-        + _table(["Fichier d’entrée", "Taille (octets)", "Empreinte SHA-256"], file_rows,
-                 "Fichiers de données lus", numeric={1}, cls={2: "somme"})
-        + _table(["Logiciel", "Version"], versions, "Versions des logiciels")
-    )
+    """The report's provenance paragraph (kept for callers that do not publish the detail)."""
+    return Provenance.collect(resolved, files, started, duration_s).summary_html()

@@ -40,22 +40,35 @@ def _fr_axis(ax, axis: str = "y", decimals: int = 0, percent: bool = False) -> N
     (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(mticker.FuncFormatter(f))
 
 
+EVOLUTION_SPAN = 0.10  # share of the mean value that the full height of each panel shows, at least
+
+
+def evolution_span(df: pd.DataFrame, cols=("foyers", "personnes")) -> float:
+    """The relative span shared by the panels of `evolution`: the whole height of each panel is this
+    share of its mean value, so that one percent looks the same on both and a small change stays small."""
+    rel = max(((df[c].max() - df[c].min()) / df[c].mean()) for c in cols)
+    return max(EVOLUTION_SPAN, round(rel * 1.6 + 0.005, 2))
+
+
 def evolution(df: pd.DataFrame, year: int) -> plt.Figure:
     """Foyers allocataires and personnes couvertes by December, with the report's year marked.
-    The vertical axes do not start at zero (said on the chart)."""
+    The vertical axes are cut (the values are far from zero) at the same relative scale: each
+    panel's height is the same share of its mean value (said on the chart)."""
+    span = evolution_span(df)
     fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 2.8), sharex=True)
     for ax, col, title, color in ((axes[0], "foyers", "Foyers allocataires", BLUE),
                                   (axes[1], "personnes", "Personnes couvertes", ORANGE)):
         ax.plot(df.annee, df[col], marker="o", color=color, linewidth=2, markersize=4)
         cur = df[df.annee == year]
-        lo, hi = df[col].min(), df[col].max()
-        pad = (hi - lo) * 0.35 + 1
-        ax.set_ylim(lo - pad, hi + pad * 1.6)
+        mid = (df[col].min() + df[col].max()) / 2
+        lo, hi = mid * (1 - span / 2), mid * (1 + span / 2)
+        ax.set_ylim(lo, hi)
+        ax.yaxis.set_major_locator(mticker.MaxNLocator(5))
         if not cur.empty:
             ax.scatter(cur.annee, cur[col], s=60, color=color, zorder=3, edgecolor="black")
             ax.annotate(fmt.nombre(cur[col].iloc[0]), (cur.annee.iloc[0], cur[col].iloc[0]),
-                        xytext=(cur.annee.iloc[0], hi + pad * 0.9), ha="center", fontsize=8.5, fontweight="bold",
-                        arrowprops={"arrowstyle": "-", "color": "#777777", "linewidth": 0.8})
+                        xytext=(0, 9), textcoords="offset points", ha="center", va="bottom", fontsize=8.5,
+                        fontweight="bold")
         ax.set_title(title)
         _fr_axis(ax)
         ax.set_xticks(df.annee)
@@ -64,8 +77,8 @@ def evolution(df: pd.DataFrame, year: int) -> plt.Figure:
         if len(df) > 6:
             for label in ax.get_xticklabels()[1::2]:
                 label.set_visible(False)
-    fig.text(0.01, 0.0, "Axes verticaux ne partant pas de zéro.", fontsize=7.5, color="#555555", ha="left",
-             va="bottom")
+    fig.text(0.01, 0.0, f"Axes verticaux coupés, à la même échelle : la hauteur de chaque graphique représente "
+             f"{fmt.pourcent(span)} de sa valeur moyenne.", fontsize=7.5, color="#555555", ha="left", va="bottom")
     fig.tight_layout(rect=(0, 0.04, 1, 1))
     return fig
 
@@ -159,19 +172,24 @@ def timeline(ctg: pd.DataFrame, names: dict[str, str], year: int) -> plt.Figure:
             ax.barh(i, (end - start).days, left=start, height=0.55, color=SKY, edgecolor=BLUE)
             ax.scatter(r.date_signature, i, marker="D", s=22, color=VERMILION, zorder=3)
     import matplotlib.dates as mdates
+    import matplotlib.patches as mpatches
 
-    ax.xaxis.set_major_locator(mdates.YearLocator(1))
+    first, last = ctg.date_debut.min().year, (ctg.date_fin.max() + pd.Timedelta(days=1)).year
+    ax.xaxis.set_major_locator(mdates.YearLocator(1 if last - first <= 6 else 2))  # labels never run together
+    ax.xaxis.set_minor_locator(mdates.YearLocator(1))
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
     ax.tick_params(axis="x", labelsize=8)
+    ax.grid(axis="x", which="minor", color="#F0F0F0")
     ax.axvline(pd.Timestamp(year, 12, 31), color="black", linewidth=1, linestyle="--")
     ax.text(pd.Timestamp(year, 12, 31), -0.75, f"31 déc. {year}", ha="center", va="bottom", fontsize=8,
             bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none"})
     ax.set_yticks(range(len(order)), [names.get(s, s) for s in order])
     ax.set_ylim(len(order) - 0.4, -1.2)
     ax.grid(axis="y", visible=False)
-    ax.scatter([], [], marker="D", color=VERMILION, label="signature")
-    ax.barh([], [], color=SKY, edgecolor=BLUE, label="période de la convention")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.07), ncol=2, frameon=False)
+    # the legend's swatches are built with the very colours drawn (an empty bar would take the cycle's colour)
+    handles = [plt.Line2D([], [], marker="D", linestyle="none", markersize=6, color=VERMILION, label="signature"),
+               mpatches.Patch(facecolor=SKY, edgecolor=BLUE, label="période de la convention")]
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.07), ncol=2, frameon=False)
     fig.tight_layout()
     return fig
 
@@ -185,17 +203,57 @@ def class_bounds(values, k: int = 5, step: float = 0.01) -> list[float]:
     return sorted(set(float(round(x / step) * step) for x in q))
 
 
+def _text_box(t, renderer):
+    """The box of a label's text and its white background, without its leader line."""
+    from matplotlib.text import Text
+
+    box = Text.get_window_extent(t, renderer)
+    patch = t.get_bbox_patch()
+    return patch.get_window_extent(renderer) if patch is not None and patch.get_visible() else box
+
+
+def _spread(wanted: list[float], heights: list[float], lo: float, hi: float, gap: float) -> list[float]:
+    """Centres as close as possible to `wanted` (sorted from top to bottom, display units) such that
+    boxes of `heights` never overlap and stay within [lo, hi]."""
+    ys = list(wanted)
+    for i in range(len(ys)):  # top to bottom: each box below the previous one
+        top = hi - heights[i] / 2 if i == 0 else ys[i - 1] - heights[i - 1] / 2 - gap - heights[i] / 2
+        ys[i] = min(ys[i], top)
+    for i in reversed(range(len(ys))):  # bottom to top: nothing below the floor
+        floor = lo + heights[i] / 2 if i == len(ys) - 1 else ys[i + 1] + heights[i + 1] / 2 + gap + heights[i] / 2
+        ys[i] = max(ys[i], floor)
+    return ys
+
+
 def choropleth(gdf, column: str, legend_title: str, percent: bool = True, cmap: str = "Blues",
                missing_label: str = "donnée non disponible", outline=None, categorical: bool = False,
-               colors: dict | None = None, names: str | None = None, bounds: list[float] | None = None) -> plt.Figure:
-    """A map of `gdf[column]`: quantile classes for numbers, fixed colours for categories;
-    `names`: a column whose values are written on each area; `bounds`: inner class limits
-    shared with another map (else quantiles of this one)."""
+               colors: dict | None = None, names: str | None = None, bounds: list[float] | None = None,
+               outline_names: str | None = None) -> plt.Figure:
+    """A map of `gdf[column]` at the text width: quantile classes for numbers, fixed colours for
+    categories; `names`: a column whose values label each area, in two columns beside the
+    territory with leader lines (labels never overlap); `outline_names`: the same for the areas of
+    `outline` (the EPCI drawn over a map of communes); the legend sits outside the territory
+    (below it with labels, beside it without). `bounds`: inner class limits shared with another
+    map (else quantiles of this one). The boxes drawn are recorded in `fig.rapport_boxes`
+    (display units: labels, legend, territory, figure) so that tests can check the layout."""
     import textwrap
 
     import matplotlib.patches as mpatches
+    import numpy as np
 
-    fig, ax = plt.subplots(figsize=(WIDTH, 5.0))
+    xmin, ymin, xmax, ymax = gdf.total_bounds
+    labelled, name_col = ((gdf, names) if names is not None else (outline, outline_names) if outline_names
+                          else (None, None))
+    ratio = (ymax - ymin) / (xmax - xmin) / 0.7  # about 1/cos(46°N): no distortion at this latitude
+    # The map column: centred between two label columns, or on the left of the legend.
+    map_w = WIDTH * (0.52 if labelled is not None else 0.58)
+    map_h = min(map_w * ratio, 5.2)
+    map_w = map_h / ratio
+    legend_h = 0.95 if labelled is not None else 0.0  # title and three rows of two classes
+    fig_h = map_h + legend_h + 0.1
+    fig = plt.figure(figsize=(WIDTH, fig_h))
+    left = (1 - map_w / WIDTH) / 2 if labelled is not None else 0.02
+    ax = fig.add_axes((left, (legend_h + 0.05) / fig_h, map_w / WIDTH, map_h / fig_h))
     ax.set_axis_off()
     missing = gdf[gdf[column].isna()]
     if not missing.empty:
@@ -209,8 +267,6 @@ def choropleth(gdf, column: str, legend_title: str, percent: bool = True, cmap: 
                 part.plot(ax=ax, color=color, edgecolor="white", linewidth=0.6)
             handles.append(mpatches.Patch(facecolor=color, edgecolor="#666666", label=cat))
     else:
-        import numpy as np
-
         if bounds is not None:
             edges = np.array([min(data[column].min(), bounds[0]) - 1e-9, *bounds,
                               max(data[column].max(), bounds[-1]) + 1e-9])
@@ -241,13 +297,60 @@ def choropleth(gdf, column: str, legend_title: str, percent: bool = True, cmap: 
         handles.append(mpatches.Patch(facecolor="white", edgecolor="#999999", hatch="///", label=missing_label))
     if outline is not None:
         outline.boundary.plot(ax=ax, color="#333333", linewidth=0.8)
-    if names is not None:
-        for _, row in gdf.iterrows():
+    ax.set_xlim(xmin, xmax)
+    ax.set_ylim(ymin, ymax)
+    ax.set_aspect(1 / 0.7, adjustable="datalim", anchor="C")
+    title = legend_title.replace("\n", " ")
+    if labelled is not None:
+        legend = fig.legend(handles=handles, title=title, loc="lower center", bbox_to_anchor=(0.5, 0.01),
+                            ncol=2 if len(handles) > 3 else len(handles), frameon=False, fontsize=8.5,
+                            title_fontsize=9)
+    else:
+        legend = fig.legend(handles=handles, title=legend_title, loc="center left", frameon=False, fontsize=8.5,
+                            title_fontsize=9, bbox_to_anchor=(left + map_w / WIDTH + 0.02, 0.5))
+    legend._legend_box.align = "left"
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    labels = []
+    if labelled is not None:
+        box = ax.get_window_extent(renderer)
+        fbox = fig.bbox
+        anchors = []
+        for _, row in labelled.iterrows():
             p = row.geometry.representative_point()
-            ax.text(p.x, p.y, "\n".join(textwrap.wrap(str(row[names]), 16)), ha="center", va="center",
-                    fontsize=6.3, color="#111111",
-                    bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.75})
-    ax.legend(handles=handles, title=legend_title, loc="lower left", frameon=True, fontsize=8.5, title_fontsize=9)
-    ax.set_aspect(1 / 0.7)  # about 1/cos(46°N): no distortion at the latitude of the département
-    fig.tight_layout()
+            anchors.append((p.x, p.y, *ax.transData.transform((p.x, p.y)), str(row[name_col])))
+        median_x = float(np.median([a[2] for a in anchors]))
+        pad = 4.0  # display units between a column and the map
+        for side in ("left", "right"):
+            mine = [a for a in anchors if (a[2] <= median_x) == (side == "left")]
+            mine.sort(key=lambda a: -a[3])
+            texts = []
+            for x, y, px, py, name in mine:
+                t = ax.annotate("\n".join(textwrap.wrap(name, 22)), xy=(x, y), xycoords="data",
+                                xytext=(0, 0), textcoords="axes fraction", fontsize=7, color="#111111",
+                                ha="right" if side == "left" else "left", va="center", linespacing=1.05,
+                                arrowprops={"arrowstyle": "-", "color": "#555555", "linewidth": 0.6,
+                                            "shrinkA": 1, "shrinkB": 0},
+                                bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none"})
+                texts.append(t)
+            fig.canvas.draw()  # the label backgrounds get their size
+            heights = [_text_box(t, renderer).height for t in texts]
+            ys = _spread([a[3] for a in mine], heights, box.y0, min(box.y1, fbox.y1 - 2), gap=3.0)
+            x_text = box.x0 - pad if side == "left" else box.x1 + pad
+            for t, y in zip(texts, ys):
+                # axes fraction (not figure): stays in place when savefig crops the figure
+                t.set_position(tuple(ax.transAxes.inverted().transform((x_text, y))))
+                labels.append(t)
+            for x, y, px, py, _ in mine:
+                ax.plot([x], [y], marker="o", markersize=1.8, color="#111111", zorder=5)
+    fig.canvas.draw()
+    tl = ax.transData.transform([(xmin, ymin), (xmax, ymax)])
+    from matplotlib.transforms import Bbox
+
+    fig.rapport_boxes = {
+        "labels": [_text_box(t, renderer) for t in labels],
+        "legend": legend.get_window_extent(renderer),
+        "territory": Bbox(tl),
+        "figure": fig.bbox,
+    }
     return fig

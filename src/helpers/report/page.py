@@ -140,16 +140,17 @@ class Page:
         plt.close(fig)
         data = base64.b64encode(buf.getvalue()).decode("ascii")
         self._show(
-            f'<figure class="figure" id="{id}" data-kind="figure">'
+            f'<figure class="figure" id="{id}" data-kind="figure" tabindex="0">'
             f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt, quote=True)}"/>'
             f'<figcaption><span class="numero">Figure</span> <span class="titre">{html.escape(titre)}</span>'
             f'{MARK_HTML if illustratif else ""}<span class="source">{html.escape(source)}</span></figcaption></figure>')
 
     def tableau(self, df: pd.DataFrame, id: str, titre: str, source: str, resume: str,
                 row_header: bool = True, numeric: list[str] | None = None, total: bool = False,
-                illustratif: bool = False) -> None:
+                illustratif: bool = False, note: str = "") -> None:
         """A data table: `df` holds formatted strings; `resume` is its text summary (accessible
-        description, like a figure's alt text)."""
+        description, like a figure's alt text); `total`: the last row is a total; `note`: what the
+        reader needs to read it (e.g. how its total relates to a headline figure)."""
         _require("Tableau", id, titre=titre, source=source, resume=resume)
         self._unique(id)
         illustratif = illustratif or self.illustrative
@@ -169,12 +170,13 @@ class Page:
             tr_cls = ' class="total"' if total and i == len(df) - 1 else ""
             body.append(f"<tr{tr_cls}>{''.join(cells)}</tr>")
         self._show(
-            f'<figure class="tableau" id="{id}" data-kind="tableau">'
+            f'<figure class="tableau" id="{id}" data-kind="tableau" tabindex="0">'
             f'<table aria-describedby="{id}-resume"><caption><span class="numero">Tableau</span> '
             f'<span class="titre">{html.escape(titre)}</span>{MARK_HTML if illustratif else ""}</caption>'
             f'<thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
             f'<p class="source">{html.escape(source)}</p>'
-            f'<p class="resume" id="{id}-resume">{html.escape(resume)}</p></figure>')
+            + (f'<p class="note">{html.escape(note)}</p>' if note else "")
+            + f'<p class="resume" id="{id}-resume">{html.escape(resume)}</p></figure>')
 
     def lien(self, url: str, texte: str) -> None:
         self._show(f'<p class="lien-externe"><a href="{html.escape(url, quote=True)}">{html.escape(texte)}</a>'

@@ -1,0 +1,68 @@
+"""Maps that read: on every map the chapters build, no two labels overlap, no label runs off the
+figure, and the legend never covers the territory (boxes recorded by charts.choropleth)."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pytest
+
+from helpers.chapters import ctg, portrait
+from helpers.chapters.context import open_chapter
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _public_registers(tmp: Path) -> Path:
+    """A copy of the CTG registers whose rows are all public (the CTG status map is never drawn
+    from illustrative rows)."""
+    folder = tmp / "registers" / "17"
+    shutil.copytree(ROOT / "data" / "registers" / "17", folder)
+    for f in folder.glob("*.csv"):
+        lines = f.read_text(encoding="utf-8").splitlines()
+        i = lines[0].split(";").index("source")
+        rows = [r.split(";") for r in lines[1:]]
+        f.write_text("\n".join([lines[0]] + [";".join(r[:i] + ["public : test"] + r[i + 1:]) for r in rows]) + "\n",
+                     encoding="utf-8")
+    return folder.parent
+
+
+@pytest.fixture(scope="module")
+def maps(tmp_path_factory) -> dict:
+    p = open_chapter("portrait", 2023)
+    c = open_chapter("ctg", 2023)
+    c_public = open_chapter("ctg", 2023, overrides={"registers_dir": str(_public_registers(tmp_path_factory.mktemp("r")))})
+    built = {"carte-epci": portrait.carte_epci(p), "carte-communes": portrait.carte_communes(p),
+             "carte-petite-enfance": ctg.carte_petite_enfance(c), "carte-ctg": ctg.carte_statut(c_public)}
+    yield {k: v[0] for k, v in built.items() if v is not None}
+    for fig in plt.get_fignums():
+        plt.close(fig)
+
+
+def test_every_map_is_built(maps):
+    assert set(maps) == {"carte-epci", "carte-communes", "carte-petite-enfance", "carte-ctg"}
+
+
+@pytest.mark.parametrize("name", ["carte-epci", "carte-communes", "carte-petite-enfance", "carte-ctg"])
+def test_labels_and_legend_never_collide(maps, name):
+    boxes = maps[name].rapport_boxes
+    labels, legend, territory, figure = boxes["labels"], boxes["legend"], boxes["territory"], boxes["figure"]
+    assert len(labels) >= 10, "every EPCI is named on the map"
+    for i, a in enumerate(labels):
+        for b in labels[i + 1:]:
+            assert not a.overlaps(b), f"{name} : deux étiquettes se chevauchent ({a.bounds}, {b.bounds})"
+        assert not a.overlaps(legend), f"{name} : une étiquette couvre la légende"
+        assert figure.x0 <= a.x0 and a.x1 <= figure.x1 and figure.y0 <= a.y0 and a.y1 <= figure.y1, \
+            f"{name} : une étiquette sort de la figure"
+    assert not legend.overlaps(territory), f"{name} : la légende couvre le territoire"
+    assert figure.x0 <= legend.x0 and legend.x1 <= figure.x1 and figure.y0 <= legend.y0
+
+
+@pytest.mark.parametrize("name", ["carte-epci", "carte-communes", "carte-petite-enfance", "carte-ctg"])
+def test_map_fills_the_text_width(maps, name):
+    """The labels or the legend use the width beside the territory: no narrow map in a wide box."""
+    boxes = maps[name].rapport_boxes
+    drawn = [boxes["territory"], boxes["legend"], *boxes["labels"]]
+    left, right = min(b.x0 for b in drawn), max(b.x1 for b in drawn)
+    assert right - left >= 0.85 * boxes["figure"].width
