@@ -10,7 +10,7 @@
 (d) rebuild after one register file changed (the cooperation posts), and which chapters ran again;
 (e) 5 years (2020-2024) in one batch, cold;
 (f) loading and checking a national-size s_ben_com_f export: benchmarks/gros_export.py, if present;
-(g) territorial portraits: not built yet.
+(g) territorial portraits: rapport territoires for the 13 EPCI, one run.
 Medians of the runs; every command is a fresh process, as a user runs it. Registers are copied to a
 temporary folder (--set registers_dir=…): the project's data are never modified.
 """
@@ -182,7 +182,11 @@ def main() -> int:
         else:
             rows.append(("(f) chargement et contrôle d’un export s_ben_com_f de taille nationale", "—",
                          "benchmarks/gros_export.py absent : mesure sautée"))
-        rows.append(("(g) portraits territoriaux", "—", "pas encore construits : rien à mesurer"))
+        # (g) the portraits of the 13 EPCI (rapport territoires), one run: the longest measure
+        tg = timed([str(RAPPORT), "-q", "territoires", "--year", YEAR, "--out", str(tmp / "g")], env=env())
+        n = len(list((tmp / "g").glob("*.pdf"))) - 1  # without the combined PDF
+        rows.append(("(g) portraits des EPCI (rapport territoires), à froid", f"{fr(tg)} s",
+                     f"{n} portraits HTML et PDF, index et PDF combiné ; {fr(tg / max(n, 1))} s par portrait ; 1 essai"))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     load_after = os.getloadavg()
