@@ -455,7 +455,7 @@ class Report:
 
 
 def _chapter_key(r: Report, chapter: str, files: list) -> str:
-    return cache.chapter_key(chapter, config.NOTEBOOKS_DIR / registry.spec(chapter).notebook, KERNEL,
+    return cache.chapter_key(chapter, config.NOTEBOOKS_DIR / registry.notebook(chapter), KERNEL,
                              r.resolved.params.to_jsonable(), r.parameters,
                              [Path(f) for f in files], r.fingerprints, _chapter_folders(chapter, r.resolved.params))
 

@@ -44,11 +44,24 @@ def modules() -> dict[str, ModuleType]:
             raise TypeError(f"helpers.chapters.{name} must declare SPEC = ChapterSpec(...)")
         if spec.key != name:
             raise ValueError(f"helpers.chapters.{name}: SPEC.key must be {name!r}")
+        if spec.notebook != notebook(name):
+            raise ValueError(f"helpers.chapters.{name}: SPEC.notebook {spec.notebook!r} is not {notebook(name)!r}")
         unknown = set(spec.reads) - set(INPUTS)
         if unknown:
             raise ValueError(f"chapter {spec.key}: unknown inputs {sorted(unknown)}")
         out[spec.key] = mod
     return out
+
+
+def notebook(key: str) -> str:
+    """The chapter's notebook file name, found by its key (`NN_<key>.ipynb`) without importing the chapter's
+    module (pandas, geopandas, matplotlib): an unchanged build stays under a second. SPEC.notebook must agree."""
+    from helpers import config
+
+    hits = sorted(p.name for p in config.NOTEBOOKS_DIR.glob(f"[0-9][0-9]_{key}.ipynb"))
+    if len(hits) != 1:
+        raise ValueError(f"chapter {key}: expected one notebook notebooks/NN_{key}.ipynb, found {hits}")
+    return hits[0]
 
 
 def keys() -> list[str]:
