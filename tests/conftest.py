@@ -49,3 +49,16 @@ def tree(path: Path) -> dict[str, str]:
             else:
                 out[rel] = hashlib.sha256(p.read_bytes()).hexdigest()
     return out
+
+
+def kernel_processes(tmpdir: Path) -> list[int]:
+    """Processes whose command line names `tmpdir` (a kernel is started with -f <tmpdir>/…/k….json)."""
+    pids = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                if str(tmpdir).encode() in (d / "cmdline").read_bytes():
+                    pids.append(int(d.name))
+            except OSError:
+                pass
+    return pids

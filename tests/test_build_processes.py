@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import FAST, tree
+from conftest import FAST, kernel_processes, tree
 
 from helpers import cli, config
 
@@ -41,17 +41,6 @@ def leftovers(tmpdir: Path) -> list[str]:
     return found
 
 
-def kernel_processes(tmpdir: Path) -> list[int]:
-    """Processes whose command line names `tmpdir` (a kernel is started with -f <tmpdir>/…/k….json)."""
-    pids = []
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            try:
-                if str(tmpdir).encode() in (d / "cmdline").read_bytes():
-                    pids.append(int(d.name))
-            except OSError:
-                pass
-    return pids
 
 
 @pytest.fixture

@@ -51,7 +51,7 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
-from conftest import FAST, tree
+from conftest import FAST, kernel_processes, tree
 
 from helpers import build as build_mod
 from helpers import cli, config, sortie
@@ -526,17 +526,6 @@ def test_full_disk_while_a_chapter_is_written(tiny_disk, tmp_path, monkeypatch, 
 
 # --- real kernels (e2e): a killed kernel, two builds racing for one output --------------------------------
 
-def _kernel_processes(tmpdir: Path) -> list[int]:
-    """Processes whose command line names `tmpdir` (a kernel is started with -f <tmpdir>/…/k….json)."""
-    pids = []
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            try:
-                if str(tmpdir).encode() in (d / "cmdline").read_bytes():
-                    pids.append(int(d.name))
-            except OSError:
-                pass
-    return pids
 
 
 def _start(out: Path, tmpdir: Path, *extra: str) -> subprocess.Popen:
@@ -564,7 +553,7 @@ def test_killed_kernel_fails_the_chapter_and_publishes_nothing(tmp_path, short_t
     before, notebooks, target = tree(out.parent), tree(config.NOTEBOOKS_DIR), os.readlink(out)
     proc = _start(out, short_tmp)
     deadline = time.monotonic() + 120
-    while not (list(short_tmp.glob("rapport-noyaux-*/k*-ipc-*")) and _kernel_processes(short_tmp)):
+    while not (list(short_tmp.glob("rapport-noyaux-*/k*-ipc-*")) and kernel_processes(short_tmp)):
         assert proc.poll() is None, proc.communicate()
         assert time.monotonic() < deadline, "le noyau n’a pas démarré"
         time.sleep(0.05)
@@ -573,7 +562,7 @@ def test_killed_kernel_fails_the_chapter_and_publishes_nothing(tmp_path, short_t
         assert proc.poll() is None, proc.communicate()  # Papermill saves the notebook as each cell starts
         assert time.monotonic() < deadline, "aucune cellule exécutée"
         time.sleep(0.01)
-    for pid in _kernel_processes(short_tmp):
+    for pid in kernel_processes(short_tmp):
         os.kill(pid, signal.SIGKILL)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 1, err
@@ -588,7 +577,7 @@ def test_killed_kernel_fails_the_chapter_and_publishes_nothing(tmp_path, short_t
         assert '"execution_count": 1' in partial
     assert os.readlink(out) == target and (out / "rapport-2023.html").read_text(encoding="utf-8") == \
         "<p>rapport publié</p>"
-    assert os.listdir(short_tmp) == [] and _kernel_processes(short_tmp) == []
+    assert os.listdir(short_tmp) == [] and kernel_processes(short_tmp) == []
     assert tree(config.NOTEBOOKS_DIR) == notebooks
 
 
@@ -608,5 +597,5 @@ def test_two_builds_racing_for_one_output_leave_one_whole_report(tmp_path, short
     names = [n for n in os.listdir(out.parent) if n != ".cache"]  # the build's cache is not a leftover
     assert not [n for n in names if ".partiel-" in n or ".lien-" in n], names
     assert os.readlink(out) in names and len(names) <= 3, names  # the link, the report, the one it replaced
-    assert os.listdir(short_tmp) == [] and _kernel_processes(short_tmp) == []
+    assert os.listdir(short_tmp) == [] and kernel_processes(short_tmp) == []
     assert tree(config.NOTEBOOKS_DIR) == notebooks

@@ -374,10 +374,6 @@ def _inputs(resolved: Resolved, params_file: Path | None) -> list[tuple[str, Pat
             ("fichier de paramètres (--params)", Path(params_file) if params_file else None)]
 
 
-# Registers each chapter reads (keys of helpers.data.registers.FILES): the CTG chapter reads only the conventions,
-# the cooperation chapter the posts and the network's meetings, so that a changed posts register re-runs the
-# cooperation chapter alone. (check() still loads and checks all three for both.)
-REGISTERS_READ = {"ctg": ("ctg",), "cooperation": ("postes", "reunions")}
 
 
 def chapter_inputs(chapter: str, ctx: Context) -> list[Path]:
@@ -399,7 +395,8 @@ def chapter_inputs(chapter: str, ctx: Context) -> list[Path]:
     if ctx.cafdata is not None:
         files += ctx.cafdata.files
     if ctx.registers is not None:
-        wanted = {FILES[k] for k in REGISTERS_READ.get(chapter, tuple(FILES))}
+        # the registers the chapter's notebook reads (its SPEC): a changed posts register re-runs cooperation alone
+        wanted = {FILES[k] for k in (registry.spec(chapter).registers or tuple(FILES))}
         files += [f for f in ctx.registers.files if Path(f).name in wanted]
     return sorted({Path(f).resolve() for f in files})
 

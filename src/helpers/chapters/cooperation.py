@@ -12,7 +12,7 @@ from helpers.report.page import marque
 
 SPEC = ChapterSpec(
     key="cooperation", notebook="03_cooperation.ipynb", title="coopération territoriale",
-    reads=("registers",),
+    reads=("registers",), registers=("postes", "reunions"),
     labels={"professionnels_cooperation": ("Professionnels de la coopération", "nombre"),
             "etp_cooperation": ("ETP de coopération", "etp"),
             "financement_caf_cooperation": ("Financement Caf des postes de coopération", "euros"),

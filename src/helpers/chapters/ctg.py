@@ -13,7 +13,7 @@ from helpers.report.page import marque, ref
 
 SPEC = ChapterSpec(
     key="ctg", notebook="02_ctg.ipynb", title="conventions territoriales globales",
-    reads=("registers", "childcare"),
+    reads=("registers", "childcare"), registers=("ctg",),
     labels={"epci_couverts_ctg": ("EPCI couverts par une CTG", "nombre"),
             "part_habitants_couverts_ctg": ("Part des habitants couverts par une CTG", "part"),
             "ctg_signees_annee": ("CTG signées dans l’année", "nombre")})

@@ -32,6 +32,7 @@ class ChapterSpec:
     reads: tuple[str, ...]  # among INPUTS; the reference tables and the boundaries are always read
     labels: dict[str, tuple[str, str]] = field(default_factory=dict)  # kept value -> (label, kind) for Annexe 2
     title: str = ""  # short name for the command line's help
+    registers: tuple[str, ...] | None = None  # registers (keys of data.registers.FILES) its notebook reads; None: all
 
 
 @cache
