@@ -7,7 +7,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 
-from helpers.chapters import ctg, portrait
+from helpers import lineage
+from helpers.chapters import cooperation, ctg, portrait
 from helpers.chapters.context import open_chapter
 from helpers.report import charts
 
@@ -66,7 +67,77 @@ def test_long_timeline_thins_its_year_labels():
     plt.close(fig)
 
 
+def _source(ctx, obj) -> str:
+    return lineage.phrase(lineage.of(obj), ctx.p.caf_name)
+
+
 def test_sources_name_only_what_the_figure_reads(ctx_ctg):
-    assert "DGCL" not in ctg.source(ctx_ctg), "la frise et les thématiques ne lisent aucune population"
-    assert "DGCL, populations légales" in ctg.source(ctx_ctg, populations=True)
-    assert "IGN" in ctg.source(ctx_ctg, contours=True) and "DGCL" not in ctg.source(ctx_ctg, contours=True)
+    """The source line is written from what the figure was computed from (not typed)."""
+    frise, _ = ctg.frise(ctx_ctg)
+    themes, _ = ctg.tableau_thematiques(ctx_ctg)
+    statut, _ = ctg.tableau_statut(ctx_ctg)
+    for obj in (frise, themes):
+        text = _source(ctx_ctg, obj)
+        assert "registre des conventions territoriales globales" in text
+        assert "DGCL" not in text and "IGN" not in text, "la frise et les thématiques ne lisent aucune population"
+    assert "DGCL, populations légales des EPCI en vigueur en 2023" in _source(ctx_ctg, statut)
+    pe, _ = ctg.tableau_petite_enfance(ctx_ctg)
+    text = _source(ctx_ctg, pe)
+    assert "petite enfance 2023" in text and "registre" not in text and "DGCL" not in text
+    carte = ctg.carte_petite_enfance(ctx_ctg)
+    assert carte is not None and "IGN, Admin Express, contours des EPCI" in _source(ctx_ctg, carte[0])
+    plt.close(frise)
+    plt.close(carte[0])
+
+
+def test_portrait_sources_follow_the_data_read(ctx_portrait):
+    fig, _ = portrait.figure_evolution(ctx_portrait)
+    years = sorted(int(y) for y in portrait.evolution(ctx_portrait).annee)
+    assert f"s_ben_com_f, décembre {years[0]} à décembre {years[-1]}" in _source(ctx_portrait, fig)
+    assert "DGCL" not in _source(ctx_portrait, fig) and "IGN" not in _source(ctx_portrait, fig)
+    table, _, _ = portrait.tableau_epci(ctx_portrait)
+    text = _source(ctx_portrait, table)
+    assert text.startswith("Sources : Cnaf, Cafdata s_ben_com_f, décembre 2023 ; DGCL, populations légales des EPCI "
+                           "en vigueur en 2023"), text
+    assert text.endswith(f"traitement {ctx_portrait.p.caf_name}.")
+    carte, _ = portrait.carte_communes(ctx_portrait)
+    text = _source(ctx_portrait, carte)
+    assert "IGN, Admin Express, contours des communes et des EPCI" in text
+    assert "populations municipales des communes" in text
+    af, _ = portrait.figure_af_cf(ctx_portrait)
+    assert "af_" in _source(ctx_portrait, af).lower() or "AF" in _source(ctx_portrait, af)
+    for f in (fig, carte, af):
+        plt.close(f)
+
+
+def test_cooperation_table_cites_the_populations_it_divides_by():
+    ctx = open_chapter("cooperation", 2023)
+    types, _ = cooperation.tableau_types(ctx)
+    by_epci, _ = cooperation.tableau_epci(ctx)
+    meetings, _ = cooperation.tableau_reunions(ctx)
+    assert _source(ctx, types) == (f"Source : Caf, registre des postes de coopération au {ctx.date_obs} "
+                                   f"(données illustratives) ; traitement {ctx.p.caf_name}.")
+    assert "DGCL, populations légales des EPCI" in _source(ctx, by_epci)  # ETP pour 10 000 habitants
+    assert "rencontres du réseau" in _source(ctx, meetings) and "postes" not in _source(ctx, meetings)
+
+
+def test_a_read_added_to_a_figure_shows_in_its_source(ctx_portrait):
+    """Not typed: a function that also reads the outlines gets them in its source line."""
+    @lineage.sourced
+    def figure(ctx):
+        fig, alt = portrait.figure_evolution(ctx)
+        ctx.geo.epci()
+        return fig, alt
+
+    fig, _ = figure(ctx_portrait)
+    assert "IGN, Admin Express, contours des EPCI" in _source(ctx_portrait, fig)
+    plt.close(fig)
+
+
+def test_a_figure_without_lineage_is_refused():
+    from helpers.report.page import FigureError, Page
+
+    fig, _ = plt.subplots()
+    with pytest.raises(FigureError, match="source inconnue"):
+        Page("essai").figure(fig, id="fig-x", titre="Titre", alt="Texte")
+    plt.close(fig)

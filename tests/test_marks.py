@@ -6,7 +6,10 @@ import re
 import matplotlib.pyplot as plt
 from PIL import Image
 
+from helpers import lineage
 from helpers.report import page as page_mod
+
+READ = lineage.lu("cafdata", "Cnaf, Cafdata", "s_ben_com_f", 2023)
 
 
 def _png(html: str) -> Image.Image:
@@ -19,7 +22,7 @@ def _figure_html(monkeypatch, illustratif: bool) -> str:
     monkeypatch.setattr(page_mod.Page, "_show", lambda self, markup: shown.append(markup))
     fig, ax = plt.subplots(figsize=(4, 2))
     ax.bar([1, 2], [3, 4])
-    page_mod.Page("test").figure(fig, id="fig-x", titre="Titre", source="Source", alt="Texte", illustratif=illustratif)
+    page_mod.Page("test").figure(lineage.attach(fig, [READ]), id="fig-x", titre="Titre", alt="Texte", illustratif=illustratif)
     return shown[0]
 
 

@@ -2,9 +2,12 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 
+from helpers import lineage
 from helpers.errors import RapportError
 from helpers.report import page as pg
 from helpers.report.assemble import Chapter, Meta, assemble
+
+READ = lineage.lu("cafdata", "Cnaf, Cafdata", "s_ben_com_f", 2023)
 
 
 def shown(monkeypatch):
@@ -16,9 +19,12 @@ def shown(monkeypatch):
 @pytest.mark.parametrize("missing", ["titre", "source", "alt"])
 def test_figure_without_caption_source_or_alt_fails_naming_it(monkeypatch, missing):
     shown(monkeypatch)
-    fields = {"titre": "Titre", "source": "Source : test.", "alt": "Une barre de 3."}
-    fields[missing] = " "
+    fields = {"titre": "Titre", "alt": "Une barre de 3."}
+    if missing in fields:
+        fields[missing] = " "
     fig, ax = plt.subplots()
+    if missing != "source":  # a figure whose reads are unknown has no source line
+        lineage.attach(fig, [READ])
     with pytest.raises(pg.FigureError) as e:
         pg.Page("portrait").figure(fig, id="fig-essai", **fields)
     assert "« fig-essai »" in str(e.value) and missing in str(e.value)
@@ -27,21 +33,21 @@ def test_figure_without_caption_source_or_alt_fails_naming_it(monkeypatch, missi
 def test_table_has_header_cells_caption_source_and_summary(monkeypatch):
     out = shown(monkeypatch)
     df = pd.DataFrame({"EPCI": ["CA A", "CC B"], "Foyers": ["1\u202f000", "500"]})
-    pg.Page("portrait").tableau(df, id="tab-essai", titre="Essai", source="Source : test.", resume="Deux lignes.")
+    pg.Page("portrait").tableau(lineage.attach(df, [READ]), id="tab-essai", titre="Essai", resume="Deux lignes.")
     html = out[0]
     assert '<th scope="col"' in html and '<th scope="row"' in html
-    assert "<caption>" in html and "Source : test." in html and "Deux lignes." in html
+    assert "<caption>" in html and "Source : Cnaf, Cafdata s_ben_com_f, décembre 2023 ; traitement Caf." in html and "Deux lignes." in html
     with pytest.raises(pg.FigureError):
-        pg.Page("portrait").tableau(df, id="tab-2", titre="Essai", source="", resume="x")
+        pg.Page("portrait").tableau(lineage.attach(df, [READ]), id="tab-2", titre="", resume="x")
 
 
 def test_duplicate_id_in_chapter_fails(monkeypatch):
     shown(monkeypatch)
     p = pg.Page("ctg")
     df = pd.DataFrame({"a": ["1"]})
-    p.tableau(df, id="tab-x", titre="t", source="s", resume="r")
+    p.tableau(lineage.attach(df, [READ]), id="tab-x", titre="t", resume="r")
     with pytest.raises(pg.FigureError):
-        p.tableau(df, id="tab-x", titre="t", source="s", resume="r")
+        p.tableau(lineage.attach(df, [READ]), id="tab-x", titre="t", resume="r")
 
 
 def test_text_values_are_filled_and_missing_ones_refused():

@@ -108,3 +108,11 @@ def pluriel(n, singulier: str, pluriel_: str | None = None) -> str:
     """`1 convention`, `5 conventions` (French: plural from 2)."""
     word = singulier if abs(float(n)) < 2 else (pluriel_ or singulier + "s")
     return f"{nombre(n)} {word}"
+
+
+def liste(items: list[str]) -> str:
+    """« a », « a et b », « a, b et c »."""
+    items = [str(i) for i in items]
+    if len(items) <= 1:
+        return "".join(items)
+    return f"{', '.join(items[:-1])} et {items[-1]}"

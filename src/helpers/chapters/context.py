@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from helpers import fmt
+from helpers import fmt, lineage
 from helpers.data.cafdata import CafData, load_cafdata
 from helpers.data.geo import Geo, load_geo
 from helpers.data.reference import Reference, load_reference
@@ -72,8 +72,6 @@ class Context:
         return {"annee": str(self.year), "annee_precedente": str(self.year - 1), "date_obs": self.date_obs,
                 "caf": self.p.caf_name, "departement": self.p.departement}
 
-    def source(self, what: str) -> str:
-        return f"Source : {what} ; traitement {self.p.caf_name}."
 
 
 def registers_folder(p: Parametres) -> Path:
@@ -83,7 +81,8 @@ def registers_folder(p: Parametres) -> Path:
 def once(fn):
     """A chapter's computation done once per context: the text, the key figures, the figures, the
     tables, their alt texts and Annexe 2 then read the same result instead of computing it again.
-    Callers get a shallow copy of a dict or a data frame, so they may add to it freely."""
+    Callers get a shallow copy of a dict or a data frame, so they may add to it freely. What the
+    computation read is remembered with it and recorded again at each use (source lines)."""
     import copy
     import functools
 
@@ -91,8 +90,11 @@ def once(fn):
     def wrapper(ctx: "Context", *args):
         key = (fn.__module__, fn.__qualname__, args)
         if key not in ctx._memo:
-            ctx._memo[key] = fn(ctx, *args)
-        value = ctx._memo[key]
+            with lineage.recording() as reads:
+                result = fn(ctx, *args)
+            ctx._memo[key] = (result, frozenset(reads))
+        value, reads = ctx._memo[key]
+        lineage.record(*reads)  # what the result was computed from, for the source lines of its users
         return copy.copy(value) if isinstance(value, (dict, list)) or hasattr(value, "iloc") else value
 
     return wrapper
@@ -110,7 +112,7 @@ def no_cafdata(p: Parametres) -> DataError:
 
 def load_for(chapter: str, p: Parametres, resolved: Resolved) -> Context:
     ref = load_reference(p.reference_dir, p.departement, p.geo_dir)
-    ctx = Context(chapter, resolved, ref, page=Page(chapter))
+    ctx = Context(chapter, resolved, ref, page=Page(chapter, caf=p.caf_name))
     try:
         ctx.geo = load_geo(p.geo_dir, p.departement)
         ctx.geo_problems = ctx.geo.validate() if ctx.geo is not None else []
@@ -137,6 +139,7 @@ def load_for(chapter: str, p: Parametres, resolved: Resolved) -> Context:
         folder = registers_folder(p)
         if folder.is_dir():
             ctx.registers = load_registers(folder, ref.sirens() if ref.known else None)
+            ctx.registers.periode = f"au {ctx.date_obs}"
     if "childcare" in reads:
         ctx.childcare = load_childcare(p.opendata_dep_dir)
     return ctx
@@ -169,7 +172,8 @@ def _load_prepared(path: str, chapter: str, resolved: Resolved) -> Context | Non
     if not isinstance(ctx, Context) or ctx.chapter != chapter or ctx.resolved.params != resolved.params:
         return None
     ctx.resolved = resolved
-    ctx.page = Page(chapter, illustrative=bool(ctx.cafdata is not None and ctx.cafdata.illustrative))
+    ctx.page = Page(chapter, illustrative=bool(ctx.cafdata is not None and ctx.cafdata.illustrative),
+                    caf=resolved.params.caf_name)
     return ctx
 
 

@@ -7,6 +7,7 @@ from helpers import fmt
 from helpers.chapters.context import Context, once
 from helpers.chapters.registry import ChapterSpec
 from helpers.indicators import cooperation as ind
+from helpers.lineage import sourced
 from helpers.report import charts
 from helpers.report.page import marque
 
@@ -41,11 +42,6 @@ def reunions_illustratives(ctx: Context) -> bool:
 def annee(ctx: Context, year: int | None = None) -> ind.CoopYear:
     """The cooperation figures at 31 December of the report's year (or of `year`), computed once."""
     return ind.coop_year(ctx.registers, ctx.reference, ctx.year if year is None else year)
-
-
-def source(ctx: Context) -> str:
-    demo = " (lignes illustratives comprises)" if ctx.registers.illustrative["postes"] else ""
-    return ctx.source(f"registre des postes de coopération de la Caf au {ctx.date_obs}{demo}")
 
 
 @once
@@ -110,6 +106,7 @@ def kept_values(ctx: Context) -> dict[str, float]:
             "reunions_reseau_elus": k.meetings_with_managers_and_elected}
 
 
+@sourced
 def tableau_types(ctx: Context):
     k = annee(ctx)
     t = k.by_type
@@ -129,6 +126,7 @@ def tableau_types(ctx: Context):
     return out, resume
 
 
+@sourced
 def figure_epci(ctx: Context):
     """ETP per 10 000 inhabitants by EPCI, ranked; None from illustrative rows (never a ranking)."""
     if illustratif(ctx):
@@ -142,6 +140,7 @@ def figure_epci(ctx: Context):
     return fig, alt
 
 
+@sourced
 def tableau_epci(ctx: Context):
     k = annee(ctx)
     b = k.by_epci
@@ -159,9 +158,9 @@ def tableau_epci(ctx: Context):
     return out, resume
 
 
+@sourced
 def tableau_reunions(ctx: Context):
-    k = annee(ctx)
-    m = k.meetings
+    m = ind.meetings(ctx.registers, ctx.year)  # the meetings register alone, not the posts
     if m.empty:
         return None
     out = pd.DataFrame({

@@ -7,6 +7,7 @@ from helpers import fmt
 from helpers.chapters.context import Context, once
 from helpers.chapters.registry import ChapterSpec
 from helpers.indicators import ctg as ind
+from helpers.lineage import sourced
 from helpers.params import departement_row
 from helpers.report import charts
 from helpers.report.page import marque, ref
@@ -54,18 +55,6 @@ def illustratif(ctx: Context) -> bool:
 def annee(ctx: Context, year: int | None = None) -> ind.CtgYear:
     """The CTG figures at 31 December of the report's year (or of `year`), computed once."""
     return ind.ctg_year(ctx.registers, ctx.reference, ctx.year if year is None else year)
-
-
-def source(ctx: Context, populations: bool = False, contours: bool = False) -> str:
-    """The source line of a figure or table: the register, plus only what it also reads (the EPCI
-    populations, the outlines)."""
-    demo = " (lignes illustratives comprises)" if ctx.registers.illustrative["ctg"] else ""
-    parts = [f"registre des CTG de la Caf au {ctx.date_obs}{demo}"]
-    if populations:
-        parts.append(f"DGCL, populations légales en vigueur en {ctx.reference.epci_year(ctx.year)[1]}")
-    if contours:
-        parts.append("contours : IGN Admin Express")
-    return ctx.source(" ; ".join(parts))
 
 
 @once
@@ -122,7 +111,7 @@ def lignes_publiques(ctx: Context) -> dict[str, str]:
     """The EPCI whose conventions in the register rest on public sources (not illustrative rows)."""
     ctg = ctx.registers.ctg
     public = ctg[~ctg.source.str.strip().str.lower().str.startswith("illustratif")]
-    names = dict(zip(ctx.reference.epci_year(ctx.year)[0].siren, ctx.reference.epci_year(ctx.year)[0].nom))
+    names = dict(zip(ctx.reference.epci_names(ctx.year).siren, ctx.reference.epci_names(ctx.year).nom))
     listed = [names.get(s, s) for s in dict.fromkeys(public.siren_epci)]
     return {"publiques": enumeration(listed, de=True) if listed else "d’aucun EPCI"}
 
@@ -157,9 +146,10 @@ def illustrative_keys(ctx: Context) -> set[str]:
     return set(kept_values(ctx)) if illustratif(ctx) else set()
 
 
+@sourced
 def tableau_statut(ctx: Context):
     c = annee(ctx)
-    st = c.status
+    st, _ = c.with_populations()
     out = pd.DataFrame({
         "EPCI": st.nom,
         "Statut au " + ctx.date_obs: st.statut,
@@ -172,6 +162,7 @@ def tableau_statut(ctx: Context):
     return out, resume
 
 
+@sourced
 def carte_statut(ctx: Context):
     """The EPCI coloured by status; never drawn from a register holding illustrative rows (the
     table says the same, with its mark)."""
@@ -188,9 +179,10 @@ def carte_statut(ctx: Context):
     return fig, alt
 
 
+@sourced
 def frise(ctx: Context):
     ctg = ctx.registers.ctg[ctx.registers.ctg.date_signature <= ind.end_of_year(ctx.year)]
-    names = dict(zip(ctx.reference.epci_year(ctx.year)[0].siren, ctx.reference.epci_year(ctx.year)[0].nom))
+    names = dict(zip(ctx.reference.epci_names(ctx.year).siren, ctx.reference.epci_names(ctx.year).nom))
     fig = charts.timeline(ctg, names, ctx.year)
     first = ctg.date_signature.min()
     alt = (f"Frise des {len(ctg)} conventions signées jusqu’au {ctx.date_obs}, la première le "
@@ -198,6 +190,7 @@ def frise(ctx: Context):
     return fig, alt
 
 
+@sourced
 def tableau_thematiques(ctx: Context):
     """Themes of the CTG in force, one row per EPCI, with a last row counting the CTG per theme."""
     from helpers.data.registers import THEMES
@@ -230,7 +223,7 @@ def petite_enfance_disponible(ctx: Context) -> bool:
 @once
 def _petite_enfance(ctx: Context) -> pd.DataFrame:
     c = ctx.childcare
-    epci, _ = ctx.reference.epci_year(ctx.year)
+    epci = ctx.reference.epci_names(ctx.year)
     df = epci[["siren", "nom"]].merge(c.level("epci").rename(columns={"code": "siren", "nom": "nom_source"}),
                                       on="siren", how="left")
     return df.sort_values("txcouv", ascending=False).reset_index(drop=True)
@@ -262,11 +255,7 @@ def _region_name(ctx: Context, region: pd.DataFrame) -> str:
     return name if isinstance(name, str) and name else f"la région {region.code.iloc[0]}"
 
 
-def source_petite_enfance(ctx: Context) -> str:
-    return ctx.source(f"Cnaf, Cafdata, taux de couverture global petite enfance {ctx.childcare.year} "
-                      "(txcouv_pe_epci, txcouv_pe_nat)")
-
-
+@sourced
 def tableau_petite_enfance(ctx: Context):
     c = ctx.childcare
     df = _petite_enfance(ctx)
@@ -280,7 +269,7 @@ def tableau_petite_enfance(ctx: Context):
     region = c.level("region")
     row = departement_row(ctx.p.departement, ctx.p.reference_dir)
     refs = [(row["nom"] if row else f"Département {ctx.p.departement}",
-             c.frame[(c.frame.niveau == "departement") & (c.frame.code == ctx.p.departement)])]
+             c.level("departement").loc[lambda f: f.code == ctx.p.departement])]
     if not region.empty:
         refs.append((_region_name(ctx, region), region))
     refs.append(("France", c.level("france")))
@@ -296,6 +285,7 @@ def tableau_petite_enfance(ctx: Context):
     return out, resume
 
 
+@sourced
 def carte_petite_enfance(ctx: Context):
     if ctx.geo is None or ctx.geo.epci() is None:
         return None

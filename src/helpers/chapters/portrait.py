@@ -7,8 +7,9 @@ from helpers import fmt
 from helpers.chapters.context import Context, once
 from helpers.chapters.registry import ChapterSpec
 from helpers.data import series as ind_series
-from helpers.data.cafdata import communes_year
+from helpers.data.cafdata import communes_year, totals
 from helpers.indicators import portrait as ind
+from helpers.lineage import sourced
 from helpers.params import departement_row
 from helpers.report import charts
 from helpers.report.page import marque
@@ -41,20 +42,6 @@ def annee(ctx: Context) -> ind.PortraitYear:
     y = ind.portrait_year(ctx.cafdata, ctx.reference, ctx.year)
     assert y is not None  # checked when the context was opened
     return y
-
-
-def source_cafdata(ctx: Context, datasets: str | None = None, periode: str | None = None) -> str:
-    """Source line; by default the dataset the département totals come from, December of the year."""
-    d = ctx.cafdata
-    names = datasets or annee(ctx).totals.source
-    demo = " (jeu de démonstration, chiffres illustratifs)" if d.illustrative else ""
-    return ctx.source(f"Cnaf, Cafdata {names}, {periode or f'décembre {ctx.year}'}{demo}")
-
-
-def source_evolution(ctx: Context) -> str:
-    df = evolution(ctx)
-    names = ", ".join(sorted(df.source.unique()))
-    return source_cafdata(ctx, names, f"décembre {int(df.annee.min())} à décembre {int(df.annee.max())}")
 
 
 @once
@@ -170,6 +157,7 @@ def gap_notes(ctx: Context) -> dict[str, str]:
     return out
 
 
+@sourced
 def figure_evolution(ctx: Context):
     return evolution_figure(evolution(ctx), ctx.year)
 
@@ -184,6 +172,7 @@ def evolution_figure(df, year: int):
     return fig, alt
 
 
+@sourced
 def tableau_evolution(ctx: Context):
     df = evolution(ctx)
     out = pd.DataFrame({
@@ -197,9 +186,15 @@ def tableau_evolution(ctx: Context):
     return out, resume
 
 
+@once
+def totaux(ctx: Context, year: int):
+    """The département's totals of December `year` alone (what the benefits figure reads)."""
+    return totals(ctx.cafdata, year)
+
+
+@sourced
 def prestations(ctx: Context):
-    y = annee(ctx)
-    b = ind.benefit_groups(y.totals, y.previous).sort_values("foyers", ascending=False)
+    b = ind.benefit_groups(totaux(ctx, ctx.year), totaux(ctx, ctx.year - 1)).sort_values("foyers", ascending=False)
     fig = charts.barh(b.groupe, b.foyers, xlabel="foyers allocataires")
     alt = "Barres horizontales : " + " ; ".join(
         f"{g} {fmt.nombre(n)} foyers ({fmt.pourcent(p)})" for g, n, p in zip(b.groupe, b.foyers, b.part)) + "."
@@ -225,6 +220,7 @@ def prestations_absentes(ctx: Context) -> str:
                                                                              for i, m in enumerate(missing)) + ".")
 
 
+@sourced
 def configuration(ctx: Context):
     """Shares of foyers by family configuration (shares, not counts: an illustrative extract
     must not be read against the real totals)."""
@@ -237,11 +233,6 @@ def configuration(ctx: Context):
         f"{charts.FAMILY_LABELS.get(conf, conf)} {fmt.pourcent(shares.loc[conf].sum())}, dont "
         f"{fmt.pourcent(shares.loc[conf].get('0', 0))} sans enfant" for conf in shares.index) + "."
     return fig, alt, famille_illustrative(ctx)
-
-
-def source_famille(ctx: Context) -> str:
-    what = "extrait illustratif (chiffres de démonstration)" if famille_illustrative(ctx) else "extrait interne de la Caf"
-    return ctx.source(f"{what}, configurations familiales, décembre {ctx.year}")
 
 
 # ---------------------------------------------------------------- AF and CF against the region and France
@@ -266,6 +257,7 @@ def af_cf(ctx: Context):
     return df, names, years[0], years[-1]
 
 
+@sourced
 def figure_af_cf(ctx: Context):
     res = af_cf(ctx)
     if res is None:
@@ -282,6 +274,7 @@ def figure_af_cf(ctx: Context):
     return fig, alt
 
 
+@sourced
 def tableau_af_cf(ctx: Context):
     res = af_cf(ctx)
     if res is None:
@@ -304,14 +297,7 @@ def tableau_af_cf(ctx: Context):
     return pd.DataFrame(rows), resume
 
 
-def source_af_cf(ctx: Context) -> str:
-    s = ctx.series
-    res = af_cf(ctx)
-    first, last = res[2], res[3]
-    return ctx.source(f"Cnaf, Cafdata {' et '.join(s.datasets)}, décembre {first} à décembre {last} "
-                      f"(France : {s.n_departements} départements)")
-
-
+@sourced
 @once
 def tableau_epci(ctx: Context):
     df = ind.coverage_by_epci(ctx.cafdata, ctx.reference, ctx.year)
@@ -389,6 +375,7 @@ def _bounds(ctx: Context):
     return None if g is None or g.taux.notna().sum() < 10 else charts.class_bounds(g.taux.dropna())
 
 
+@sourced
 def carte_epci(ctx: Context):
     if ctx.geo is None or ctx.geo.epci() is None:
         return None
@@ -406,11 +393,12 @@ def carte_epci(ctx: Context):
     return fig, alt
 
 
+@sourced
 def carte_communes(ctx: Context):
     g = _communes_rates(ctx)
     if g is None:
         return None
-    epci = ctx.reference.epci_year(ctx.year)[0][["siren", "nom"]]
+    epci = ctx.reference.epci_names(ctx.year)[["siren", "nom"]]
     outline = ctx.geo.epci().drop(columns=["nom"], errors="ignore").merge(epci, on="siren", how="left")
     outline["nom"] = outline.nom.fillna(outline.siren)
     fig = charts.choropleth(g, "taux", "Personnes couvertes / population", outline=outline,

@@ -7,7 +7,6 @@ from __future__ import annotations
 import pandas as pd
 
 from helpers import fmt
-from helpers.chapters import ctg as ctg_chapter
 from helpers.chapters import portrait
 from helpers.chapters.context import Context, once
 from helpers.chapters.registry import ChapterSpec
@@ -16,6 +15,7 @@ from helpers.indicators import cooperation as ind_coop
 from helpers.indicators import ctg as ind_ctg
 from helpers.indicators import portrait as ind_portrait
 from helpers.indicators import territoire as ind
+from helpers.lineage import sourced
 from helpers.report import charts
 
 SPEC = ChapterSpec(key="territoire", notebook="04_territoire.ipynb", title="portrait d’un EPCI",
@@ -44,7 +44,7 @@ def siren(ctx: Context) -> str:
 
 
 def nom(ctx: Context) -> str:
-    epci, _ = ctx.reference.epci_year(ctx.year)
+    epci = ctx.reference.epci_names(ctx.year)
     row = epci[epci.siren == siren(ctx)]
     return str(row.nom.iloc[0]) if not row.empty else siren(ctx)
 
@@ -108,12 +108,7 @@ def chiffres_cles(ctx: Context) -> list[tuple]:
     return items
 
 
-def source(ctx: Context, periode: str | None = None) -> str:
-    demo = " (jeu de démonstration, chiffres illustratifs)" if ctx.cafdata.illustrative else ""
-    return ctx.source(f"Cnaf, Cafdata s_ben_com_f, {periode or f'décembre {ctx.year}'}, somme des communes de "
-                      f"l’EPCI{demo}")
-
-
+@sourced
 def tableau_prestations(ctx: Context):
     t = totaux(ctx)
     prev = totaux(ctx, ctx.year - 1) if ctx.year - 1 in ctx.cafdata.years() else None
@@ -135,6 +130,7 @@ def evolution(ctx: Context) -> pd.DataFrame:
     return ind.evolution(ctx.cafdata, ctx.reference, siren(ctx), ctx.year)
 
 
+@sourced
 def figure_evolution(ctx: Context):
     return portrait.evolution_figure(evolution(ctx), ctx.year)
 
@@ -151,6 +147,7 @@ def communes(ctx: Context) -> pd.DataFrame:
     return c.sort_values("nom").reset_index(drop=True)
 
 
+@sourced
 def tableau_communes(ctx: Context):
     c = communes(ctx)
     show = lambda x, d=0: "–" if pd.isna(x) else fmt.nombre(x, d)  # noqa: E731
@@ -168,6 +165,7 @@ def tableau_communes(ctx: Context):
     return out, resume
 
 
+@sourced
 def carte_communes(ctx: Context):
     if ctx.geo is None or not ctx.geo.communes_files:
         return None
@@ -197,6 +195,7 @@ def petite_enfance(ctx: Context) -> dict | None:
             "france": c.value("france", "FR")}
 
 
+@sourced
 def tableau_petite_enfance(ctx: Context):
     pe = petite_enfance(ctx)
     if pe is None:
@@ -215,6 +214,7 @@ def _illustrative_rows(frame: pd.DataFrame) -> bool:
     return bool(frame.source.str.strip().str.lower().str.startswith("illustratif").any()) if len(frame) else False
 
 
+@sourced
 def conventions(ctx: Context):
     """Its CTG (dates, themes, status at 31 December, renewal due), with the illustrative mark when a row is."""
     if ctx.registers is None:
@@ -242,6 +242,7 @@ def conventions(ctx: Context):
     return out, resume, _illustrative_rows(rows)
 
 
+@sourced
 def postes(ctx: Context):
     if ctx.registers is None:
         return None
@@ -257,11 +258,3 @@ def postes(ctx: Context):
     resume = (f"{fmt.pluriel(len(act), 'poste', 'postes')} en cours au {ctx.date_obs}, "
               f"{fmt.nombre(act.etp.sum(), 1)} ETP.")
     return out, resume, _illustrative_rows(act)
-
-
-def source_registre(ctx: Context, what: str, illustratif: bool) -> str:
-    return ctx.source(f"{what} de la Caf au {ctx.date_obs}" + (" (lignes illustratives)" if illustratif else ""))
-
-
-def source_petite_enfance(ctx: Context) -> str:
-    return ctg_chapter.source_petite_enfance(ctx)

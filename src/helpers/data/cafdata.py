@@ -20,6 +20,7 @@ from pathlib import Path
 import pandas as pd
 import pandera.pandas as pa
 
+from helpers import lineage
 from helpers.data.reference import Reference, fold_codes
 from helpers.data.schemas import RE_MONTH, read_text_csv, stream_text_csv, text_col, validate
 from helpers.errors import DataError, Problem, display_path
@@ -59,6 +60,7 @@ class Dataset:
     measures: list[str]
     duplicates_dropped: int = 0  # identical copies of a row
     technical: list[Dropped] = field(default_factory=list)  # small rows beside the real one
+    illustrative: bool = False  # a file of the demo set
 
     @property
     def rows_dropped(self) -> int:
@@ -66,6 +68,14 @@ class Dataset:
 
     def months(self) -> list[str]:
         return sorted(self.frame.dtreffre.unique())
+
+    def lu(self, year: int) -> lineage.Lu:
+        return lineage.lu("cafdata", "Cnaf, Cafdata", self.name, year, illustratif=self.illustrative)
+
+    def december(self, year: int) -> pd.DataFrame:
+        """The rows of December `year` (a read of the dataset, for the source lines)."""
+        lineage.record(self.lu(year))
+        return self.frame[self.frame.dtreffre == december(year)]
 
 
 def _find(folder: Path, dataset: str) -> Path | None:
@@ -302,6 +312,12 @@ class FamilyConfig:
     frame: pd.DataFrame  # dtreffre, configuration, nb_enfants, foyers
     illustrative: bool = False  # an illustrative extract (marker file ILLUSTRATIF beside it, or the demo)
 
+    def december(self, year: int) -> pd.DataFrame:
+        """The rows of December `year` (a read of the extract, for the source lines)."""
+        lineage.record(lineage.lu("extrait", "Caf", "extrait interne des configurations familiales", year,
+                                  illustratif=self.illustrative))
+        return self.frame[self.frame.dtreffre == december(year)]
+
 
 CONFIG_SCHEMA_COLS = {
     "dtreffre": pa.Column(str, pa.Check.str_matches(RE_MONTH, error="date de référence invalide (AAAA-MM)")),
@@ -387,6 +403,7 @@ def load_cafdata(folder: Path, departement: str, extraits: Path | None = None) -
                 raise DataError(exc.problems + [Problem(label, "c’est le jeu de démonstration, qui ne décrit que la "
                                 "Charente-Maritime (17) : pour un autre département, télécharger ses exports avec "
                                 f"« rapport fetch --year ANNÉE --departement {departement} »")]) from None
+            ds.illustrative = data.illustrative
             setattr(data, {"s_ben_dep": "dep", "s_ben_epci_f": "epci", "s_ben_com_f": "com"}[name], ds)
     if data.dep is None and data.com is None:
         raise DataError([Problem(label, "aucun export Cafdata s_ben_dep ou s_ben_com_f trouvé "
@@ -397,6 +414,7 @@ def load_cafdata(folder: Path, departement: str, extraits: Path | None = None) -
                                  + ", ".join(f"« {f.name} »" for f in fam) + ") : gardez-en un seul")])
     if fam:
         data.family = read_family_config(fam[0], departement)
+        data.family.illustrative |= data.illustrative
     if data.com is not None and data.com.frame.empty and data.dep is not None and data.dep.frame.empty:
         raise DataError([Problem(label, f"aucune ligne pour le département {departement}")])
     return data
@@ -432,6 +450,7 @@ def totals(data: CafData, year: int) -> Totals | None:
             continue
         rows = ds.frame[(ds.frame.dtreffre == month) & ds.frame.code.notna()]
         if not rows.empty:
+            lineage.record(ds.lu(year))
             sums = rows[ds.measures].sum(min_count=1)
             return Totals(year, sums.get("indfoy_ndur", float("nan")), sums.get("indnbp_ndur", float("nan")),
                           sums.to_dict(), ds.name, rounded, len(rows) if rounded else 0)
@@ -443,7 +462,8 @@ def communes_year(data: CafData, ref: Reference, year: int) -> pd.DataFrame:
     (old codes folded into the commune they were merged into, values summed)."""
     if data.com is None:
         return pd.DataFrame(columns=["code", *([] if data.com is None else data.com.measures)])
-    df = data.com.frame[(data.com.frame.dtreffre == december(year)) & data.com.frame.code.notna()].copy()
+    df = data.com.december(year)
+    df = df[df.code.notna()].copy()
     df["code"] = fold_codes(df.code, ref.fusions, pd.Timestamp(year + 1, 1, 1))
     return df.groupby("code", as_index=False)[data.com.measures].sum(min_count=1)
 
@@ -451,5 +471,5 @@ def communes_year(data: CafData, ref: Reference, year: int) -> pd.DataFrame:
 def non_localised(data: CafData, year: int) -> float:
     if data.com is None or "indfoy_ndur" not in data.com.measures:
         return 0.0
-    f = data.com.frame
-    return float(f.loc[(f.dtreffre == december(year)) & f.code.isna(), "indfoy_ndur"].sum())
+    f = data.com.december(year)
+    return float(f.loc[f.code.isna(), "indfoy_ndur"].sum())

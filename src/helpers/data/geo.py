@@ -15,9 +15,14 @@ from pathlib import Path
 
 import pandas as pd
 
+from helpers import lineage
 from helpers.errors import DataError, Problem, display_path
 
 _YEARS = re.compile(r"_(\d{4})(?:_(\d{4}))?\.geojson$")
+
+
+CONTOURS_COMMUNES = lineage.lu("contours", "IGN, Admin Express", "communes")  # « contours des communes »
+CONTOURS_EPCI = lineage.lu("contours", "IGN, Admin Express", "EPCI")
 
 
 @dataclass
@@ -53,10 +58,16 @@ class Geo:
 
     def communes(self, geography_year: int):
         p = self.communes_path(geography_year)
-        return None if p is None else self._outlines(p, "code")
+        if p is None:
+            return None
+        lineage.record(CONTOURS_COMMUNES)
+        return self._outlines(p, "code")
 
     def epci(self):
-        return None if self.epci_file is None else self._outlines(self.epci_file, "siren")
+        if self.epci_file is None:
+            return None
+        lineage.record(CONTOURS_EPCI)
+        return self._outlines(self.epci_file, "siren")
 
     def _compositions(self) -> pd.DataFrame:
         if "compositions" not in self._cache:
@@ -133,6 +144,7 @@ class Geo:
         df = self._compositions()
         years = sorted(int(y) for y in df.annee_dgcl.unique())
         used = min(years, key=lambda y: (abs(y - year), -y))
+        lineage.record(lineage.lu("populations-communes", "DGCL et Insee", "populations municipales des communes", used))
         out = df[df.annee_dgcl == str(used)][["insee", "pmun", "siren_epci"]].copy()
         out["pmun"] = pd.to_numeric(out.pmun, errors="coerce")
         return out.rename(columns={"insee": "code", "pmun": "population"})

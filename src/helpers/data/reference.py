@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pandera.pandas as pa
 
+from helpers import lineage
 from helpers.data.schemas import RE_INT, num_col, read_text_csv, text_col, validate
 from helpers.errors import DataError, Problem, display_path
 
@@ -63,15 +64,26 @@ class Reference:
     def known(self) -> bool:
         return not self.epci.empty
 
-    def epci_year(self, year: int) -> tuple[pd.DataFrame, int]:
-        """The EPCI with the legal populations in force in `year` (or the nearest earlier year
-        available, else the earliest), and the year of the figures used."""
+    def _epci(self, year: int) -> tuple[pd.DataFrame, int]:
         if self.epci.empty:
             return self.epci, year
         years = sorted(self.epci.annee_vigueur.unique())
         earlier = [y for y in years if y <= year]
         used = earlier[-1] if earlier else years[0]
         return self.epci[self.epci.annee_vigueur == used].reset_index(drop=True), int(used)
+
+    def epci_year(self, year: int) -> tuple[pd.DataFrame, int]:
+        """The EPCI with the legal populations in force in `year` (or the nearest earlier year
+        available, else the earliest), and the year of the figures used: a read of the populations."""
+        df, used = self._epci(year)
+        if not df.empty:
+            lineage.record(lineage.lu("populations", "DGCL", "populations légales des EPCI", used))
+        return df, used
+
+    def epci_names(self, year: int) -> pd.DataFrame:
+        """The EPCI of `year` (siren, nom, type) without their populations: naming a territory reads
+        no statistic."""
+        return self._epci(year)[0][["siren", "nom", "type"]]
 
     def sirens(self) -> set[str]:
         return set(self.epci.siren)

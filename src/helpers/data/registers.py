@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pandera.pandas as pa
 
+from helpers import lineage
 from helpers.data.schemas import date_col, num_col, read_text_csv, text_col, to_date, to_number, validate
 from helpers.errors import DataError, Problem, display_path
 
@@ -92,17 +93,33 @@ def _order(df: pd.DataFrame, path: Path, first: str, second: str, what: str) -> 
                     i + 2, second) for i in df.index[bad]]
 
 
+REGISTER_NAMES = {"ctg": "registre des conventions territoriales globales", "postes": "registre des postes de "
+                  "coopération", "reunions": "registre des rencontres du réseau"}
+
+
 @dataclass
 class Registers:
     ctg: pd.DataFrame
     postes: pd.DataFrame
     reunions: pd.DataFrame
     files: tuple[Path, ...]
+    periode: str = ""  # the state of the registers a report reads (« au 31 décembre 2023 »), for its source lines
+
+    def __getattribute__(self, name: str):
+        # a register read by a figure or a table is named in its source line
+        if name in REGISTER_NAMES:
+            d = object.__getattribute__(self, "__dict__")
+            lineage.record(lineage.lu("registre", "Caf", REGISTER_NAMES[name], periode=d.get("periode", ""),
+                                      illustratif=_illustrative(d[name])))
+        return object.__getattribute__(self, name)
 
     @property
     def illustrative(self) -> dict[str, bool]:
-        return {name: bool(df.source.str.strip().str.lower().str.startswith("illustratif").any()) if not df.empty else False
-                for name, df in (("ctg", self.ctg), ("postes", self.postes), ("reunions", self.reunions))}
+        return {name: _illustrative(self.__dict__[name]) for name in REGISTER_NAMES}
+
+
+def _illustrative(df: pd.DataFrame) -> bool:
+    return bool(df.source.str.strip().str.lower().str.startswith("illustratif").any()) if not df.empty else False
 
 
 def load_registers(folder: Path, sirens: set[str] | None) -> Registers:

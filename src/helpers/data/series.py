@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pandera.pandas as pa
 
+from helpers import lineage
 from helpers.data.cafdata import Dropped, drop_technical_rows
 from helpers.data.schemas import (  # benefit -> (dataset, file name, modality column, measure)
     RE_MONTH,
@@ -46,6 +47,13 @@ class DepSeries:
 
     def years(self) -> list[int]:
         return sorted(int(y) for y in self.frame.annee.unique())
+
+    def between(self, first: int, last: int) -> pd.DataFrame:
+        """The Decembers first..last (a read of each dataset, for the source lines)."""
+        f = self.frame[(self.frame.annee >= first) & (self.frame.annee <= last)]
+        lineage.record(*(lineage.lu("cafdata", "Cnaf, Cafdata", name, int(y)) for name in self.datasets
+                         for y in f.annee.unique()))
+        return f
 
 
 def read_dep_series(path: Path, modality: str, measure: str) -> tuple[pd.DataFrame, list[Dropped]]:
@@ -121,10 +129,16 @@ class Childcare:
     path: Path
     year: int
 
+    def _read(self) -> None:
+        lineage.record(lineage.lu("petite-enfance", "Cnaf, Cafdata", "taux de couverture global petite enfance",
+                                  self.year))
+
     def level(self, niveau: str) -> pd.DataFrame:
+        self._read()
         return self.frame[self.frame.niveau == niveau]
 
     def value(self, niveau: str, code: str) -> float | None:
+        self._read()
         f = self.frame[(self.frame.niveau == niveau) & (self.frame.code == code)]
         return None if f.empty else float(f.txcouv.iloc[0])
 

@@ -1,7 +1,7 @@
 """CTG indicators, computed at 31 December of the report's year."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
@@ -17,16 +17,38 @@ def ctg_in_force(ctg: pd.DataFrame, at: pd.Timestamp) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class CtgYear:
+    """The conventions at 31 December. What reads the legal populations (the share of inhabitants
+    covered, the status table with populations) is computed when asked, so that the timeline or the
+    themes, built from the register alone, read (and cite) the register alone."""
+
     year: int
     n_epci: int
     covered: frozenset[str]
     signed: pd.DataFrame  # CTG signed during the year
     new: pd.DataFrame  # of which the first CTG of their EPCI
     ending: pd.DataFrame  # conventions whose period ends during the year
-    population_covered: int
-    population_total: int
-    population_year: int  # year in force of the legal populations used
-    status: pd.DataFrame  # one row per EPCI: siren, nom, population, statut, ...
+    status: pd.DataFrame  # one row per EPCI: siren, nom, type, statut, dates, themes
+    ref: Reference = field(repr=False, compare=False)
+
+    def with_populations(self) -> tuple[pd.DataFrame, int]:
+        """The status table with each EPCI's legal population, and the year in force used."""
+        epci, used = self.ref.epci_year(self.year)
+        st = self.status.merge(epci[["siren", "population_municipale"]], on="siren", how="left")
+        st["population_municipale"] = st.population_municipale.fillna(0).astype(int)
+        return st, used
+
+    @property
+    def population_year(self) -> int:  # year in force of the legal populations used
+        return self.with_populations()[1]
+
+    @property
+    def population_covered(self) -> int:
+        st, _ = self.with_populations()
+        return int(st.loc[st.statut != STATUS_NONE, "population_municipale"].sum())
+
+    @property
+    def population_total(self) -> int:
+        return int(self.with_populations()[0].population_municipale.sum())
 
     @property
     def share_covered(self) -> float:
@@ -49,8 +71,7 @@ def ctg_year(reg: Registers, ref: Reference, year: int) -> CtgYear:
     first_sign = ctg.groupby("siren_epci").date_signature.transform("min")
     new = signed[signed.date_signature == first_sign.loc[signed.index]]
     ending = ctg[(ctg.date_fin >= start) & (ctg.date_fin <= at)]
-    epci, pop_year = ref.epci_year(year)
-    st = epci[["siren", "nom", "type", "population_municipale"]].copy()
+    st = ref.epci_names(year).copy()
     signed_force = set(force[force.date_signature >= start].siren_epci)
 
     def status(s):
@@ -65,6 +86,4 @@ def ctg_year(reg: Registers, ref: Reference, year: int) -> CtgYear:
     st["themes"] = st.siren.map(cur.themes)
     st = st.sort_values(["statut", "nom"], key=lambda c: c.map(STATUS_ORDER.index) if c.name == "statut"
                         else c.map(epci_sort_key))
-    pop_cov = int(st.loc[st.statut != STATUS_NONE, "population_municipale"].sum())
-    return CtgYear(year, len(st), covered & set(st.siren), signed, new, ending, pop_cov,
-                   int(st.population_municipale.sum()), pop_year, st.reset_index(drop=True))
+    return CtgYear(year, len(st), covered & set(st.siren), signed, new, ending, st.reset_index(drop=True), ref)

@@ -26,7 +26,7 @@ class PortraitYear:
 def share_without_children(data: CafData, year: int) -> float | None:
     if data.family is None:
         return None
-    f = data.family.frame[data.family.frame.dtreffre == f"{year}-12"]
+    f = data.family.december(year)
     if f.empty or f.foyers.sum() == 0:
         return None
     return float(f.loc[f.nb_enfants == "0", "foyers"].sum() / f.foyers.sum())
@@ -35,7 +35,7 @@ def share_without_children(data: CafData, year: int) -> float | None:
 def family_table(data: CafData, year: int) -> pd.DataFrame | None:
     if data.family is None:
         return None
-    f = data.family.frame[data.family.frame.dtreffre == f"{year}-12"]
+    f = data.family.december(year)
     if f.empty:
         return None
     t = f.pivot_table(index="configuration", columns="nb_enfants", values="foyers", aggfunc="sum", fill_value=0)
@@ -87,7 +87,7 @@ def coverage_by_epci(data: CafData, ref: Reference, year: int) -> pd.DataFrame:
     base = epci[["siren", "nom", "population_municipale"]].copy()
     vals = None
     if data.epci is not None:
-        f = data.epci.frame[data.epci.frame.dtreffre == f"{year}-12"]
+        f = data.epci.december(year)
         if not f.empty:
             vals = f.rename(columns={"code": "siren"})[["siren", "indfoy_ndur", "indnbp_ndur"]]
     if vals is None and data.com is not None:
@@ -109,7 +109,7 @@ def coverage_by_epci(data: CafData, ref: Reference, year: int) -> pd.DataFrame:
 
 def index_series(s: DepSeries, base_year: int, up_to: int) -> pd.DataFrame:
     """Index base_year = 100 of each benefit and territory, Decembers base_year..up_to."""
-    f = s.frame[(s.frame.annee >= base_year) & (s.frame.annee <= up_to)].copy()
+    f = s.between(base_year, up_to).copy()
     base = f[f.annee == base_year].set_index(["prestation", "territoire"]).foyers
     f["indice"] = f.apply(lambda r: 100 * r.foyers / base.get((r.prestation, r.territoire), float("nan")), axis=1)
     return f.sort_values(["prestation", "territoire", "annee"]).reset_index(drop=True)

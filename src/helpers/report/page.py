@@ -14,6 +14,7 @@ import mistune
 import pandas as pd
 from IPython.display import HTML, display
 
+from helpers import lineage
 from helpers.errors import (
     RapportError,  # The templates are the project's own text: their inline HTML (1<sup>er</sup>) is kept. Values never go
 )
@@ -95,10 +96,20 @@ def render_text(template: str, values: dict | None = None) -> str:
 class Page:
     """Display helpers for one chapter."""
 
-    def __init__(self, chapter: str, illustrative: bool = False):
+    def __init__(self, chapter: str, illustrative: bool = False, caf: str = "Caf"):
         self.chapter = chapter
         self.ids: set[str] = set()
         self.illustrative = illustrative  # the whole chapter is built on illustrative data (--demo)
+        self.caf = caf  # « traitement <caf> » at the end of each source line
+
+    def source(self, kind: str, ident: str, obj) -> str:
+        """The source line of a figure or table, written from what it was computed from (lineage):
+        never typed, so it names only the datasets the figure reads."""
+        text = lineage.phrase(lineage.of(obj), self.caf)
+        if not text:
+            raise FigureError(f"{kind} « {ident} » : source inconnue — la figure ou le tableau doit venir d’une "
+                              "fonction de chapitre décorée par @lineage.sourced, qui enregistre les données lues")
+        return text
 
     def _show(self, markup: str) -> None:
         display(HTML(markup))
@@ -128,8 +139,10 @@ class Page:
         self._show(f'<div class="chiffres-cles" role="group" aria-label="{html.escape(titre)}">'
                    f'<p class="chiffres-titre">{html.escape(titre)}</p><div class="chiffres">{cells}</div></div>')
 
-    def figure(self, fig: plt.Figure, id: str, titre: str, source: str, alt: str, illustratif: bool = False) -> None:
-        _require("Figure", id, titre=titre, source=source, alt=alt)
+    def figure(self, fig: plt.Figure, id: str, titre: str, alt: str, illustratif: bool = False) -> None:
+        """A numbered figure: its source line comes from what `fig` was computed from."""
+        _require("Figure", id, titre=titre, alt=alt)
+        source = self.source("Figure", id, fig)
         self._unique(id)
         illustratif = illustratif or self.illustrative
         if illustratif:
@@ -145,13 +158,15 @@ class Page:
             f'<figcaption><span class="numero">Figure</span> <span class="titre">{html.escape(titre)}</span>'
             f'{MARK_HTML if illustratif else ""}<span class="source">{html.escape(source)}</span></figcaption></figure>')
 
-    def tableau(self, df: pd.DataFrame, id: str, titre: str, source: str, resume: str,
+    def tableau(self, df: pd.DataFrame, id: str, titre: str, resume: str,
                 row_header: bool = True, numeric: list[str] | None = None, total: bool = False,
                 illustratif: bool = False, note: str = "") -> None:
         """A data table: `df` holds formatted strings; `resume` is its text summary (accessible
         description, like a figure's alt text); `total`: the last row is a total; `note`: what the
-        reader needs to read it (e.g. how its total relates to a headline figure)."""
-        _require("Tableau", id, titre=titre, source=source, resume=resume)
+        reader needs to read it (e.g. how its total relates to a headline figure). Its source line
+        comes from what `df` was computed from."""
+        _require("Tableau", id, titre=titre, resume=resume)
+        source = self.source("Tableau", id, df)
         self._unique(id)
         illustratif = illustratif or self.illustrative
         numeric = set(numeric if numeric is not None else df.columns[1:])

@@ -1,0 +1,147 @@
+"""What a figure or a table reads, recorded as it is computed: the source line under it is
+written from those reads, never typed.
+
+The data layer records a read (`record`) wherever a statistic leaves it: the Cafdata rows of a
+December, the legal populations of a year, the outlines, a register, the childcare rates. The
+chapter functions that make figures and tables are decorated with `sourced`: what they read,
+directly or through the results they reuse (`chapters.context.once` replays the reads of a
+remembered result), is attached to every figure and data frame they return, and `Page.figure` /
+`Page.tableau` write the source line from it. A read made outside any recording scope (the build's
+checks) costs nothing."""
+from __future__ import annotations
+
+import contextvars
+import functools
+from collections.abc import Iterable
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from helpers import fmt
+
+# The order of the parts of a source line: the statistics first, then the public references.
+RANKS = {"cafdata": 0, "extrait": 1, "petite-enfance": 2, "registre": 3, "populations": 4,
+         "populations-communes": 5, "contours": 6}
+
+
+@dataclass(frozen=True, order=True)
+class Lu:
+    """One read: a dataset (`jeu`) of a producer, for a year where the figure reads a year."""
+
+    rang: int
+    producteur: str  # « Cnaf, Cafdata », « DGCL », « IGN »…
+    jeu: str  # « s_ben_com_f », « populations légales des EPCI »…
+    annee: int | None = None  # the December read (Cafdata), the year in force (populations)…
+    periode: str = ""  # a period already in words, when a year says too little (« au 31 décembre 2023 »)
+    illustratif: bool = False  # the dataset holds illustrative rows or is the demo set
+
+
+def lu(kind: str, producteur: str, jeu: str, annee: int | None = None, periode: str = "",
+       illustratif: bool = False) -> Lu:
+    return Lu(RANKS[kind], producteur, jeu, annee, periode, illustratif)
+
+
+_scopes: contextvars.ContextVar[tuple[set, ...]] = contextvars.ContextVar("lineage_scopes", default=())
+
+
+def record(*reads: Lu) -> None:
+    """A statistic is read: every open recording scope keeps it."""
+    for scope in _scopes.get():
+        scope.update(reads)
+
+
+@contextmanager
+def recording():
+    """Record the reads made inside the block (nested scopes all see them)."""
+    mine: set[Lu] = set()
+    token = _scopes.set(_scopes.get() + (mine,))
+    try:
+        yield mine
+    finally:
+        _scopes.reset(token)
+
+
+def attach(obj, reads: Iterable[Lu]):
+    """Remember on a figure or a data frame what it was computed from (kept with what was there)."""
+    reads = frozenset(reads) | of(obj)
+    if hasattr(obj, "attrs") and isinstance(getattr(obj, "attrs"), dict):  # a pandas data frame
+        obj.attrs["lineage"] = reads
+    else:
+        try:
+            obj._lineage = reads
+        except AttributeError:  # an object that takes no attribute: nothing to attach to
+            pass
+    return obj
+
+
+def of(obj) -> frozenset[Lu]:
+    """The reads attached to a figure or a data frame (empty: unknown)."""
+    attrs = getattr(obj, "attrs", None)
+    if isinstance(attrs, dict) and "lineage" in attrs:
+        return frozenset(attrs["lineage"])
+    return frozenset(getattr(obj, "_lineage", frozenset()))
+
+
+def _attach_all(value, reads: frozenset[Lu]):
+    if isinstance(value, tuple):
+        for v in value:
+            _attach_all(v, reads)
+    elif value is not None and (hasattr(value, "savefig") or hasattr(value, "iloc")):
+        attach(value, reads)
+    return value
+
+
+def sourced(fn):
+    """A chapter function that returns figures and tables (alone or in a tuple): what it reads is
+    attached to each of them, for their source line."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with recording() as reads:
+            value = fn(*args, **kwargs)
+        return _attach_all(value, frozenset(reads))
+
+    return wrapper
+
+
+def _years(years: list[int], month: str) -> str:
+    if len(years) == 1:
+        return f"{month}{years[0]}"
+    return f"{month}{years[0]} à {month}{years[-1]}"
+
+
+def _part(group: list[Lu]) -> str:
+    """One producer's datasets that share a period, in words."""
+    first = group[0]
+    jeux = sorted({r.jeu for r in group}, key=str.casefold)
+    names = (f"contours {fmt.liste([f'des {j}' for j in jeux])}" if first.rang == RANKS["contours"]
+             else fmt.liste(jeux))
+    years = sorted({r.annee for r in group if r.annee is not None})
+    mark = " (données illustratives)" if any(r.illustratif for r in group) else ""
+    if first.rang in (RANKS["cafdata"], RANKS["extrait"]):
+        when = f", {_years(years, 'décembre ')}" if years else ""
+        sep = " " if first.rang == RANKS["cafdata"] else ", "  # « Cnaf, Cafdata s_ben_dep », « Caf, extrait… »
+        return f"{first.producteur}{sep}{names}{when}{mark}"
+    if first.rang in (RANKS["populations"], RANKS["populations-communes"]):
+        when = f" en vigueur en {fmt.liste([str(y) for y in years])}" if years else ""
+        return f"{first.producteur}, {names}{when}{mark}"
+    when = f" {first.periode}" if first.periode else (f" {_years(years, '')}" if years else "")
+    return f"{first.producteur}, {names}{when}{mark}"
+
+
+def phrase(reads: Iterable[Lu], caf_name: str) -> str:
+    """The source line: « Source : Cnaf, Cafdata s_ben_com_f, décembre 2023 ; DGCL, populations
+    légales des EPCI en vigueur en 2023 ; traitement Caf de … »."""
+    reads = sorted(set(reads))
+    if not reads:
+        return ""
+    # one part per producer and period: the datasets read for the same years are named together
+    groups: dict[tuple, list[Lu]] = {}
+    by_dataset: dict[tuple, set] = {}
+    for r in reads:
+        by_dataset.setdefault((r.rang, r.producteur, r.jeu, r.periode), set()).add(r.annee)
+    for r in reads:
+        years = tuple(sorted(y for y in by_dataset[(r.rang, r.producteur, r.jeu, r.periode)] if y is not None))
+        groups.setdefault((r.rang, r.producteur, r.periode, years), []).append(r)
+    parts = list(dict.fromkeys(_part(g) for _, g in sorted(groups.items(), key=lambda kv: kv[0][:2])))
+    label = "Sources" if len(parts) > 1 else "Source"
+    return f"{label} : {' ; '.join(parts)} ; traitement {caf_name}."
