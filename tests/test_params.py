@@ -114,4 +114,23 @@ def test_command_line_in_french_without_patching_argparse(capsys):
     with _pytest.raises(SystemExit):
         cli.main(["build", "--help"])
     out = capsys.readouterr().out
-    assert "options\u00a0:" in out and "afficher cette aide et quitter" in out and "portrait,ctg,cooperation" in out
+    assert "options :" in out and "afficher cette aide et quitter" in out and "portrait,ctg,cooperation" in out
+
+
+def test_messages_of_the_command_line_keep_french_typography(capsys, tmp_path):
+    """As printed (not through the test's plain capsys): no-break spaces before « : », inside « »."""
+    from helpers import cli
+
+    assert cli.main(["check", "--year", "2023", "--params", str(tmp_path / "absent.yaml")]) == 2
+    err = capsys.raw_readouterr().err
+    assert "Erreur de paramètre\u00a0:" in err and "absent.yaml\u00a0: fichier introuvable" in err
+    assert "No such file" not in err
+
+
+def test_a_year_in_the_params_file_cannot_contradict_the_year_asked(tmp_path):
+    f = tmp_path / "p.yaml"
+    f.write_text("year: 2022\n", encoding="utf-8")
+    with pytest.raises(ParamError, match="clé « year » \\(2022\\) différente de l’année demandée \\(2023\\)"):
+        resolve(2023, params_file=f)
+    f.write_text("year: 2023\ncaf_name: Caf essai\n", encoding="utf-8")
+    assert resolve(2023, params_file=f).params.caf_name == "Caf essai"

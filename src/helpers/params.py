@@ -217,8 +217,14 @@ def _read_yaml(path: Path, label: str) -> dict[str, Any]:
         mark = getattr(exc, "problem_mark", None)
         where = f", ligne {mark.line + 1}" if mark else ""
         raise ParamError(f"{label} : fichier YAML illisible{where} ({getattr(exc, 'problem', exc)})")
+    except FileNotFoundError:
+        raise ParamError(f"{label} : fichier introuvable")
+    except IsADirectoryError:
+        raise ParamError(f"{label} : c’est un dossier, pas un fichier de paramètres YAML")
+    except PermissionError:
+        raise ParamError(f"{label} : lecture refusée (droits du fichier)")
     except OSError as exc:
-        raise ParamError(f"{label} : fichier introuvable ou illisible ({exc.strerror})")
+        raise ParamError(f"{label} : fichier illisible (erreur système {exc.errno})")
     except ValueError as exc:  # a value YAML could not build
         raise ParamError(f"{label} : valeur illisible ({exc})")
     if not isinstance(data, dict):
@@ -267,7 +273,12 @@ def resolve(
     layers.append((display_path(year_file), _read_yaml(year_file, display_path(year_file))))
     if params_file is not None:
         pf = Path(params_file)
-        layers.append((f"--params {pf}", _read_yaml(pf, f"--params {pf}")))
+        extra = _read_yaml(pf, f"--params {pf}")
+        if "year" in extra and str(extra["year"]) != str(year_int):
+            # the year chooses params/<year>.yaml before this file is read: it cannot change it here
+            raise ParamError(f"--params {pf} : clé « year » ({extra['year']}) différente de l’année demandée "
+                             f"({year_int}) ; l’année se choisit avec --year, retirez-la du fichier")
+        layers.append((f"--params {pf}", extra))
     cli: dict[str, Any] = {"year": year_int}
     if departement is not None:
         cli["departement"] = str(departement)
