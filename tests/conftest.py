@@ -11,6 +11,27 @@ OPENDATA = ROOT / "data" / "opendata" / "17"
 os.environ.setdefault("RAPPORT_ROOT", str(ROOT))
 
 
+def plain(text: str) -> str:
+    """A message of the command line with its French no-break spaces (fmt.message) made ordinary, so
+    that a test can look for the words it expects."""
+    return text.replace("\u00a0", " ").replace("\u202f", " ")
+
+
+@pytest.fixture
+def capsys(capsys):
+    """pytest's capsys, whose readouterr() gives the messages with ordinary spaces (see `plain`);
+    `capsys.raw_readouterr()` gives them as printed (the typography tests)."""
+    raw = capsys.readouterr
+
+    def readouterr():
+        r = raw()
+        return type(r)(plain(r.out), plain(r.err))
+
+    capsys.raw_readouterr = raw
+    capsys.readouterr = readouterr
+    return capsys
+
+
 @pytest.fixture
 def real_cafdata() -> Path:
     """The real commune figures shipped with the project (no test depends on ../shared)."""

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import write
+from conftest import plain, write
 
 from helpers import cli
 from helpers.data.reference import load_reference
@@ -56,7 +56,7 @@ def test_command_line_stderr_has_no_traceback(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "helpers.cli", "-q", "build", "--year", "2023", "--departement", "2A",
                            "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1
-    assert "Traceback" not in proc.stderr and "Erreur dans les données" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr and "Erreur dans les données" in plain(proc.stderr), proc.stderr
 
 
 COM_2A = ("dtreffre;numcomdo;nomcom;indfoy_ndur;indnbp_ndur;indfoy_rsa\n"
@@ -177,11 +177,11 @@ def test_unexpected_error_is_one_french_line_and_debug_shows_the_trace(monkeypat
     code, err = run(capsys, "-q", "build", "--year", "2023", "--out", str(tmp_path / "out"))
     assert code == 1
     assert err.strip().splitlines() == [
-        "Erreur inattendue (ZeroDivisionError\u00a0: division par zéro simulée). Rien n’a été publié. "
+        "Erreur inattendue (ZeroDivisionError : division par zéro simulée). Rien n’a été publié. "
         "Relancer avec --debug pour afficher la trace complète."]
     for argv in (["-q", "--debug", "build", "--year", "2023"], ["-q", "build", "--debug", "--year", "2023"]):
         assert cli.main([*argv, "--out", str(tmp_path / "out")]) == 1
         err = capsys.readouterr().err
         assert "Traceback (most recent call last)" in err and 'raise ZeroDivisionError("division par zéro' in err
-        assert err.strip().splitlines()[-1] == "Erreur inattendue (ZeroDivisionError\u00a0: division par zéro simulée). " \
+        assert err.strip().splitlines()[-1] == "Erreur inattendue (ZeroDivisionError : division par zéro simulée). " \
                                                "Rien n’a été publié."

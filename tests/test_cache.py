@@ -40,7 +40,7 @@ def test_changed_register_reruns_only_its_chapter_and_cached_chapters_are_identi
     capsys.readouterr()
     assert _build(out, registers) == 0
     said = capsys.readouterr().out
-    assert "rien n’a changé depuis la dernière construction\u00a0:" in said
+    assert "rien n’a changé depuis la dernière construction :" in said
     assert tree(out.parent) == before
 
     # the cooperation register changes: only the cooperation chapter runs again
@@ -140,7 +140,7 @@ def test_batch_goes_on_past_failures_and_lists_them(tmp_path, capsys, monkeypatc
     cap = capsys.readouterr()
     assert code == 1
     assert "Échecs (2 sur 4)" in cap.err
-    assert "2019\u00a0: erreur de paramètre" in cap.err and "2022\u00a0: erreur dans les données" in cap.err
+    assert "2019 : erreur de paramètre" in cap.err and "2022 : erreur dans les données" in cap.err
     assert "panne simulée" in cap.err
     assert f"écrit : {tmp_path / '2021' / 'x.html'}" in cap.out and f"écrit : {tmp_path / '2023' / 'x.html'}" in cap.out
 

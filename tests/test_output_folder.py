@@ -15,7 +15,7 @@ from helpers import build as build_mod
 from helpers import cli, config, interruption, sortie
 
 ROOT = Path(__file__).resolve().parents[1]
-NBSP = "\u00a0"
+NBSP = " "  # the captured messages have ordinary spaces (conftest.capsys)
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import sys
 import traceback
 from pathlib import Path
 
-from helpers import config, interruption
+from helpers import config, fmt, interruption
 from helpers.errors import DataError, ParamError, RapportError
 
 # argparse's own messages, in French: translated in a subclass (the argparse module is left untouched).
@@ -203,7 +203,7 @@ def cmd_build(args) -> int:
         if written.unchanged:
             print(f"rapport{NBSP}: {written.unchanged}")
         for w in written:
-            print(f"écrit : {w}")
+            print(fmt.message(f"écrit : {w}"))
         return 0
     return batch.run_batch(args, years, deps, progress, _resolve)
 
@@ -215,7 +215,7 @@ def cmd_check(args) -> int:
     print(f"Aucun problème bloquant : {len(checked.files)} fichiers vérifiés pour {resolved.params.year} "
           f"(département {resolved.params.departement}).")
     for n in checked.notes:
-        print(f"Remarque : {n}")
+        print(fmt.message(f"Remarque : {n}"))
     return 0
 
 
@@ -250,7 +250,7 @@ def cmd_preview(args) -> int:
 def cmd_demo(args) -> int:
     from helpers.data.demo import generate
     for p in generate(args.out, config.DATA_DIR / "reference"):
-        print(f"écrit : {p}")
+        print(fmt.message(f"écrit : {p}"))
     return 0
 
 
@@ -274,14 +274,14 @@ def main(argv: list[str] | None = None) -> int:
             return {"build": cmd_build, "check": cmd_check, "fetch": cmd_fetch, "demo": cmd_demo,
                 "preview": cmd_preview, "territoires": cmd_territoires}[args.commande](args)
         except ParamError as exc:
-            print(f"Erreur de paramètre :\n{exc}", file=sys.stderr)
+            print(fmt.message(f"Erreur de paramètre :\n{exc}"), file=sys.stderr)
             return exc.exit_code
         except DataError as exc:
             n = len(exc.problems)
-            print(f"Erreur dans les données ({n} problème{'s' if n > 1 else ''}) :\n{exc}", file=sys.stderr)
+            print(fmt.message(f"Erreur dans les données ({n} problème{'s' if n > 1 else ''}) :\n{exc}"), file=sys.stderr)
             return 1
         except RapportError as exc:
-            print(f"Erreur : {exc}", file=sys.stderr)
+            print(fmt.message(f"Erreur : {exc}"), file=sys.stderr)
             return exc.exit_code
         except KeyboardInterrupt as exc:
             return _interrupted(exc, args.commande)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 
 from babel.dates import format_date
 from babel.numbers import format_decimal
@@ -116,3 +117,11 @@ def liste(items: list[str]) -> str:
     if len(items) <= 1:
         return "".join(items)
     return f"{', '.join(items[:-1])} et {items[-1]}"
+
+
+def message(text: str) -> str:
+    """French typography for a message of the command line: a no-break space before « : », a
+    narrow no-break space before « ; », « ! » and « ? », no-break spaces inside guillemets. Idempotent."""
+    text = re.sub(r" (?=:)", NBSP, text)
+    text = re.sub(r" (?=[;!?](\s|$))", NNBSP, text)
+    return text.replace("« ", f"«{NBSP}").replace(" »", f"{NBSP}»")

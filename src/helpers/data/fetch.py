@@ -74,12 +74,7 @@ EPCI_TYPES = [
 ]
 
 
-def _fr(text: str) -> str:
-    """French typography for a message: a no-break space before « : », a narrow no-break space
-    before « ; », « ! » and « ? », no-break spaces inside guillemets. Idempotent."""
-    text = re.sub(r" (?=:)", "\u00a0", text)
-    text = re.sub(r" (?=[;!?](\s|$))", "\u202f", text)
-    return text.replace("« ", "«\u00a0").replace(" »", "\u00a0»")
+_fr = fmt.message  # French typography for every message of this module
 
 
 class FetchError(RapportError):
