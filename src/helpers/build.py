@@ -362,7 +362,7 @@ def _downloads(resolved: Resolved) -> str:
     return annexes.downloads(entries) if entries else ""
 
 
-def _inputs(resolved: Resolved, params_file: Path | None) -> list[tuple[str, Path | None]]:
+def input_folders(resolved: Resolved, params_file: Path | None) -> list[tuple[str, Path | None]]:
     """Everything a build reads: the output may not be, contain, or be inside any of these."""
     p = resolved.params
     return [("dossier des paramètres", config.PARAMS_DIR), ("dossier des notebooks", config.NOTEBOOKS_DIR),
@@ -417,11 +417,12 @@ class Written(list):
     """The files a build wrote (a list, as before), and what it did: `unchanged` (the message of a build with
     nothing to do), `reran` and `reused` (chapters executed, chapters taken from the cache)."""
 
-    def __init__(self, items=(), unchanged: str | None = None, reran=(), reused=()):
+    def __init__(self, items=(), unchanged: str | None = None, reran=(), reused=(), contexts=None):
         super().__init__(items)
         self.unchanged = unchanged
         self.reran = list(reran)
         self.reused = list(reused)
+        self.contexts = contexts or {}  # chapter -> the context checked for this build (its values, its data)
 
 
 @dataclass
@@ -511,7 +512,7 @@ def _prepare(r: Report, force: bool, progress) -> str | None:
     r.chapters = list(r.chapters or p.chapters)
     r.formats = list(r.formats or p.formats)
     # The output must be the report's own (absent, empty, or a report folder): refused before anything runs.
-    r.out = sortie.verifier(r.out, _inputs(r.resolved, r.params_file), racine=config.ROOT)
+    r.out = sortie.verifier(r.out, input_folders(r.resolved, r.params_file), racine=config.ROOT)
     log.debug("Paramètres : %s", "; ".join(f"{k}={v} [{o}]" for k, v, o in describe(r.resolved)))
     if not r.label:
         log.info("Paramètres : %s", "; ".join(f"{k}={v} [{o}]" for k, v, o in describe(r.resolved)))
@@ -755,7 +756,8 @@ def _finish(r: Report, progress) -> Written:
         exc.detail = f"le rapport a d’abord été publié en entier dans {sortie.g(display_path(r.out))}."
         raise
     progress.done(unit, time.monotonic() - t, "publié")
-    return Written([r.out / w.relative_to(staging) for w in written], reran=reran, reused=r.reused)
+    return Written([r.out / w.relative_to(staging) for w in written], reran=reran, reused=r.reused,
+                   contexts=checked.contexts)
 
 
 def default_jobs() -> int:

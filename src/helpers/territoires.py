@@ -51,14 +51,13 @@ def _one(year, departement, params_file, overrides, siren, nom, staging: str) ->
         resolved = resolve(year, departement, params_file, {**overrides, "territoire": siren},
                            cli_extra={"chapters": ["territoire"], "formats": ["html"]})
         out = Path(staging) / f".{siren}"
-        build(resolved, out, params_file, {**overrides, "territoire": siren}, chapters=["territoire"], formats=["html"])
+        written = build(resolved, out, params_file, {**overrides, "territoire": siren}, chapters=["territoire"],
+                        formats=["html"])
         page = (out / f"rapport-{resolved.params.year}-territoire.html").read_text(encoding="utf-8")
         (Path(staging) / f"{base}.html").write_text(page, encoding="utf-8")
         write_pdf(page, Path(staging) / f"{base}.pdf", out)
-        from helpers.build import check
-
-        ctx = check(resolved, ["territoire"]).contexts["territoire"]
-        v = territoire.valeurs(ctx)
+        # the values of the index come from the context the build checked (data read and checked once)
+        v = territoire.valeurs(written.contexts["territoire"])
         res.personnes, res.taux = v["personnes"], v["taux"]
         shutil.rmtree(out.resolve(), ignore_errors=True)
         if out.is_symlink():
@@ -142,9 +141,9 @@ def run_territoires(year, departement, params_file, overrides: dict, epci: list[
         raise ParamError(f"--epci\u00a0: SIREN inconnu pour le département {p.departement}\u00a0: {', '.join(unknown)} "
                          f"(EPCI connus\u00a0: {', '.join(sorted(names))})")
     from helpers import interruption
-    from helpers.build import _inputs
+    from helpers.build import input_folders
 
-    out = sortie.verifier(Path(out or config.OUTPUTS_DIR / "territoires" / str(p.year)), _inputs(resolved, params_file),
+    out = sortie.verifier(Path(out or config.OUTPUTS_DIR / "territoires" / str(p.year)), input_folders(resolved, params_file),
                           racine=config.ROOT)  # the folder is the tool's own, never an input: refused before anything
     t0 = time.monotonic()
     sortie.nettoyer_abandons(out)
