@@ -169,6 +169,9 @@ _TYPO = [
 ]
 
 
+_TYPO_ATTRIBUTES = ("alt", "aria-label")  # read aloud or shown in place of the element: French text too
+
+
 def _french(text: str) -> str:
     for pattern, repl in _TYPO:
         text = pattern.sub(repl, text)
@@ -176,8 +179,9 @@ def _french(text: str) -> str:
 
 
 def typographie(soup: BeautifulSoup) -> None:
-    """French typography in every text node the reader sees (the PDF is made from the same HTML):
-    no-break spaces before « : ; ! ? », inside « », between a number and its unit."""
+    """French typography in every text node the reader sees (the PDF is made from the same HTML), and in
+    the attributes read in place of an element (alt text, aria-label): no-break spaces before « : ; ! ? »,
+    inside « », between a number and its unit."""
     from bs4 import Comment, NavigableString
 
     for node in list(soup.find_all(string=True)):
@@ -189,6 +193,10 @@ def typographie(soup: BeautifulSoup) -> None:
         new = _french(text)
         if new != text:
             node.replace_with(NavigableString(new))
+    for attribute in _TYPO_ATTRIBUTES:
+        for tag in soup.find_all(attrs={attribute: True}):
+            if isinstance(tag[attribute], str):
+                tag[attribute] = _french(tag[attribute])
 
 
 def _css() -> Markup:
