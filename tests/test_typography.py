@@ -1,6 +1,7 @@
 """French checked by code: every text node of every HTML output has the typography of the PDF
-(no-break space before « : ; ! ? », inside « », between a number and its unit), and the wording
-of lists and counts reads as French."""
+(no-break space before « : ; ! ? », inside « », between a number and its unit), and so have the
+attributes read in place of an element (alt text, aria-label); the wording of lists and counts
+reads as French."""
 from __future__ import annotations
 
 import re
@@ -30,10 +31,14 @@ def _faults(html: str) -> list[str]:
             continue
         for m in BAD.finditer(str(node)):
             out.append(repr(str(node)[max(0, m.start() - 30):m.end() + 10]))
+    for attribute in ("alt", "aria-label"):  # read aloud, or shown when the image is not
+        for tag in soup.find_all(attrs={attribute: True}):
+            for m in BAD.finditer(tag[attribute]):
+                out.append(f"{attribute}={tag[attribute][max(0, m.start() - 30):m.end() + 10]!r}")
     return out
 
 
-def test_every_text_node_has_french_spaces(built):
+def test_every_text_node_and_alt_text_has_french_spaces(built):
     pages = sorted(built.glob("*.html"))
     assert len(pages) >= 5  # the report, three chapters, provenance
     for page in pages:
@@ -45,6 +50,17 @@ def test_typography_pass():
     soup = BeautifulSoup("<p>Note : voir « ici » ; 96 % et 3 €<code>a :b</code></p>", "html.parser")
     typographie(soup)
     assert soup.p.get_text() == "Note\u00a0: voir «\u00a0ici\u00a0»\u00a0; 96\u202f% et 3\u202f€a :b"
+
+
+def test_typography_pass_covers_alt_text_and_aria_label():
+    soup = BeautifulSoup('<figure aria-label="Carte : taux ; 12 %"><img alt="Courbes : 96 % et « x » !"/>'
+                         '<div title="a : b" aria-label="Tableau"></div></figure>', "html.parser")
+    typographie(soup)
+    assert soup.img["alt"] == "Courbes\u00a0: 96\u202f% et «\u00a0x\u00a0»\u00a0!"
+    assert soup.figure["aria-label"] == "Carte\u00a0: taux\u00a0; 12\u202f%"
+    assert soup.div["title"] == "a : b" and soup.div["aria-label"] == "Tableau"  # other attributes are left alone
+    assert _faults(str(soup)) == []
+    assert _faults('<img alt="a : b"/>') == ["alt='a : b'"]
 
 
 def test_lists_of_epci_carry_their_articles():

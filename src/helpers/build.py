@@ -26,6 +26,7 @@ from helpers.params import Resolved, describe
 
 if TYPE_CHECKING:  # the data and report layers import pandas, geopandas, matplotlib (about 2 s): loaded only when
     from helpers.chapters.context import Context  # a build has something to do, never for an unchanged one
+    from helpers.report.annexes import MethodFacts
 
 log = logging.getLogger("rapport")
 
@@ -265,88 +266,51 @@ def execute(chapter: str, src: Path, dst: Path, parameters: dict, kernels: Kerne
                             f"\nNotebook partiel enregistré : {dst}") from None
 
 
-def _method_items(checked: Checked, resolved: Resolved) -> list[tuple[str, str]]:
-    import html
-
+def _method_facts(checked: Checked, resolved: Resolved) -> MethodFacts:
+    """What Annexe 1 says of this build's data: datasets, months, rows left out, counts, vintages (the
+    sentences are the report's: templates/rapport/methode.html.j2)."""
     from helpers.chapters.context import registers_folder
     from helpers.data.cafdata import non_localised
+    from helpers.report import annexes
 
     p = resolved.params
-    items = []
+    facts = annexes.MethodFacts(year=p.year, omitted=annexes.omissions(checked.contexts))
     ctx = checked.contexts.get("portrait")
     if ctx is not None:
         d = ctx.cafdata
+        facts.portrait, facts.demo = True, bool(d.illustrative)
         for ds in (d.dep, d.epci, d.com):
             if ds is None:
                 continue
             months = ds.months()
-            what = {"s_ben_dep": "département, mensuel, effectifs exacts",
-                    "s_ben_epci_f": "EPCI, décembre, effectifs arrondis à 5",
-                    "s_ben_com_f": "commune, décembre, effectifs arrondis à 5"}[ds.name]
-            extra = ""
-            if ds.duplicates_dropped:
-                extra += f" ; {fmt.pluriel(ds.duplicates_dropped, 'ligne en double à l’identique écartée', 'lignes en double à l’identique écartées')}"
-            if ds.technical:
-                shown = ", ".join(f"{fmt.mois_annee(t.month)}{f' (code {t.code})' if t.code else ''} : "
-                                  f"{fmt.nombre(t.value)} à côté de {fmt.nombre(t.kept)}" for t in ds.technical[:5])
-                more = f", et {len(ds.technical) - 5} autres" if len(ds.technical) > 5 else ""
-                extra += (f" ; {fmt.pluriel(len(ds.technical), 'ligne technique écartée', 'lignes techniques écartées')}"
-                          f" (même mois et même code que la ligne réelle, gardée : {html.escape(shown)}{more})")
-            items.append((f"Cafdata {ds.name}",
-                          f"{what} ; de {fmt.mois_annee(months[0])} à {fmt.mois_annee(months[-1])} ; fichier "
-                          f"{html.escape(ds.path.name)}{extra}."
-                          + (" <strong>Jeu de démonstration : chiffres illustratifs.</strong>" if d.illustrative else "")))
+            facts.cafdata.append({
+                "name": ds.name, "file": ds.path.name, "first": months[0], "last": months[-1],
+                "duplicates": ds.duplicates_dropped,
+                "technical": [{"month": t.month, "code": t.code, "value": t.value, "kept": t.kept}
+                              for t in ds.technical]})
         if d.family is not None:
-            items.append(("Configurations familiales", "extrait interne de la Caf (isolé, couple, monoparent ; nombre "
-                          f"d’enfants), fichier {html.escape(d.family.path.name)}"
-                          + (" ; <strong>extrait illustratif</strong> : la part des foyers sans enfant et la figure "
-                             "qui en viennent portent la mention « Données illustratives »."
-                             if d.family.illustrative or d.illustrative else ".")))
-        unlocated = non_localised(d, p.year)
-        items.append(("Arrondis et secret statistique",
-                      "Dans les fichiers communaux et intercommunaux de Cafdata, chaque effectif est arrondi à 5 ; "
-                      "une somme de communes diffère donc du total départemental exact. Les lignes sans code commune "
-                      "regroupent les allocataires non localisés de toute la France : elles ne sont pas comptées "
-                      "dans les totaux du département"
-                      + (f" ({fmt.nombre(unlocated)} foyers en décembre {p.year} dans le fichier lu)." if unlocated else ".")))
+            facts.family = {"file": d.family.path.name, "illustrative": bool(d.family.illustrative or d.illustrative)}
+        facts.unlocated = non_localised(d, p.year)
         if ctx.series is not None:
             s = ctx.series
-            items.append(("Allocations familiales et complément familial",
-                          f"Cafdata {' et '.join(s.datasets)}, décembre de chaque année, somme des modalités de "
-                          f"majoration ; région : départements de {html.escape(s.region_name)} ; France : les "
-                          f"{s.n_departements} départements du fichier"
-                          + (f" ; {fmt.pluriel(s.dropped, 'ligne technique écartée', 'lignes techniques écartées')} "
-                             "(valeur 1 ou 2 à côté de la ligne réelle)" if s.dropped else "") + "."))
-        items.append(("Géographie", "Les données de décembre N sont localisées sur la géographie communale du "
-                      "1<sup>er</sup> janvier N+1 : les anciennes communes sont rattachées à la commune nouvelle. Quand "
-                      "un fichier est déjà établi sur une géographie plus récente, les contours et les populations des "
-                      "communes fusionnées depuis sont regroupés de la même façon sur la carte."))
+            facts.series = {"datasets": list(s.datasets), "region": s.region_name,
+                            "departements": s.n_departements, "dropped": s.dropped}
     any_ctx = next(iter(checked.contexts.values()))
     epci, used = any_ctx.reference.epci_year(p.year)
     if not epci.empty:
-        items.append(("Populations", f"Population municipale des EPCI en vigueur en {used} (recensement "
-                      f"{used - 3}), {fmt.nombre(int(epci.population_municipale.sum()))} habitants ; source : "
-                      f"{html.escape(epci.source.iloc[0])}."))
-    items.append(("Définitions", "Foyer allocataire : foyer dont au moins un membre perçoit une prestation de la "
-                  "Caf au titre du mois ; personnes couvertes : allocataires, conjoints, enfants et autres personnes "
-                  "à charge ; taux de couverture : personnes couvertes rapportées à la population municipale. "
-                  "CTG en vigueur : convention signée dont la période couvre le 31 décembre ; poste en cours : poste "
-                  "commencé au plus tard le 31 décembre et non terminé avant."))
+        # legal populations in force in year N are those of the census of N - 3
+        facts.populations = {"year": used, "census": used - 3, "total": int(epci.population_municipale.sum()),
+                             "source": str(epci.source.iloc[0])}
     if any(c.registers is not None for c in checked.contexts.values()):
-        items.append(("Registres de la Caf", "Conventions territoriales globales, postes de coopération et rencontres "
-                      f"du réseau : {html.escape(display_path(registers_folder(p)))} (colonne « source » de chaque ligne)."))
-    for n in checked.notes:
-        items.append(("Registres", html.escape(n)))
+        facts.registers = display_path(registers_folder(p))
+    facts.notes = [str(n) for n in checked.notes]
     broken = next((c.geo_problems for c in checked.contexts.values() if c.geo_problems), None)
     if broken:
-        items.append(("Cartes", "Les contours fournis n’ont pas pu être utilisés ; les cartes sont omises : "
-                      + html.escape("; ".join(str(x) for x in broken[:5])) + "."))
+        facts.broken_maps = [str(x) for x in broken[:5]]
     ctg_ctx = checked.contexts.get("ctg")
     if ctg_ctx is not None and ctg_ctx.childcare is not None:
-        items.append(("Petite enfance", f"Taux de couverture global {ctg_ctx.childcare.year} : places d’accueil (accueil "
-                      "collectif, assistantes maternelles, école dès 2 ans, garde à domicile) pour 100 enfants de moins "
-                      "de 3 ans ; Cnaf, Cafdata (txcouv_pe_epci, txcouv_pe_nat)."))
-    return items
+        facts.childcare_year = ctg_ctx.childcare.year
+    return facts
 
 
 def _downloads(resolved: Resolved) -> str:
@@ -720,7 +684,7 @@ def _finish(r: Report, progress) -> Written:
     meta = publish.Meta(p.year, p.caf_name, p.report_title, fmt.date_longue(p.observation_date),
                         any(c.illustrative for c in built) or bool(checked.illustrative))
     ann = [("annexe-sources", "Annexe 1 — Sources et méthode",
-            annexes.sources(_method_items(checked, r.resolved) + annexes.omissions(checked.contexts))
+            annexes.sources(_method_facts(checked, r.resolved))
             + annexes.embedded(p, checked.files) + _downloads(r.resolved)),
            ("annexe-publies", "Annexe 2 — Chiffres publiés et chiffres recalculés",
             annexes.published(r.resolved, checked.computed, checked.illustrative, checked.gap_notes,

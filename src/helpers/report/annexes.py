@@ -9,11 +9,12 @@ import importlib.metadata as md
 import platform
 import re
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from helpers import config, fmt
 from helpers.params import Resolved, describe
+from helpers.report.templating import macro, render
 
 PACKAGES = ["pandas", "numpy", "matplotlib", "seaborn", "papermill", "nbconvert", "weasyprint", "pydantic",
             "pandera", "babel", "geopandas"]
@@ -63,26 +64,6 @@ def breakable(text: str, kind: str = "somme") -> str:
                    for p in re.split(r"([/?&=_.-])", text) if p)
 
 
-def _table(headers: list[str], rows: list[list[str]], caption: str, numeric: set[int] = frozenset(),
-           cls: dict[int, str] | None = None) -> str:
-    head = "".join(f'<th scope="col"{" class=num" if i in numeric else ""}>{html.escape(h)}</th>'
-                   for i, h in enumerate(headers))
-    body = []
-    for r in rows:
-        cells = []
-        for i, v in enumerate(r):
-            c = " ".join(x for x in (("num" if i in numeric else ""), (cls or {}).get(i, "")) if x)
-            attr = f' class="{c}"' if c else ""
-            kind = (cls or {}).get(i, "")
-            text = breakable(v, kind) if kind in ("somme", "adresse") else html.escape(v)
-            cells.append(f"<th scope=\"row\"{attr}>{text}</th>" if i == 0 else f"<td{attr}>{text}</td>")
-        body.append(f"<tr>{''.join(cells)}</tr>")
-    # on a narrow screen the table scrolls inside its own box (focusable, named for keyboards and readers)
-    return (f'<div class="defilement" tabindex="0" role="region" aria-label="{html.escape(caption, quote=True)}">'
-            f"<table><caption>{html.escape(caption)}</caption><thead><tr>{head}</tr></thead>"
-            f"<tbody>{''.join(body)}</tbody></table></div>")
-
-
 def _published_rows(keys, pub, computed, notes, labels) -> list[list[str]]:
     rows = []
     for key in keys:
@@ -102,34 +83,18 @@ def published(resolved: Resolved, computed: dict[str, float], illustrative: set[
     """Published figures against the recomputed ones, in two tables: those computed from real
     data (a real check) and those computed from illustrative data built to reproduce them (no
     check at all, said so)."""
-    pub = resolved.params.published
-    if not pub:
-        return (f"<p>Aucun chiffre publié n’est renseigné pour {resolved.params.year} et le département "
-                f"{html.escape(resolved.params.departement)} (fichier data/reference/publies/"
-                f"{html.escape(resolved.params.departement)}/{resolved.params.year}.yaml).</p>")
+    pub = resolved.params.published or {}
     illustrative = illustrative or set()
     notes = notes or {}
     labels = labels or {}  # kept value -> (label, kind), declared by each chapter (chapters.registry)
     real = [k for k in pub if k in computed and k not in illustrative]
     built = [k for k in pub if k in illustrative]
     missing = [k for k in pub if k not in computed and k not in illustrative]
-    headers = ["Indicateur", "Publié", "Calculé", "Écart", "Écart relatif", "Ce que disent les données"]
-    out = ["<p>Chiffres publiés dans le rapport d’activité de l’année, comparés aux chiffres que ce document "
-           "recalcule à partir des fichiers de données. Les chiffres recalculés sont ceux que le rapport affiche.</p>"]
-    if real:
-        out.append("<h3>Comparés à des données réelles</h3>")
-        out.append(_table(headers, _published_rows(real, pub, computed, notes, labels),
-                          "Chiffres publiés et chiffres recalculés sur données réelles", numeric={1, 2, 3, 4}))
-    if built:
-        out.append("<h3>Reproduits par construction (données illustratives)</h3><p>Ces chiffres viennent de données "
-                   "illustratives (registres de démonstration, extrait interne illustratif) construites pour "
-                   "retrouver les chiffres publiés : leur accord ne vérifie rien.</p>")
-        out.append(_table(headers[:5], [r[:5] for r in _published_rows(built, pub, computed, notes, labels)],
-                          "Chiffres publiés reproduits par des données illustratives", numeric={1, 2, 3, 4}))
-    if missing:
-        out.append("<p>Non recalculés dans cette construction : "
-                   + ", ".join(html.escape(labels.get(k, (k, ""))[0]) for k in missing) + ".</p>")
-    return "".join(out)
+    return str(macro("annexes.html.j2", "published")(
+        resolved.params.year, resolved.params.departement, bool(pub),
+        _published_rows(real, pub, computed, notes, labels),
+        [r[:5] for r in _published_rows(built, pub, computed, notes, labels)],
+        [labels.get(k, (k, ""))[0] for k in missing]))
 
 
 def embedded(params, files: list[Path]) -> str:
@@ -144,44 +109,54 @@ def embedded(params, files: list[Path]) -> str:
     used = [e for e in entries if (Path(root) / e["fichier"]).resolve() in read]
     if not used:
         return ""
-    items = "".join(
-        f"<dt>{breakable(e['fichier'], 'adresse')}</dt><dd>{html.escape(e['jeu'])}. <em>Nature :</em> "
-        f"{html.escape(e['nature'])}. <em>Republié par :</em> {html.escape(e['republie_par'])}. "
-        f"<em>Licence :</em> {html.escape(e['licence'])} ; attribution : « {html.escape(e['attribution'])} ». "
-        f"<em>Date :</em> {html.escape(str(e['date']))}. <em>SHA-256 :</em> <code class=\"somme\">"
-        f"{breakable(e['sha256'])}</code></dd>" for e in used)
-    return ("<h3>Données ouvertes intégrées au projet</h3><p>Fichiers réels livrés avec le projet "
-            "(data/opendata/SOURCES.yaml), avec leur origine : un fichier remis en forme ou dérivé est dit tel.</p>"
-            f"<dl class=\"methode\">{items}</dl>")
+    return str(macro("annexes.html.j2", "embedded")(used))
 
 
-def omissions(contexts: dict) -> list[tuple[str, str]]:
-    """Optional content this edition leaves out, and why: one line of the sources annex each (the
-    chapter itself moves on without an apologetic sentence). `contexts`: chapter -> its context."""
+@dataclass
+class MethodFacts:
+    """What Annexe 1 (sources and method) says of this build's data, as facts: the sentences are in
+    templates/rapport/methode.html.j2. Months are `AAAA-MM` strings or dates."""
+
+    year: int
+    # Cafdata exports read: name, file, first and last month, duplicates (identical rows dropped),
+    # technical (rows dropped beside the real one: month, code, value, kept)
+    cafdata: list[dict] = field(default_factory=list)
+    demo: bool = False  # the Cafdata exports are the demonstration set
+    family: dict | None = None  # internal extract of family configurations: file, illustrative
+    portrait: bool = False  # the portrait was built: rounding, non-localised rows, geography
+    unlocated: int = 0  # non-localised households in December of the year, in the file read
+    series: dict | None = None  # family allowances series: datasets, region, departements, dropped
+    populations: dict | None = None  # EPCI populations: year in force, census, total, source
+    registers: str | None = None  # the registers' folder, as published
+    notes: list[str] = field(default_factory=list)  # what the register checks say
+    broken_maps: list[str] = field(default_factory=list)  # why the outlines given could not be used
+    childcare_year: int | None = None  # year of the childcare coverage rates
+    omitted: list[str] = field(default_factory=list)  # optional content left out (see omissions)
+
+
+def omissions(contexts: dict) -> list[str]:
+    """Optional content this edition leaves out: « cartes », « configurations-familiales »; the sources
+    annex says each and why (the chapter itself moves on without an apologetic sentence). `contexts`:
+    chapter -> its context."""
     items = []
     ctx = contexts.get("portrait")
     if ctx is not None and ctx.geo is None and not ctx.geo_problems:
-        items.append(("Cartes", "Aucun contour des communes et des EPCI n’a été fourni pour cette édition : "
-                      "les cartes sont omises."))
+        items.append("cartes")
     if ctx is not None and ctx.cafdata is not None and ctx.cafdata.family is None:
-        items.append(("Configurations familiales", "La part des foyers sans enfant et la répartition par "
-                      "configuration familiale viennent d’un extrait interne de la Caf (Cafdata ne les publie "
-                      "pas) ; il n’a pas été fourni pour cette édition : elles sont omises."))
+        items.append("configurations-familiales")
     return items
 
 
-def sources(method_items: list[tuple[str, str]]) -> str:
-    items = "".join(f"<dt>{html.escape(t)}</dt><dd>{d}</dd>" for t, d in method_items)
-    return f"<dl class=\"methode\">{items}</dl>"
+def sources(facts: MethodFacts) -> str:
+    """Annexe 1, sources and method."""
+    return render("methode.html.j2", m=facts)
 
 
 def downloads(entries: list[dict]) -> str:
     """The manifest of `rapport fetch`: where each open-data file came from, when, its checksum."""
     rows = [[e.get("fichier", ""), e.get("adresse", ""), e.get("date", ""), fmt.nombre(e.get("taille", 0)),
              e.get("sha256", "")] for e in entries]
-    return ("<p>Fichiers de données ouvertes téléchargés par <code>rapport fetch</code> (manifeste du cache) :</p>"
-            + _table(["Fichier", "Adresse", "Date", "Taille (octets)", "SHA-256"], rows,
-                     "Provenance des données téléchargées", numeric={3}, cls={1: "adresse", 4: "somme"}))
+    return str(macro("annexes.html.j2", "downloads")(rows))
 
 
 def git_state() -> tuple[str, str]:
@@ -266,30 +241,12 @@ class Provenance:
     def summary_html(self) -> str:
         """The paragraph of the report: when, which version, which data; where the detail is."""
         short = self.commit[:12] if re.fullmatch(r"[0-9a-f]{40}", self.commit) else self.commit
-        dirty = " (avec des modifications non enregistrées)" if self.dirty == "oui" else ""
-        data = "".join(f"<li>{html.escape(v)}</li>" for v in self.vintages)
-        return (f"<p>Ce rapport de la {html.escape(self.caf_name)} a été construit le "
-                f"{fmt.date_longue(self.local.date())} à {self.local:%H}{fmt.NBSP}h{fmt.NBSP}{self.local:%M} (heure de "
-                f"Paris) à partir de ses fichiers de données, par la version <code>{html.escape(short)}</code> "
-                f"du programme{dirty}. Aucun chiffre n’y est saisi à la main.</p>"
-                + (f"<p>Données utilisées :</p><ul class=\"millesimes\">{data}</ul>" if data else "")
-                + "<p>Le détail technique de la construction (paramètres et leur origine, empreinte SHA-256 de chaque "
-                  "fichier lu, versions des logiciels) est publié à côté du rapport : "
-                  "<a href=\"provenance.html\">provenance.html</a>, et pour les programmes "
-                  "<a href=\"provenance.json\">provenance.json</a>.</p>")
+        return str(macro("provenance.html.j2", "summary")(self, self.local, short))
 
     def detail_html(self) -> str:
         """The body of provenance.html."""
         files = [[f, fmt.nombre(int(size)), h] for f, size, h in self.files]
-        return (
-            f"<p>Construit le {fmt.date_longue(self.local.date())} à {self.local:%H:%M} (heure de Paris), en "
-            f"{fmt.nombre(self.duration_s, 1)} secondes (exécution des chapitres et assemblage, avant l’écriture du "
-            f"PDF).</p><p>Version du code : commit <code>{html.escape(self.commit)}</code> ; modifications non "
-            f"enregistrées dans l’arbre de travail : {self.dirty}.</p>"
-            + _table(["Paramètre", "Valeur", "Origine"], self.params, "Paramètres de la construction")
-            + _table(["Fichier d’entrée", "Taille (octets)", "Empreinte SHA-256"], files,
-                     "Fichiers de données lus", numeric={1}, cls={0: "adresse", 2: "somme"})
-            + _table(["Logiciel", "Version"], self.versions, "Versions des logiciels"))
+        return str(macro("provenance.html.j2", "detail")(self, self.local, files))
 
     def as_json(self) -> dict:
         return {"annee": self.year, "caf": self.caf_name, "construit_le": self.started.isoformat(timespec="seconds"),
@@ -306,7 +263,7 @@ class Provenance:
         from helpers.report.assemble import standalone_page
 
         title = f"Provenance du rapport d’activité {self.year} — {self.caf_name}"
-        page = standalone_page(title, f"<h1>{html.escape(title)}</h1>{self.detail_html()}",
+        page = standalone_page(title, self.detail_html(), heading=True,
                                links=[(f"rapport-{self.year}.html", "Rapport complet"),
                                       (f"rapport-{self.year}.html#annexe-sources", "Annexes")])
         out = [Path(folder) / "provenance.html", Path(folder) / "provenance.json"]

@@ -4,7 +4,6 @@ with figures and tables numbered across the report and cross-references resolved
 PDF with WeasyPrint from the same HTML and the print stylesheet."""
 from __future__ import annotations
 
-import html
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -12,10 +11,12 @@ from pathlib import Path
 
 import nbformat
 from bs4 import BeautifulSoup
+from markupsafe import Markup
 from nbconvert import HTMLExporter
 
 from helpers import config
 from helpers.errors import RapportError
+from helpers.report.templating import render
 
 
 @dataclass
@@ -168,9 +169,19 @@ _TYPO = [
 ]
 
 
+_TYPO_ATTRIBUTES = ("alt", "aria-label")  # read aloud or shown in place of the element: French text too
+
+
+def _french(text: str) -> str:
+    for pattern, repl in _TYPO:
+        text = pattern.sub(repl, text)
+    return text
+
+
 def typographie(soup: BeautifulSoup) -> None:
-    """French typography in every text node the reader sees (the PDF is made from the same HTML):
-    no-break spaces before « : ; ! ? », inside « », between a number and its unit."""
+    """French typography in every text node the reader sees (the PDF is made from the same HTML), and in
+    the attributes read in place of an element (alt text, aria-label): no-break spaces before « : ; ! ? »,
+    inside « », between a number and its unit."""
     from bs4 import Comment, NavigableString
 
     for node in list(soup.find_all(string=True)):
@@ -179,21 +190,18 @@ def typographie(soup: BeautifulSoup) -> None:
         if any(p.name in _NO_TYPO for p in node.parents):
             continue
         text = str(node)
-        new = text
-        for pattern, repl in _TYPO:
-            new = pattern.sub(repl, new)
+        new = _french(text)
         if new != text:
             node.replace_with(NavigableString(new))
+    for attribute in _TYPO_ATTRIBUTES:
+        for tag in soup.find_all(attrs={attribute: True}):
+            if isinstance(tag[attribute], str):
+                tag[attribute] = _french(tag[attribute])
 
 
-def _css() -> str:
-    return (config.STATIC_DIR / "rapport.css").read_text(encoding="utf-8")
-
-
-def _head(title: str, description: str) -> str:
-    return (f'<head><meta charset="utf-8"/><meta name="viewport" content="width=device-width, initial-scale=1"/>'
-            f'<title>{html.escape(title)}</title><meta name="description" content="{html.escape(description)}"/>'
-            f'<meta name="generator" content="rapport-caf"/><style>{_css()}</style></head>')
+def _css() -> Markup:
+    """The stylesheet, inlined in every page (the package's own file)."""
+    return Markup((config.STATIC_DIR / "rapport.css").read_text(encoding="utf-8"))
 
 
 @dataclass
@@ -209,95 +217,56 @@ class Meta:
         return f"Rapport d’activité {self.year} — {self.report_title} — {self.caf_name}"
 
 
-def toc(chapters: list[Chapter], annexes: list[tuple[str, str]]) -> str:
-    items = []
+def _contents(chapters: list[Chapter], annexes: list[tuple[str, str]]) -> list[dict]:
+    """The entries of the contents: each chapter with its sections (h3), then the annexes."""
+    entries = []
     for ch in chapters:
         soup = BeautifulSoup(ch.fragment, "html.parser")
-        subs = "".join(f'<li><a href="#{h["id"]}">{html.escape(h.get_text(" ", strip=True))}</a></li>'
-                       for h in soup.find_all("h3"))
-        items.append(f'<li class="niveau-1"><a href="#ch-{ch.key}">{html.escape(ch.title)}</a>'
-                     + (f"<ol>{subs}</ol>" if subs else "") + "</li>")
-    for ident, title in annexes:
-        items.append(f'<li class="niveau-1"><a href="#{ident}">{html.escape(title)}</a></li>')
-    return ('<nav class="sommaire" aria-labelledby="sommaire-titre"><h2 id="sommaire-titre">Sommaire</h2>'
-            f'<ol>{"".join(items)}</ol></nav>')
+        subs = [{"ident": h["id"], "title": h.get_text(" ", strip=True)} for h in soup.find_all("h3")]
+        entries.append({"ident": f"ch-{ch.key}", "title": ch.title, "subsections": subs})
+    entries += [{"ident": ident, "title": title, "subsections": []} for ident, title in annexes]
+    return entries
 
 
-def _chapter_section(ch: Chapter, heading: str = "h2") -> str:
-    cls = "chapitre illustratif" if ch.illustrative else "chapitre"
-    return (f'<section class="{cls}" id="ch-{ch.key}" data-titre="{html.escape(ch.title, quote=True)}" '
-            f'aria-labelledby="titre-{ch.key}"><{heading} id="titre-{ch.key}">{html.escape(ch.title)}</{heading}>'
-            f"{ch.fragment}</section>")
+def toc(chapters: list[Chapter], annexes: list[tuple[str, str]]) -> str:
+    return render("sommaire.html.j2", entries=_contents(chapters, annexes))
 
 
 def cover(meta: Meta, chapters: list[Chapter]) -> str:
-    listing = "".join(f"<li>{html.escape(c.title)}</li>" for c in chapters)
-    notice = ('<p class="avertissement illustratif">Ce document est construit en partie sur des <strong>données '
-              'illustratives</strong> (registres de démonstration, extrait interne illustratif) : chaque chiffre, '
-              'graphique et tableau qui en vient porte la mention « Données illustratives ».</p>'
-              if meta.illustrative else "")
-    return (f'<header class="couverture" id="haut" role="banner"><p class="organisme">{html.escape(meta.caf_name)}</p>'
-            f'<h1>Rapport d’activité {meta.year}<span class="sous-titre">{html.escape(meta.report_title)}</span></h1>'
-            f'<p class="date">Données au {html.escape(meta.date_obs)}</p>'
-            f'<ul class="chapitres-couverture" aria-label="Chapitres">{listing}</ul>{notice}</header>')
+    return render("couverture.html.j2", meta=meta, chapters=chapters)
 
 
-def standalone_page(title: str, body: str, links: list[tuple[str, str]] | None = None) -> str:
+def standalone_page(title: str, body: str, links: list[tuple[str, str]] | None = None, heading: bool = False) -> str:
     """A page published beside the report (provenance.html), in the report's style, with links
-    back to it (`links`: href, text)."""
-    items = "".join(f'<li><a href="{html.escape(h, quote=True)}">{html.escape(t)}</a></li>' for h, t in links or [])
-    nav = f'<nav class="chapitres" id="haut" aria-label="Rapport"><ul>{items}</ul></nav>' if items else ""
-    soup = BeautifulSoup(f'<!DOCTYPE html><html lang="fr">{_head(title, title)}<body>{nav}<main id="contenu" '
-                         f'class="annexe">{body}</main></body></html>', "html.parser")
+    back to it (`links`: href, text); `body` is HTML built by the code; `heading`: the title is the
+    page's first heading."""
+    soup = BeautifulSoup(render("page-autonome.html.j2", title=title, description=title, css=_css(),
+                                links=links or [], heading=heading, body=Markup(body)), "html.parser")
     typographie(soup)
     return str(soup)
-
-
-def _chapter_nav(meta: Meta, chapters: list[Chapter], here: Chapter) -> str:
-    """The top of a chapter page: the whole report, every chapter (the current one marked), the annexes."""
-    full = f"rapport-{meta.year}.html"
-    links = [f'<li><a href="{full}">Rapport complet</a></li>']
-    for c in chapters:
-        current = ' aria-current="page"' if c.key == here.key else ""
-        links.append(f'<li><a href="{page_name(meta.year, c.key)}"{current}>{html.escape(c.title)}</a></li>')
-    links.append(f'<li><a href="{full}#annexe-sources">Annexes</a></li>')
-    return f'<nav class="chapitres" id="haut" aria-label="Chapitres"><ul>{"".join(links)}</ul></nav>'
-
-
-def _sequence_nav(meta: Meta, chapters: list[Chapter], here: Chapter) -> str:
-    """The bottom of a chapter page: previous and next chapter, back to the top."""
-    i = [c.key for c in chapters].index(here.key)
-    items = []
-    if i > 0:
-        prev = chapters[i - 1]
-        items.append(f'<a class="precedent" rel="prev" href="{page_name(meta.year, prev.key)}">'
-                     f'<span class="sens">Chapitre précédent</span> {html.escape(prev.title)}</a>')
-    if i + 1 < len(chapters):
-        nxt = chapters[i + 1]
-        items.append(f'<a class="suivant" rel="next" href="{page_name(meta.year, nxt.key)}">'
-                     f'<span class="sens">Chapitre suivant</span> {html.escape(nxt.title)}</a>')
-    else:
-        items.append(f'<a class="suivant" href="rapport-{meta.year}.html#annexe-sources">'
-                     '<span class="sens">Suite</span> Annexes</a>')
-    return f'<nav class="suite" aria-label="Chapitre précédent et suivant">{"".join(items)}</nav>'
 
 
 def page_name(year: int, key: str) -> str:
     return f"rapport-{year}-{key}.html"
 
 
+def _chapter_page(meta: Meta, chapters: list[Chapter], i: int, section: str) -> str:
+    """One chapter on its own page (its section of the report, headings raised one level)."""
+    here = chapters[i]
+    title = f"{here.title} — Rapport d’activité {meta.year} — {meta.caf_name}"
+    links = [{"key": c.key, "title": c.title, "page": page_name(meta.year, c.key)} for c in chapters]
+    return render("chapitre.html.j2", title=title, description=title, css=_css(), meta=meta,
+                  report=f"rapport-{meta.year}.html", chapters=links, here=here.key, section=Markup(section),
+                  previous=links[i - 1] if i > 0 else None, following=links[i + 1] if i + 1 < len(chapters) else None)
+
+
 def assemble(meta: Meta, chapters: list[Chapter], annexes: list[tuple[str, str, str]]) -> tuple[str, dict[str, str]]:
     """The whole report, and one standalone page per chapter (name -> HTML)."""
-    body = "".join(_chapter_section(ch) for ch in chapters)
-    body += "".join(f'<section class="annexe" id="{i}" data-titre="{html.escape(t, quote=True)}" '
-                    f'aria-labelledby="titre-{i}"><h2 id="titre-{i}">{html.escape(t)}</h2>{content}</section>'
-                    for i, t, content in annexes)
-    doc = (f'<!DOCTYPE html><html lang="fr">{_head(meta.title, meta.title)}'
-           f'<body class="rapport" data-rapport="{html.escape(f"Rapport d’activité {meta.year} — {meta.caf_name}", quote=True)}">'
-           f'{cover(meta, chapters)}{toc(chapters, [(i, t) for i, t, _ in annexes])}<main id="contenu">{body}</main>'
-           f'<footer class="pied" role="contentinfo"><p class="haut"><a href="#haut">Haut de page</a></p>'
-           f'<p>{html.escape(meta.caf_name)} — rapport d’activité '
-           f'{meta.year}, chapitre « {html.escape(meta.report_title)} ».</p></footer></body></html>')
+    doc = render("rapport.html.j2", title=meta.title, description=meta.title, css=_css(), meta=meta,
+                 chapters=[{"key": c.key, "title": c.title, "fragment": Markup(c.fragment),
+                            "illustrative": c.illustrative} for c in chapters],
+                 annexes=[{"ident": i, "title": t, "content": Markup(content)} for i, t, content in annexes],
+                 entries=_contents(chapters, [(i, t) for i, t, _ in annexes]))
     soup = BeautifulSoup(doc, "html.parser")
     numbers = _number(soup)
     _resolve_xrefs(soup, numbers, built={c.key for c in chapters})
@@ -310,8 +279,7 @@ def assemble(meta: Meta, chapters: list[Chapter], annexes: list[tuple[str, str, 
         for el in BeautifulSoup(ch.fragment, "html.parser").select("figure[data-kind]"):
             where[el["id"]] = page_name(meta.year, ch.key)
     pages = {}
-    for ch in chapters:
-        title = f"{ch.title} — Rapport d’activité {meta.year} — {meta.caf_name}"
+    for i, ch in enumerate(chapters):
         section = soup.find("section", id=f"ch-{ch.key}")
         part = BeautifulSoup(str(section), "html.parser")
         sec = part.find("section")
@@ -319,13 +287,7 @@ def assemble(meta: Meta, chapters: list[Chapter], annexes: list[tuple[str, str, 
         for h in sec.find_all(["h3", "h4", "h5", "h6"]):
             h.name = f"h{int(h.name[1]) - 1}"
         _resolve_xrefs(part, numbers, where, page_name(meta.year, ch.key))
-        page = BeautifulSoup(
-            f'<!DOCTYPE html><html lang="fr">{_head(title, title)}<body data-rapport="'
-            f'{html.escape(f"Rapport d’activité {meta.year} — {meta.caf_name}", quote=True)}">'
-            f'{_chapter_nav(meta, chapters, ch)}'
-            f'<main id="contenu">{part}</main>{_sequence_nav(meta, chapters, ch)}'
-            f'<footer class="pied" role="contentinfo"><p class="haut"><a href="#haut">Haut de page</a></p><p>'
-            f'{html.escape(meta.caf_name)} — rapport d’activité {meta.year}.</p></footer></body></html>', "html.parser")
+        page = BeautifulSoup(_chapter_page(meta, chapters, i, str(part)), "html.parser")
         typographie(page)
         pages[page_name(meta.year, ch.key)] = str(page)
     return full, pages

@@ -13,12 +13,13 @@ import matplotlib.pyplot as plt
 import mistune
 import pandas as pd
 from IPython.display import HTML, display
+from markupsafe import Markup
 
 from helpers import lineage
-from helpers.errors import (
-    RapportError,  # The templates are the project's own text: their inline HTML (1<sup>er</sup>) is kept. Values never go
-)
+from helpers.errors import RapportError
+from helpers.report.templating import macro
 
+# The templates are the project's own text: their inline HTML (1<sup>er</sup>) is kept. Values never go
 # through Markdown: see render_text.
 _md = mistune.create_markdown(escape=False, plugins=["table"])
 _ID = re.compile(r"^[a-z][a-z0-9-]*$")
@@ -27,6 +28,15 @@ _SLOT_RE = re.compile("\ue000(\\d+)\ue001")
 
 MARK = "Données illustratives"
 MARK_HTML = f'<span class="marque-illustratif">{MARK}</span>'
+
+
+def _mark(illustratif: bool) -> Markup:
+    return Markup(MARK_HTML) if illustratif else Markup("")
+
+
+def _element(name: str):
+    """A macro of templates/rapport/elements.html.j2: the markup of what a chapter displays."""
+    return macro("elements.html.j2", name)
 
 
 def mark_figure(fig: plt.Figure) -> None:
@@ -128,16 +138,9 @@ class Page:
     def chiffres_cles(self, items: list[tuple], titre: str = "Chiffres clés") -> None:
         """items: (value, label, detail[, illustrative]) — all already formatted; an illustrative
         figure carries its own mark."""
-        cells = "".join(
-            f'<div class="chiffre{" illustratif" if len(it) > 3 and it[3] else ""}">'
-            f'<span class="valeur">{html.escape(it[0])}</span>'
-            f'<span class="libelle">{html.escape(it[1])}</span>'
-            + (f'<span class="detail">{html.escape(it[2])}</span>' if it[2] else "")
-            + (MARK_HTML if len(it) > 3 and it[3] else "") + "</div>"
-            for it in items)
-        # a group, not a region landmark: every chapter has one, with the same title
-        self._show(f'<div class="chiffres-cles" role="group" aria-label="{html.escape(titre)}">'
-                   f'<p class="chiffres-titre">{html.escape(titre)}</p><div class="chiffres">{cells}</div></div>')
+        rows = [{"value": it[0], "label": it[1], "detail": it[2], "illustrative": len(it) > 3 and bool(it[3])}
+                for it in items]
+        self._show(str(_element("key_figures")(rows, titre, Markup(MARK_HTML))))
 
     def figure(self, fig: plt.Figure, id: str, titre: str, alt: str, illustratif: bool = False) -> None:
         """A numbered figure: its source line comes from what `fig` was computed from."""
@@ -152,11 +155,7 @@ class Page:
         fig.savefig(buf, format="png", dpi=200, bbox_inches="tight")
         plt.close(fig)
         data = base64.b64encode(buf.getvalue()).decode("ascii")
-        self._show(
-            f'<figure class="figure" id="{id}" data-kind="figure" tabindex="0">'
-            f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt, quote=True)}"/>'
-            f'<figcaption><span class="numero">Figure</span> <span class="titre">{html.escape(titre)}</span>'
-            f'{MARK_HTML if illustratif else ""}<span class="source">{html.escape(source)}</span></figcaption></figure>')
+        self._show(str(_element("figure")(id, data, titre, source, alt, _mark(illustratif))))
 
     def tableau(self, df: pd.DataFrame, id: str, titre: str, resume: str,
                 row_header: bool = True, numeric: list[str] | None = None, total: bool = False,
@@ -170,28 +169,11 @@ class Page:
         self._unique(id)
         illustratif = illustratif or self.illustrative
         numeric = set(numeric if numeric is not None else df.columns[1:])
-        head = "".join(f'<th scope="col" class="{"num" if c in numeric else ""}">{html.escape(str(c))}</th>'
-                       for c in df.columns)
-        body = []
-        for i, (_, row) in enumerate(df.iterrows()):
-            cells = []
-            for j, c in enumerate(df.columns):
-                v = html.escape("" if pd.isna(row[c]) else str(row[c]))
-                cls = "num" if c in numeric else ""
-                if j == 0 and row_header:
-                    cells.append(f'<th scope="row" class="{cls}">{v}</th>')
-                else:
-                    cells.append(f'<td class="{cls}">{v}</td>')
-            tr_cls = ' class="total"' if total and i == len(df) - 1 else ""
-            body.append(f"<tr{tr_cls}>{''.join(cells)}</tr>")
-        self._show(
-            f'<figure class="tableau" id="{id}" data-kind="tableau" tabindex="0">'
-            f'<table aria-describedby="{id}-resume"><caption><span class="numero">Tableau</span> '
-            f'<span class="titre">{html.escape(titre)}</span>{MARK_HTML if illustratif else ""}</caption>'
-            f'<thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
-            f'<p class="source">{html.escape(source)}</p>'
-            + (f'<p class="note">{html.escape(note)}</p>' if note else "")
-            + f'<p class="resume" id="{id}-resume">{html.escape(resume)}</p></figure>')
+        headers = [str(c) for c in df.columns]
+        rows = [["" if pd.isna(row[c]) else str(row[c]) for c in df.columns] for _, row in df.iterrows()]
+        columns = [j for j, c in enumerate(df.columns) if c in numeric]
+        self._show(str(_element("table")(id, headers, rows, titre, source, resume, note, columns, row_header, total,
+                                         _mark(illustratif))))
 
     def lien(self, url: str, texte: str) -> None:
         self._show(f'<p class="lien-externe"><a href="{html.escape(url, quote=True)}">{html.escape(texte)}</a>'
