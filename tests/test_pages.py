@@ -1,5 +1,5 @@
-"""No unfinished page: in the PDF, every page but the last of a chapter or annex is at least a
-third full; no page ends with a heading or with the text that introduces the figure or table at
+"""No unfinished page: in the PDF, every page but the last of a chapter or annex is at least
+half full; no page ends with a heading or with the text that introduces the figure or table at
 the top of the next page; missing optional content leaves no bare heading and no apologetic
 sentence."""
 from __future__ import annotations
@@ -122,12 +122,13 @@ def test_no_page_ends_with_a_heading_or_a_figure_s_introduction(pdf):
     assert bad_breaks(document) == []
 
 
-def test_no_page_is_left_less_than_a_third_full(pdf, tmp_path):
+def test_no_page_is_left_less_than_half_full(pdf, tmp_path):
     reader = PdfReader(pdf)
     starts = sorted(reader.get_destination_page_number(o) for o in reader.outline if not isinstance(o, list))
     last_pages = {s - 1 for s in starts} | {len(reader.pages) - 1}  # the last page of each part may be short
     fills = page_fill(pdf, tmp_path)
-    short = [f"page {i + 1} ({fill:.0%})" for i, fill in enumerate(fills) if i not in last_pages and fill < 1 / 3]
+    # 2023: the least filled such page is 58 % full (page 12, a table that the next one cannot join)
+    short = [f"page {i + 1} ({fill:.0%})" for i, fill in enumerate(fills) if i not in last_pages and fill < 1 / 2]
     assert not short, "pages inachevées : " + ", ".join(short)
 
 
