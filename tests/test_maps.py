@@ -1,15 +1,20 @@
 """Maps that read: on every map the chapters build, no two labels overlap, no label runs off the
-figure, and the legend never covers the territory (boxes recorded by charts.choropleth)."""
+figure, and the legend never covers the territory (boxes recorded by charts.choropleth); a map's
+image is no taller than charts.MAP_ASPECT of its width, so that two maps and their captions share
+an A4 page instead of leaving half of one empty."""
 from __future__ import annotations
 
+import io
 import shutil
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pytest
+from PIL import Image
 
 from helpers.chapters import ctg, portrait
 from helpers.chapters.context import open_chapter
+from helpers.report import charts
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -66,3 +71,13 @@ def test_map_fills_the_text_width(maps, name):
     drawn = [boxes["territory"], boxes["legend"], *boxes["labels"]]
     left, right = min(b.x0 for b in drawn), max(b.x1 for b in drawn)
     assert right - left >= 0.85 * boxes["figure"].width
+
+
+@pytest.mark.parametrize("name", ["carte-epci", "carte-communes", "carte-petite-enfance", "carte-ctg"])
+def test_map_image_is_no_taller_than_its_share_of_a_page(maps, name):
+    """As page.figure saves it (cropped to what is drawn), then shown at the text width (17 cm): at
+    most MAP_ASPECT high, about 10 cm, so that fig. 5 and fig. 6 and their captions fill one page."""
+    buf = io.BytesIO()
+    maps[name].savefig(buf, format="png", dpi=100, bbox_inches="tight")
+    width, height = Image.open(buf).size
+    assert height / width <= charts.MAP_ASPECT + 0.02, f"{name} : {height / width:.2f} de haut pour 1 de large"

@@ -225,35 +225,96 @@ def _spread(wanted: list[float], heights: list[float], lo: float, hi: float, gap
     return ys
 
 
+MAP_ASPECT = 0.6  # height / width of a labelled map's image: two maps and their captions fill an A4 page
+MAP_MAX_HEIGHT = 5.2  # inches
+
+
+def _legend(fig, handles, title: str, ncol: int, narrow: bool = False, **where):
+    """The map's legend; `narrow`: one column whose title and long entries are wrapped (the foot of
+    a label column)."""
+    import textwrap
+
+    labels = [h.get_label() for h in handles]
+    if narrow:
+        title = title if "\n" in title else textwrap.fill(title, 24)
+        labels = [textwrap.fill(label, 26) for label in labels]
+    legend = fig.legend(handles=handles, labels=labels, title=title, ncol=ncol, frameon=False, fontsize=8.5,
+                        title_fontsize=9, **where)
+    legend._legend_box.align = "left"
+    return legend
+
+
+def _label_layout(fig, labels: list[tuple[str, float, float]], sizes: dict[str, tuple[float, float]],
+                  legend_size: tuple[float, float], ratio: float) -> dict:
+    """Where a labelled map, its two label columns and its legend go (inches), for an image of
+    MAP_ASPECT (the figure is cropped to what is drawn, then shown at the text width): the map
+    between the columns, the legend at the foot of the column whose lowest label is highest,
+    with the labels of that column above it; below the map if they do not fit there. `labels`:
+    (name, x, y) of each anchor, y as a share of the territory's height; `sizes`: width and height
+    of each name's box."""
+    gap, margin, pad = 0.05, 0.05, 0.06  # between boxes; above and below; a label and the map
+    median_x = sorted(x for _, x, _ in labels)[len(labels) // 2 - (len(labels) % 2 == 0)]
+    sides = {"left": [lab for lab in labels if lab[1] <= median_x], "right": [lab for lab in labels if lab[1] > median_x]}
+    width = {k: max((sizes[n][0] for n, _, _ in v), default=0.0) + pad for k, v in sides.items()}
+    height = {k: sum(sizes[n][1] + gap for n, _, _ in v) for k, v in sides.items()}
+    side = max(sides, key=lambda k: min((y for _, _, y in sides[k]), default=1.0))
+    lw, lh = legend_size
+
+    def solve(columns: float, extra_h: float) -> tuple[float, float]:
+        # map width m: (ratio * m + extra_h) / (columns + m) = MAP_ASPECT, within the figure's width and height
+        m = (MAP_ASPECT * columns - extra_h) / (ratio - MAP_ASPECT) if ratio > MAP_ASPECT else WIDTH
+        m = min(m, WIDTH - columns, (MAP_MAX_HEIGHT - extra_h) / ratio)
+        return m, ratio * m
+
+    columns = width["left"] + width["right"] + max(0.0, lw - width[side])
+    map_w, map_h = solve(columns, 2 * margin)
+    if height[side] <= map_h - lh - gap:  # the legend in the corner of its column
+        left = max(width["left"], lw if side == "left" else 0.0)
+        right = max(width["right"], lw if side == "right" else 0.0)
+        fig_w, fig_h = left + map_w + right, map_h + 2 * margin
+        legend_at = (0.0, margin) if side == "left" else (fig_w - lw, margin)
+        return {"size": (fig_w, fig_h), "map": (left, margin, map_w, map_h), "legend": legend_at,
+                "legend_side": side, "floor": margin + lh + gap}
+    map_w, map_h = solve(width["left"] + width["right"], lh + 3 * margin)  # the legend below the map
+    map_w = min(max(map_w, 0.45 * WIDTH), WIDTH - width["left"] - width["right"])  # never a tiny map
+    map_h = ratio * map_w
+    fig_w = max(width["left"] + map_w + width["right"], lw)
+    return {"size": (fig_w, map_h + lh + 3 * margin), "map": (width["left"], lh + 2 * margin, map_w, map_h),
+            "legend": ((fig_w - lw) / 2, margin), "legend_side": None, "floor": lh + 2 * margin}
+
+
 def choropleth(gdf, column: str, legend_title: str, percent: bool = True, cmap: str = "Blues",
                missing_label: str = "donnée non disponible", outline=None, categorical: bool = False,
                colors: dict | None = None, names: str | None = None, bounds: list[float] | None = None,
                outline_names: str | None = None) -> plt.Figure:
-    """A map of `gdf[column]` at the text width: quantile classes for numbers, fixed colours for
-    categories; `names`: a column whose values label each area, in two columns beside the
-    territory with leader lines (labels never overlap); `outline_names`: the same for the areas of
-    `outline` (the EPCI drawn over a map of communes); the legend sits outside the territory
-    (below it with labels, beside it without). `bounds`: inner class limits shared with another
-    map (else quantiles of this one). The boxes drawn are recorded in `fig.rapport_boxes`
-    (display units: labels, legend, territory, figure) so that tests can check the layout."""
+    """A map of `gdf[column]`: quantile classes for numbers, fixed colours for categories; `names`:
+    a column whose values label each area, in two columns beside the territory with leader lines
+    (labels never overlap); `outline_names`: the same for the areas of `outline` (the EPCI drawn
+    over a map of communes). A labelled map is sized to its territory's shape so that its image
+    is MAP_ASPECT high for its width, the legend at the foot of a label column (outside the
+    territory); a map without labels has its legend beside it, at the text width. `bounds`: inner
+    class limits shared with another map (else quantiles of this one). The boxes drawn are
+    recorded in `fig.rapport_boxes` (display units: labels, legend, territory, figure) so that
+    tests can check the layout."""
     import textwrap
 
     import matplotlib.patches as mpatches
     import numpy as np
+    from matplotlib.transforms import Bbox
 
     xmin, ymin, xmax, ymax = gdf.total_bounds
     labelled, name_col = ((gdf, names) if names is not None else (outline, outline_names) if outline_names
                           else (None, None))
     ratio = (ymax - ymin) / (xmax - xmin) / 0.7  # about 1/cos(46°N): no distortion at this latitude
-    # The map column: centred between two label columns, or on the left of the legend.
-    map_w = WIDTH * (0.52 if labelled is not None else 0.58)
-    map_h = min(map_w * ratio, 5.2)
-    map_w = map_h / ratio
-    legend_h = 0.95 if labelled is not None else 0.0  # title and three rows of two classes
-    fig_h = map_h + legend_h + 0.1
-    fig = plt.figure(figsize=(WIDTH, fig_h))
-    left = (1 - map_w / WIDTH) / 2 if labelled is not None else 0.02
-    ax = fig.add_axes((left, (legend_h + 0.05) / fig_h, map_w / WIDTH, map_h / fig_h))
+    if labelled is None:  # the map on the left, its legend beside it
+        map_w = WIDTH * 0.58
+        map_h = min(map_w * ratio, MAP_MAX_HEIGHT)
+        map_w = map_h / ratio
+        fig = plt.figure(figsize=(WIDTH, map_h + 0.1))
+        ax = fig.add_axes((0.02, 0.05 / (map_h + 0.1), map_w / WIDTH, map_h / (map_h + 0.1)))
+    else:  # placed once the labels and the legend are measured
+        fig = plt.figure(figsize=(WIDTH, 0.4 * WIDTH * ratio / 0.9))  # a box of the territory's shape
+        ax = fig.add_axes((0.3, 0.05, 0.4, 0.9))
     ax.set_axis_off()
     missing = gdf[gdf[column].isna()]
     if not missing.empty:
@@ -300,33 +361,60 @@ def choropleth(gdf, column: str, legend_title: str, percent: bool = True, cmap: 
     ax.set_xlim(xmin, xmax)
     ax.set_ylim(ymin, ymax)
     ax.set_aspect(1 / 0.7, adjustable="datalim", anchor="C")
-    title = legend_title.replace("\n", " ")
-    if labelled is not None:
-        legend = fig.legend(handles=handles, title=title, loc="lower center", bbox_to_anchor=(0.5, 0.01),
-                            ncol=2 if len(handles) > 3 else len(handles), frameon=False, fontsize=8.5,
-                            title_fontsize=9)
-    else:
-        legend = fig.legend(handles=handles, title=legend_title, loc="center left", frameon=False, fontsize=8.5,
-                            title_fontsize=9, bbox_to_anchor=(left + map_w / WIDTH + 0.02, 0.5))
-    legend._legend_box.align = "left"
-    fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
     labels = []
-    if labelled is not None:
-        box = ax.get_window_extent(renderer)
-        fbox = fig.bbox
+    if labelled is None:
+        legend = _legend(fig, handles, legend_title, 1, loc="center left",
+                         bbox_to_anchor=(0.02 + map_w / WIDTH + 0.02, 0.5))
+    else:
         anchors = []
         for _, row in labelled.iterrows():
-            p = row.geometry.representative_point()
-            anchors.append((p.x, p.y, *ax.transData.transform((p.x, p.y)), str(row[name_col])))
-        median_x = float(np.median([a[2] for a in anchors]))
+            pt = row.geometry.representative_point()
+            anchors.append((pt.x, pt.y, "\n".join(textwrap.wrap(str(row[name_col]), 22))))
+        sizes = {}
+        for *_, name in anchors:  # each name's box, at its final size (inches)
+            t = fig.text(0, 0, name, fontsize=7, linespacing=1.05, bbox={"boxstyle": "square,pad=0.1"})
+            fig.canvas.draw()
+            b = _text_box(t, renderer)
+            sizes[name] = (b.width / fig.dpi, b.height / fig.dpi)
+            t.remove()
+        shares = [(name, x, (y - ymin) / (ymax - ymin)) for x, y, name in anchors]
+        probe = _legend(fig, handles, legend_title, 1, narrow=True, loc="lower left")
+        fig.canvas.draw()
+        box = probe.get_window_extent(renderer)
+        corner = (box.width / fig.dpi, box.height / fig.dpi)
+        probe.remove()
+        plan = _label_layout(fig, shares, sizes, corner, ratio)
+        if plan["legend_side"] is None:  # below the map, in two columns
+            probe = _legend(fig, handles, legend_title.replace("\n", " "), 2 if len(handles) > 3 else len(handles),
+                            loc="lower left")
+            fig.canvas.draw()
+            box = probe.get_window_extent(renderer)
+            probe.remove()
+            plan = _label_layout(fig, shares, sizes, (box.width / fig.dpi, box.height / fig.dpi), ratio)
+            plan["legend_side"] = None
+        fig_w, fig_h = plan["size"]
+        fig.set_size_inches(fig_w, fig_h)
+        x, y, w, h = plan["map"]
+        ax.set_position((x / fig_w, y / fig_h, w / fig_w, h / fig_h))
+        ax.set_xlim(xmin, xmax)  # the measuring draws fitted the limits to the provisional box
+        ax.set_ylim(ymin, ymax)
+        ncol = 1 if plan["legend_side"] else 2 if len(handles) > 3 else len(handles)
+        lx, ly = plan["legend"]
+        legend = _legend(fig, handles, legend_title if ncol == 1 else legend_title.replace("\n", " "), ncol,
+                         narrow=ncol == 1, loc="lower left", bbox_to_anchor=(lx / fig_w, ly / fig_h),
+                         borderaxespad=0, borderpad=0)
+        fig.canvas.draw()
+        box = ax.get_window_extent(renderer)
+        lbox = legend.get_window_extent(renderer)
         pad = 4.0  # display units between a column and the map
+        median_x = float(np.median([a[0] for a in anchors]))
         for side in ("left", "right"):
-            mine = [a for a in anchors if (a[2] <= median_x) == (side == "left")]
-            mine.sort(key=lambda a: -a[3])
+            mine = [a for a in anchors if (a[0] <= median_x) == (side == "left")]
+            mine.sort(key=lambda a: -a[1])
             texts = []
-            for x, y, px, py, name in mine:
-                t = ax.annotate("\n".join(textwrap.wrap(name, 22)), xy=(x, y), xycoords="data",
+            for ax_x, ax_y, name in mine:
+                t = ax.annotate(name, xy=(ax_x, ax_y), xycoords="data",
                                 xytext=(0, 0), textcoords="axes fraction", fontsize=7, color="#111111",
                                 ha="right" if side == "left" else "left", va="center", linespacing=1.05,
                                 arrowprops={"arrowstyle": "-", "color": "#555555", "linewidth": 0.6,
@@ -335,18 +423,18 @@ def choropleth(gdf, column: str, legend_title: str, percent: bool = True, cmap: 
                 texts.append(t)
             fig.canvas.draw()  # the label backgrounds get their size
             heights = [_text_box(t, renderer).height for t in texts]
-            ys = _spread([a[3] for a in mine], heights, box.y0, min(box.y1, fbox.y1 - 2), gap=3.0)
+            floor = lbox.y1 + 4.0 if plan["legend_side"] == side else box.y0
+            wanted = [ax.transData.transform((a[0], a[1]))[1] for a in mine]
+            ys = _spread(wanted, heights, floor, min(box.y1, fig.bbox.y1 - 2), gap=3.0)
             x_text = box.x0 - pad if side == "left" else box.x1 + pad
             for t, y in zip(texts, ys):
                 # axes fraction (not figure): stays in place when savefig crops the figure
                 t.set_position(tuple(ax.transAxes.inverted().transform((x_text, y))))
                 labels.append(t)
-            for x, y, px, py, _ in mine:
-                ax.plot([x], [y], marker="o", markersize=1.8, color="#111111", zorder=5)
+            for ax_x, ax_y, _ in mine:
+                ax.plot([ax_x], [ax_y], marker="o", markersize=1.8, color="#111111", zorder=5)
     fig.canvas.draw()
     tl = ax.transData.transform([(xmin, ymin), (xmax, ymax)])
-    from matplotlib.transforms import Bbox
-
     fig.rapport_boxes = {
         "labels": [_text_box(t, renderer) for t in labels],
         "legend": legend.get_window_extent(renderer),
