@@ -122,6 +122,7 @@ def test_no_page_ends_with_a_heading_or_a_figure_s_introduction(pdf):
     assert bad_breaks(document) == []
 
 
+@pytest.mark.e2e  # a full build
 def test_no_page_is_left_less_than_half_full(pdf, tmp_path):
     reader = PdfReader(pdf)
     starts = sorted(reader.get_destination_page_number(o) for o in reader.outline if not isinstance(o, list))

@@ -19,6 +19,7 @@ def built(tmp_path_factory) -> Path:
     return full_build(tmp_path_factory)
 
 
+@pytest.mark.e2e  # a full build
 def test_detail_is_published_beside_the_report(built):
     data = json.loads((built / "provenance.json").read_text(encoding="utf-8"))
     assert data["annee"] == 2023 and len(data["commit"]) >= 7
@@ -32,6 +33,7 @@ def test_detail_is_published_beside_the_report(built):
     assert "Empreinte SHA-256" in page and "Paramètres de la construction" in page
 
 
+@pytest.mark.e2e  # a full build
 def test_report_keeps_a_short_readable_paragraph(built):
     html = (built / "rapport-2023.html").read_text(encoding="utf-8")
     annex = html.split('id="annexe-provenance"', 1)[1]
@@ -39,6 +41,7 @@ def test_report_keeps_a_short_readable_paragraph(built):
     assert "Cafdata" in annex and "construit le" in annex and 'href="provenance.html"' in annex
 
 
+@pytest.mark.e2e  # a full build
 def test_no_output_shows_a_folder_of_the_building_machine(built):
     forbidden = {str(ROOT), str(ROOT.resolve()), "/tmp/", str(built.parent), str(built.parent.resolve())}
     for f in built.rglob("*"):

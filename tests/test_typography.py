@@ -38,6 +38,7 @@ def _faults(html: str) -> list[str]:
     return out
 
 
+@pytest.mark.e2e  # a full build
 def test_every_text_node_and_alt_text_has_french_spaces(built):
     pages = sorted(built.glob("*.html"))
     assert len(pages) >= 5  # the report, three chapters, provenance
@@ -69,6 +70,7 @@ def test_lists_of_epci_carry_their_articles():
     assert enumeration(["CC A", "CA B"], de=True) == "de la CC A et de la CA B"
 
 
+@pytest.mark.e2e  # a full build
 def test_deployment_sentence_has_one_colon_and_an_and(built):
     html = (built / "rapport-2023-ctg.html").read_text(encoding="utf-8")
     soup = BeautifulSoup(html, "html.parser")
