@@ -565,6 +565,7 @@ def test_killed_kernel_fails_the_chapter_and_publishes_nothing(tmp_path, short_t
     for pid in kernel_processes(short_tmp):
         os.kill(pid, signal.SIGKILL)
     _, err = proc.communicate(timeout=120)
+    err = plain(err)
     assert proc.returncode == 1, err
     assert_french(err)
     assert "Le chapitre « cooperation » a échoué" in err and "s’est arrêté brutalement" in err, err
