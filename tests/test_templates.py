@@ -38,8 +38,9 @@ def _strings(path: Path) -> list[str]:
 
 def test_no_page_markup_is_built_in_python():
     markup = re.compile(r"<\s*(table|html|head|nav|body|thead|tbody|tr|td|th|caption|figure|dl|dt|dd)\b", re.I)
-    for name in ("assemble.py", "annexes.py", "page.py"):
-        found = [s for s in _strings(REPORT / name) if markup.search(s)]
+    for path in [REPORT / n for n in ("assemble.py", "annexes.py", "page.py")] + [REPORT.parents[0] / "territoires.py"]:
+        name = path.name
+        found = [s for s in _strings(path) if markup.search(s)]
         assert not found, f"{name} : balisage HTML écrit en Python : {found[:3]}"
     # the method of Annexe 1: build.py computes facts; every sentence and tag is in methode.html.j2
     build = [s for s in _strings(REPORT.parents[0] / "build.py") if re.search(r"<[a-z]+[ />]", s)]

@@ -66,8 +66,9 @@ def test_index_and_combined_pdf(built):
 
 def test_a_failed_portrait_is_listed_in_the_index():
     page = _index([Result("241700459", "CC de l’Île de Ré", "x", "5 000", "29 %"),
-                   Result("200041499", "CC Aunis Atlantique", erreur="fichier x : ligne 3 : date invalide")], 2023, "Caf")
-    assert "Échec\u00a0: fichier x : ligne 3 : date invalide" in page and "portrait n’a pas pu être construit" in page
+                   Result("200041499", "CC <b>Aunis</b>", erreur="fichier x : ligne 3 : date invalide")], 2023, "Caf")
+    assert "Échec\u00a0: fichier x\u00a0: ligne 3\u00a0: date invalide" in page
+    assert "portrait n’a pas pu être construit" in page and "&lt;b&gt;Aunis" in page and "<b>" not in page
 
 
 def test_unknown_epci_refused_before_anything(capsys, tmp_path):

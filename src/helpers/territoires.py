@@ -9,7 +9,6 @@ live inside it).
 """
 from __future__ import annotations
 
-import html
 import logging
 import os
 import shutil
@@ -71,47 +70,45 @@ def _one(year, departement, params_file, overrides, siren, nom, staging: str) ->
 
 
 def _index(results: list[Result], year: int, caf: str) -> str:
-    css = (config.STATIC_DIR / "rapport.css").read_text(encoding="utf-8")
+    from bs4 import BeautifulSoup
+    from markupsafe import Markup
+
+    from helpers.report.assemble import _css, typographie
+    from helpers.report.templating import render
+
     rows = []
     for r in results:
         if r.erreur:
-            rows.append(f"<tr><th scope='row'>{html.escape(r.nom)}</th><td colspan='3' class='echec'>Échec\u00a0: "
-                        f"{html.escape(r.erreur.splitlines()[0])}</td></tr>")
+            rows.append([r.nom, Markup('<span class="echec">Échec{}: {}</span>').format(fmt.NBSP, r.erreur.splitlines()[0]),
+                         "–", "–"])
         else:
-            rows.append(f"<tr><th scope='row'><a href='{r.fichier}.html'>{html.escape(r.nom)}</a></th>"
-                        f"<td class='num'>{html.escape(r.personnes)}</td><td class='num'>{html.escape(r.taux)}</td>"
-                        f"<td><a href='{r.fichier}.pdf'>PDF</a></td></tr>")
-    failed = [r for r in results if r.erreur]
-    note = (f"<p class='avertissement absent' role='note'>{fmt.pluriel(len(failed), 'portrait n’a pas pu être construit', 'portraits n’ont pas pu être construits')}"
-            "\u00a0: voir le tableau.</p>" if failed else "")
-    return (f"<!DOCTYPE html><html lang='fr'><head><meta charset='utf-8'/><meta name='viewport' "
-            f"content='width=device-width, initial-scale=1'/><title>Portraits des EPCI {year} — {html.escape(caf)}"
-            f"</title><style>{css}</style></head><body><main id='contenu'><h1>Portraits des EPCI {year}</h1>"
-            f"<p>{html.escape(caf)} — un portrait par établissement public de coopération intercommunale, pour le "
-            f"diagnostic partagé de sa convention territoriale globale. <a href='portraits-{year}.pdf'>Tous les "
-            f"portraits en un PDF</a>.</p>{note}<table><caption>Portraits et personnes couvertes au 31\u00a0décembre"
-            f"\u00a0{year}</caption><thead><tr><th scope='col'>EPCI</th><th scope='col' class='num'>Personnes couvertes"
-            f"</th><th scope='col' class='num'>Taux de couverture</th><th scope='col'>PDF</th></tr></thead><tbody>"
-            f"{''.join(rows)}</tbody></table></main></body></html>")
+            rows.append([Markup('<a href="{}.html">{}</a>').format(r.fichier, r.nom), r.personnes, r.taux,
+                         Markup('<a href="{}.pdf">PDF</a>').format(r.fichier)])
+    title = f"Portraits des EPCI {year} — {caf}"
+    soup = BeautifulSoup(render("territoires.html.j2", title=title, description=title, css=_css(), year=year, caf=caf,
+                                rows=rows, failed=sum(1 for r in results if r.erreur)), "html.parser")
+    typographie(soup)  # French spaces, as in the report's pages
+    return str(soup)
 
 
 def _combined_pdf(results: list[Result], folder: Path, year: int, caf: str) -> Path:
     """All portraits in one PDF, after a contents page giving each one's first page."""
     from weasyprint import HTML
 
+    from helpers.report.assemble import _css
+    from helpers.report.templating import render
+
     ok = [r for r in results if not r.erreur]
     docs = [HTML(filename=str(folder / f"{r.fichier}.html"), base_url=str(folder)).render() for r in ok]
-    css = (config.STATIC_DIR / "rapport.css").read_text(encoding="utf-8")
 
     def contents(first_page: int) -> str:
-        page, items = first_page, []
+        page, entries = first_page, []
         for r, d in zip(ok, docs):
-            items.append(f"<li><span>{html.escape(r.nom)}</span> <span class='num'>{page}</span></li>")
+            entries.append((r.nom, page))
             page += len(d.pages)
-        return (f"<!DOCTYPE html><html lang='fr'><head><meta charset='utf-8'/><style>{css} ol{{list-style:none;"
-                f"padding:0}} li{{display:flex;justify-content:space-between;border-bottom:1px dotted #999;"
-                f"padding:0.2rem 0}}</style></head><body><h1>Portraits des EPCI {year}</h1><p>{html.escape(caf)}</p>"
-                f"<h2>Sommaire</h2><ol>{''.join(items)}</ol></body></html>")
+        title = f"Portraits des EPCI {year} — {caf}"
+        return render("territoires-sommaire.html.j2", title=title, description=title, css=_css(), year=year,
+                      caf=caf, entries=entries)
 
     toc = HTML(string=contents(2)).render()
     if len(toc.pages) > 1:  # the contents page count shifts the page numbers
