@@ -1,6 +1,7 @@
 """Territorial portraits: the same notebook for every EPCI (a `territoire` parameter), real figures summed
 from the commune file, an index and a combined PDF; a failing EPCI is listed, not fatal."""
 import csv
+import re
 from pathlib import Path
 
 import pytest
@@ -60,8 +61,12 @@ def test_index_and_combined_pdf(built):
     links = {a["href"] for a in index.select("a")}
     assert {f"{RE}-cc-de-lile-de-re.html", f"{RE}-cc-de-lile-de-re.pdf", "portraits-2023.pdf"} <= links
     assert "29" in index.get_text() and "Échec" not in index.get_text()
-    text = PdfReader(built / "portraits-2023.pdf").pages[0].extract_text()
-    assert "Sommaire" in text and "CC Aunis Atlantique" in text
+    pages = PdfReader(built / "portraits-2023.pdf").pages
+    text = pages[0].extract_text()
+    assert "Sommaire" in text and "CC Aunis Atlantique" in text and "page 1" not in text
+    # every portrait page is numbered in the combined document, as its contents number it
+    for i, page in enumerate(pages[1:], start=2):
+        assert re.search(rf"\bpage {i}\b", page.extract_text()), f"page {i} du PDF combiné mal numérotée"
 
 
 def test_a_failed_portrait_is_listed_in_the_index():

@@ -93,6 +93,7 @@ def _index(results: list[Result], year: int, caf: str) -> str:
 
 def _combined_pdf(results: list[Result], folder: Path, year: int, caf: str) -> Path:
     """All portraits in one PDF, after a contents page giving each one's first page."""
+    from markupsafe import Markup
     from weasyprint import HTML
 
     from helpers.report.assemble import _css
@@ -107,13 +108,24 @@ def _combined_pdf(results: list[Result], folder: Path, year: int, caf: str) -> P
             entries.append((r.nom, page))
             page += len(d.pages)
         title = f"Portraits des EPCI {year} — {caf}"
-        return render("territoires-sommaire.html.j2", title=title, description=title, css=_css(), year=year,
+        # the contents page is numbered in its own document: no « page 1 / 1 » at its foot
+        css = _css() + Markup("@page { @bottom-right { content: none; } }")
+        return render("territoires-sommaire.html.j2", title=title, description=title, css=css, year=year,
                       caf=caf, entries=entries)
 
     toc = HTML(string=contents(2)).render()
     if len(toc.pages) > 1:  # the contents page count shifts the page numbers
         toc = HTML(string=contents(1 + len(toc.pages))).render()
-    pages = [p for d in [toc, *docs] for p in d.pages]
+    # each portrait again, numbered from its page in the combined document (the contents give those numbers)
+    first = 1 + len(toc.pages)
+    numbered = []
+    for r, d in zip(ok, docs):
+        page = (folder / f"{r.fichier}.html").read_text(encoding="utf-8").replace(
+            "</style>", f'@media print {{ @page {{ @bottom-right {{ content: "page " counter(page); }} }} '
+                        f"@page :first {{ counter-reset: page {first}; }} }}</style>", 1)
+        numbered.append(HTML(string=page, base_url=str(folder)).render())
+        first += len(d.pages)
+    pages = [p for d in [toc, *numbered] for p in d.pages]
     target = folder / f"portraits-{year}.pdf"
     toc.copy(pages).write_pdf(target)
     return target
@@ -175,6 +187,6 @@ def run_territoires(year, departement, params_file, overrides: dict, epci: list[
     failed = [r for r in results if r.erreur]
     for r in failed:
         print(f"Échec\u00a0: {r.nom} ({r.siren})\u00a0: {r.erreur.splitlines()[0]}")
-    print(f"écrit\u00a0: {out / 'index.html'} ({len(results) - len(failed)} portraits, "
+    print(f"écrit\u00a0: {out / 'index.html'} ({fmt.pluriel(len(results) - len(failed), 'portrait')}, "
           f"{fmt.nombre(time.monotonic() - t0, 1)} s)")
     return 1 if failed else 0
