@@ -245,15 +245,14 @@ def _legend(fig, handles, title: str, ncol: int, narrow: bool = False, **where):
 
 
 def _label_layout(fig, labels: list[tuple[str, float, float]], sizes: dict[str, tuple[float, float]],
-                  legend_size: tuple[float, float], ratio: float) -> dict:
+                  legend_size: tuple[float, float], ratio: float, median_x: float) -> dict:
     """Where a labelled map, its two label columns and its legend go (inches), for an image of
     MAP_ASPECT (the figure is cropped to what is drawn, then shown at the text width): the map
     between the columns, the legend at the foot of the column whose lowest label is highest,
     with the labels of that column above it; below the map if they do not fit there. `labels`:
     (name, x, y) of each anchor, y as a share of the territory's height; `sizes`: width and height
-    of each name's box."""
+    of each name's box; `median_x`: anchors at or left of it are labelled in the left column."""
     gap, margin, pad = 0.05, 0.05, 0.06  # between boxes; above and below; a label and the map
-    median_x = sorted(x for _, x, _ in labels)[len(labels) // 2 - (len(labels) % 2 == 0)]
     sides = {"left": [lab for lab in labels if lab[1] <= median_x], "right": [lab for lab in labels if lab[1] > median_x]}
     width = {k: max((sizes[n][0] for n, _, _ in v), default=0.0) + pad for k, v in sides.items()}
     height = {k: sum(sizes[n][1] + gap for n, _, _ in v) for k, v in sides.items()}
@@ -374,24 +373,23 @@ def choropleth(gdf, column: str, legend_title: str, percent: bool = True, cmap: 
         sizes = {}
         for *_, name in anchors:  # each name's box, at its final size (inches)
             t = fig.text(0, 0, name, fontsize=7, linespacing=1.05, bbox={"boxstyle": "square,pad=0.1"})
-            fig.canvas.draw()
+            t.draw(renderer)  # sizes its background; drawing the whole map for each name is not needed
             b = _text_box(t, renderer)
             sizes[name] = (b.width / fig.dpi, b.height / fig.dpi)
             t.remove()
         shares = [(name, x, (y - ymin) / (ymax - ymin)) for x, y, name in anchors]
         probe = _legend(fig, handles, legend_title, 1, narrow=True, loc="lower left")
-        fig.canvas.draw()
         box = probe.get_window_extent(renderer)
         corner = (box.width / fig.dpi, box.height / fig.dpi)
         probe.remove()
-        plan = _label_layout(fig, shares, sizes, corner, ratio)
+        median_x = float(np.median([a[0] for a in anchors]))  # the left column: anchors at or left of it
+        plan = _label_layout(fig, shares, sizes, corner, ratio, median_x)
         if plan["legend_side"] is None:  # below the map, in two columns
             probe = _legend(fig, handles, legend_title.replace("\n", " "), 2 if len(handles) > 3 else len(handles),
                             loc="lower left")
-            fig.canvas.draw()
             box = probe.get_window_extent(renderer)
             probe.remove()
-            plan = _label_layout(fig, shares, sizes, (box.width / fig.dpi, box.height / fig.dpi), ratio)
+            plan = _label_layout(fig, shares, sizes, (box.width / fig.dpi, box.height / fig.dpi), ratio, median_x)
             plan["legend_side"] = None
         fig_w, fig_h = plan["size"]
         fig.set_size_inches(fig_w, fig_h)
@@ -408,7 +406,6 @@ def choropleth(gdf, column: str, legend_title: str, percent: bool = True, cmap: 
         box = ax.get_window_extent(renderer)
         lbox = legend.get_window_extent(renderer)
         pad = 4.0  # display units between a column and the map
-        median_x = float(np.median([a[0] for a in anchors]))
         for side in ("left", "right"):
             mine = [a for a in anchors if (a[0] <= median_x) == (side == "left")]
             mine.sort(key=lambda a: -a[1])
@@ -421,7 +418,8 @@ def choropleth(gdf, column: str, legend_title: str, percent: bool = True, cmap: 
                                             "shrinkA": 1, "shrinkB": 0},
                                 bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none"})
                 texts.append(t)
-            fig.canvas.draw()  # the label backgrounds get their size
+            for t in texts:
+                t.draw(renderer)  # the label backgrounds get their size
             heights = [_text_box(t, renderer).height for t in texts]
             floor = lbox.y1 + 4.0 if plan["legend_side"] == side else box.y0
             wanted = [ax.transData.transform((a[0], a[1]))[1] for a in mine]
