@@ -68,6 +68,19 @@ class Context:
         """The département has registers and known EPCI: the CTG and cooperation chapters can be computed."""
         return self.registers is not None and self.reference.known
 
+    def epci_names(self) -> dict[str, str]:
+        """SIREN -> name of the département's EPCI in the report's year (no statistic read)."""
+        epci = self.reference.epci_names(self.year)
+        return dict(zip(epci.siren, epci.nom))
+
+    def epci_outlines(self, values):
+        """The EPCI outlines with `values` (a frame with a `siren` column; its `nom` wins over the
+        outlines' own) joined; None when no outline was given."""
+        outlines = self.geo.epci() if self.geo is not None else None
+        if outlines is None:
+            return None
+        return outlines.drop(columns=["nom"], errors="ignore").merge(values, on="siren", how="left")
+
     def base_values(self) -> dict[str, str]:
         return {"annee": str(self.year), "annee_precedente": str(self.year - 1), "date_obs": self.date_obs,
                 "caf": self.p.caf_name, "departement": self.p.departement}

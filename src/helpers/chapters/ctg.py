@@ -111,7 +111,7 @@ def lignes_publiques(ctx: Context) -> dict[str, str]:
     """The EPCI whose conventions in the register rest on public sources (not illustrative rows)."""
     ctg = ctx.registers.ctg
     public = ctg[~ctg.source.str.strip().str.lower().str.startswith("illustratif")]
-    names = dict(zip(ctx.reference.epci_names(ctx.year).siren, ctx.reference.epci_names(ctx.year).nom))
+    names = ctx.epci_names()
     listed = [names.get(s, s) for s in dict.fromkeys(public.siren_epci)]
     return {"publiques": enumeration(listed, de=True) if listed else "d’aucun EPCI"}
 
@@ -166,11 +166,12 @@ def tableau_statut(ctx: Context):
 def carte_statut(ctx: Context):
     """The EPCI coloured by status; never drawn from a register holding illustrative rows (the
     table says the same, with its mark)."""
-    if ctx.geo is None or ctx.geo.epci() is None or illustratif(ctx):
+    if illustratif(ctx):
         return None
     c = annee(ctx)
-    g = ctx.geo.epci().drop(columns=["nom"], errors="ignore").merge(c.status[["siren", "nom", "statut"]], on="siren",
-                                                                     how="left")
+    g = ctx.epci_outlines(c.status[["siren", "nom", "statut"]])
+    if g is None:
+        return None
     fig = charts.choropleth(g, "statut", f"Situation au {ctx.date_obs}", categorical=True, colors=STATUS_COLORS,
                             names="nom")
     counts = c.status.statut.value_counts()
@@ -182,7 +183,7 @@ def carte_statut(ctx: Context):
 @sourced
 def frise(ctx: Context):
     ctg = ctx.registers.ctg[ctx.registers.ctg.date_signature <= ind.end_of_year(ctx.year)]
-    names = dict(zip(ctx.reference.epci_names(ctx.year).siren, ctx.reference.epci_names(ctx.year).nom))
+    names = ctx.epci_names()
     fig = charts.timeline(ctg, names, ctx.year)
     first = ctg.date_signature.min()
     alt = (f"Frise des {len(ctg)} conventions signées jusqu’au {ctx.date_obs}, la première le "
@@ -287,11 +288,9 @@ def tableau_petite_enfance(ctx: Context):
 
 @sourced
 def carte_petite_enfance(ctx: Context):
-    if ctx.geo is None or ctx.geo.epci() is None:
+    g = ctx.epci_outlines(_petite_enfance(ctx)[["siren", "nom", "txcouv"]])
+    if g is None:
         return None
-    df = _petite_enfance(ctx)
-    g = ctx.geo.epci().drop(columns=["nom"], errors="ignore").merge(df[["siren", "nom", "txcouv"]], on="siren",
-                                                                     how="left")
     fig = charts.choropleth(g, "txcouv", "Places pour 100 enfants\nde moins de 3 ans", percent=False, cmap="Greens",
                             names="nom")
     v = petite_enfance_valeurs(ctx)

@@ -377,14 +377,13 @@ def _bounds(ctx: Context):
 
 @sourced
 def carte_epci(ctx: Context):
-    if ctx.geo is None or ctx.geo.epci() is None:
-        return None
     t = tableau_epci(ctx)
     if t is None:
         return None
     _, _, df = t
-    g = ctx.geo.epci().drop(columns=["nom"], errors="ignore").merge(
-        df[["siren", "nom", "taux_couverture"]], on="siren", how="left")
+    g = ctx.epci_outlines(df[["siren", "nom", "taux_couverture"]])
+    if g is None:
+        return None
     fig = charts.choropleth(g, "taux_couverture", "Personnes couvertes / population", names="nom",
                             bounds=_bounds(ctx))
     hi, lo = df.iloc[0], df.iloc[-1]
@@ -398,11 +397,11 @@ def carte_communes(ctx: Context):
     g = _communes_rates(ctx)
     if g is None:
         return None
-    epci = ctx.reference.epci_names(ctx.year)[["siren", "nom"]]
-    outline = ctx.geo.epci().drop(columns=["nom"], errors="ignore").merge(epci, on="siren", how="left")
-    outline["nom"] = outline.nom.fillna(outline.siren)
+    outline = ctx.epci_outlines(ctx.reference.epci_names(ctx.year)[["siren", "nom"]])
+    if outline is not None:
+        outline["nom"] = outline.nom.fillna(outline.siren)
     fig = charts.choropleth(g, "taux", "Personnes couvertes / population", outline=outline,
-                            outline_names="nom", bounds=_bounds(ctx),
+                            outline_names="nom" if outline is not None else None, bounds=_bounds(ctx),
                             missing_label=f"sans donnée ou moins de {fmt.nombre(SMALL_COMMUNE)} habitants")
     known = g.dropna(subset=["taux"])
     alt = (f"Carte des {len(g)} communes colorées selon la part des habitants couverts par la Caf, "
