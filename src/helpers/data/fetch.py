@@ -397,19 +397,30 @@ def _population(value, what: str) -> int | None:
     return value
 
 
-def check_communes(body: bytes, dep: str) -> list[dict]:
-    """Communes of the département: code, nom, population (may be absent), codeEpci (may be absent)."""
-    out, seen = [], set()
+def _coded_features(body: bytes, valid, invalid: str, what):
+    """The features of a GeoJSON answer, each with a valid `code` seen once and a `nom`: (feature,
+    properties, code, nom). `valid(code)`; `invalid`: what a bad code is, in the message; `what(code)`:
+    « la commune 17300 », « l’EPCI 200041499 »."""
+    seen = set()
     for f in _features(body):
         p = f["properties"]
         code, nom = p.get("code"), p.get("nom")
-        if not isinstance(code, str) or not RE_COMMUNE.match(code) or not code.startswith(dep):
-            raise _Retry(f"contenu invalide : code commune invalide ou hors du département {dep} ({code!r})")
+        if not isinstance(code, str) or not valid(code):
+            raise _Retry(f"contenu invalide : {invalid} ({code!r})")
         if code in seen:
-            raise _Retry(f"contenu invalide : la commune {code} figure deux fois")
+            raise _Retry(f"contenu invalide : {what(code)} figure deux fois")
         seen.add(code)
         if not isinstance(nom, str) or not nom.strip():
-            raise _Retry(f"contenu invalide : nom absent pour la commune {code}")
+            raise _Retry(f"contenu invalide : nom absent pour {what(code)}")
+        yield f, p, code, nom
+
+
+def check_communes(body: bytes, dep: str) -> list[dict]:
+    """Communes of the département: code, nom, population (may be absent), codeEpci (may be absent)."""
+    out = []
+    for _, p, code, nom in _coded_features(body, lambda c: bool(RE_COMMUNE.match(c)) and c.startswith(dep),
+                                           f"code commune invalide ou hors du département {dep}",
+                                           lambda c: f"la commune {c}"):
         epci = p.get("codeEpci")
         if epci is not None and (not isinstance(epci, str) or not RE_SIREN.match(epci)):
             raise _Retry(f"contenu invalide : codeEpci invalide pour la commune {code} ({epci!r})")
@@ -421,17 +432,9 @@ def check_communes(body: bytes, dep: str) -> list[dict]:
 def check_epcis(body: bytes) -> list[dict]:
     """EPCI with their outline: code (SIREN), nom, type and population (each may be absent: the
     DGCL table and the name make up for them, see `epci_rows`)."""
-    out, seen = [], set()
-    for f in _features(body):
-        p = f["properties"]
-        code, nom = p.get("code"), p.get("nom")
-        if not isinstance(code, str) or not RE_SIREN.match(code):
-            raise _Retry(f"contenu invalide : SIREN d’EPCI invalide ({code!r})")
-        if code in seen:
-            raise _Retry(f"contenu invalide : l’EPCI {code} figure deux fois")
-        seen.add(code)
-        if not isinstance(nom, str) or not nom.strip():
-            raise _Retry(f"contenu invalide : nom absent pour l’EPCI {code}")
+    out = []
+    for f, p, code, nom in _coded_features(body, lambda c: bool(RE_SIREN.match(c)), "SIREN d’EPCI invalide",
+                                           lambda c: f"l’EPCI {c}"):
         kind = p.get("type")
         if kind is not None and not isinstance(kind, str):
             raise _Retry(f"contenu invalide : type invalide pour l’EPCI {code} ({kind!r})")
