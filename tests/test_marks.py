@@ -9,7 +9,7 @@ from PIL import Image
 from helpers import lineage
 from helpers.report import page as page_mod
 
-READ = lineage.lu("cafdata", "Cnaf, Cafdata", "s_ben_com_f", 2023)
+READ = lineage.Lu("cafdata", "Cnaf, Cafdata", "s_ben_com_f", 2023)
 
 
 def _png(html: str) -> Image.Image:

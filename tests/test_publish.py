@@ -7,7 +7,7 @@ from helpers.errors import RapportError
 from helpers.report import page as pg
 from helpers.report.assemble import Chapter, Meta, assemble
 
-READ = lineage.lu("cafdata", "Cnaf, Cafdata", "s_ben_com_f", 2023)
+READ = lineage.Lu("cafdata", "Cnaf, Cafdata", "s_ben_com_f", 2023)
 
 
 def shown(monkeypatch):

@@ -23,21 +23,17 @@ RANKS = {"cafdata": 0, "extrait": 1, "petite-enfance": 2, "registre": 3, "popula
          "populations-communes": 5, "contours": 6}
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class Lu:
-    """One read: a dataset (`jeu`) of a producer, for a year where the figure reads a year."""
+    """One read: a dataset (`jeu`) of a producer, for a year where the figure reads a year. `kind`
+    (a key of RANKS) places it in the source line and says how its period is written."""
 
-    rang: int
+    kind: str
     producteur: str  # « Cnaf, Cafdata », « DGCL », « IGN »…
     jeu: str  # « s_ben_com_f », « populations légales des EPCI »…
     annee: int | None = None  # the December read (Cafdata), the year in force (populations)…
     periode: str = ""  # a period already in words, when a year says too little (« au 31 décembre 2023 »)
     illustratif: bool = False  # the dataset holds illustrative rows or is the demo set
-
-
-def lu(kind: str, producteur: str, jeu: str, annee: int | None = None, periode: str = "",
-       illustratif: bool = False) -> Lu:
-    return Lu(RANKS[kind], producteur, jeu, annee, periode, illustratif)
 
 
 _scopes: contextvars.ContextVar[tuple[set, ...]] = contextvars.ContextVar("lineage_scopes", default=())
@@ -109,39 +105,35 @@ def _years(years: list[int], month: str) -> str:
     return f"{month}{years[0]} à {month}{years[-1]}"
 
 
-def _part(group: list[Lu]) -> str:
-    """One producer's datasets that share a period, in words."""
-    first = group[0]
-    jeux = sorted({r.jeu for r in group}, key=str.casefold)
-    names = (f"contours {fmt.liste([f'des {j}' for j in jeux])}" if first.rang == RANKS["contours"]
-             else fmt.liste(jeux))
-    years = sorted({r.annee for r in group if r.annee is not None})
-    mark = " (données illustratives)" if any(r.illustratif for r in group) else ""
-    if first.rang in (RANKS["cafdata"], RANKS["extrait"]):
+def _part(kind: str, producteur: str, periode: str, years: tuple[int, ...], illustratif: bool,
+          jeux: list[str]) -> str:
+    """One producer's datasets read for the same period, in words."""
+    jeux = sorted(jeux, key=str.casefold)
+    names = f"contours {fmt.liste([f'des {j}' for j in jeux])}" if kind == "contours" else fmt.liste(jeux)
+    mark = " (données illustratives)" if illustratif else ""
+    if kind in ("cafdata", "extrait"):
         when = f", {_years(years, 'décembre ')}" if years else ""
-        sep = " " if first.rang == RANKS["cafdata"] else ", "  # « Cnaf, Cafdata s_ben_dep », « Caf, extrait… »
-        return f"{first.producteur}{sep}{names}{when}{mark}"
-    if first.rang in (RANKS["populations"], RANKS["populations-communes"]):
+        sep = " " if kind == "cafdata" else ", "  # « Cnaf, Cafdata s_ben_dep », « Caf, extrait… »
+        return f"{producteur}{sep}{names}{when}{mark}"
+    if kind in ("populations", "populations-communes"):
         when = f" en vigueur en {fmt.liste([str(y) for y in years])}" if years else ""
-        return f"{first.producteur}, {names}{when}{mark}"
-    when = f" {first.periode}" if first.periode else (f" {_years(years, '')}" if years else "")
-    return f"{first.producteur}, {names}{when}{mark}"
+        return f"{producteur}, {names}{when}{mark}"
+    when = f" {periode}" if periode else (f" {_years(years, '')}" if years else "")
+    return f"{producteur}, {names}{when}{mark}"
 
 
 def phrase(reads: Iterable[Lu], caf_name: str) -> str:
     """The source line: « Source : Cnaf, Cafdata s_ben_com_f, décembre 2023 ; DGCL, populations
     légales des EPCI en vigueur en 2023 ; traitement Caf de … »."""
-    reads = sorted(set(reads))
-    if not reads:
+    datasets: dict[tuple, set] = {}  # each dataset read, and the years it was read for
+    for r in reads:
+        datasets.setdefault((r.kind, r.producteur, r.periode, r.illustratif, r.jeu), set()).add(r.annee)
+    groups: dict[tuple, list[str]] = {}  # a producer's datasets read for the same years are named together
+    for (kind, producteur, periode, illustratif, jeu), years in datasets.items():
+        read_for = tuple(sorted(y for y in years if y is not None))
+        groups.setdefault((RANKS[kind], kind, producteur, periode, read_for, illustratif), []).append(jeu)
+    parts = [_part(*key[1:], jeux) for key, jeux in sorted(groups.items())]
+    if not parts:
         return ""
-    # one part per producer and period: the datasets read for the same years are named together
-    groups: dict[tuple, list[Lu]] = {}
-    by_dataset: dict[tuple, set] = {}
-    for r in reads:
-        by_dataset.setdefault((r.rang, r.producteur, r.jeu, r.periode), set()).add(r.annee)
-    for r in reads:
-        years = tuple(sorted(y for y in by_dataset[(r.rang, r.producteur, r.jeu, r.periode)] if y is not None))
-        groups.setdefault((r.rang, r.producteur, r.periode, years), []).append(r)
-    parts = list(dict.fromkeys(_part(g) for _, g in sorted(groups.items(), key=lambda kv: kv[0][:2])))
     label = "Sources" if len(parts) > 1 else "Source"
     return f"{label} : {' ; '.join(parts)} ; traitement {caf_name}."

@@ -70,7 +70,7 @@ class Dataset:
         return sorted(self.frame.dtreffre.unique())
 
     def lu(self, year: int) -> lineage.Lu:
-        return lineage.lu("cafdata", "Cnaf, Cafdata", self.name, year, illustratif=self.illustrative)
+        return lineage.Lu("cafdata", "Cnaf, Cafdata", self.name, year, illustratif=self.illustrative)
 
     def december(self, year: int) -> pd.DataFrame:
         """The rows of December `year` (a read of the dataset, for the source lines)."""
@@ -314,7 +314,7 @@ class FamilyConfig:
 
     def december(self, year: int) -> pd.DataFrame:
         """The rows of December `year` (a read of the extract, for the source lines)."""
-        lineage.record(lineage.lu("extrait", "Caf", "extrait interne des configurations familiales", year,
+        lineage.record(lineage.Lu("extrait", "Caf", "extrait interne des configurations familiales", year,
                                   illustratif=self.illustrative))
         return self.frame[self.frame.dtreffre == december(year)]
 

@@ -21,8 +21,8 @@ from helpers.errors import DataError, Problem, display_path
 _YEARS = re.compile(r"_(\d{4})(?:_(\d{4}))?\.geojson$")
 
 
-CONTOURS_COMMUNES = lineage.lu("contours", "IGN, Admin Express", "communes")  # « contours des communes »
-CONTOURS_EPCI = lineage.lu("contours", "IGN, Admin Express", "EPCI")
+CONTOURS_COMMUNES = lineage.Lu("contours", "IGN, Admin Express", "communes")  # « contours des communes »
+CONTOURS_EPCI = lineage.Lu("contours", "IGN, Admin Express", "EPCI")
 
 
 @dataclass
@@ -144,7 +144,7 @@ class Geo:
         df = self._compositions()
         years = sorted(int(y) for y in df.annee_dgcl.unique())
         used = min(years, key=lambda y: (abs(y - year), -y))
-        lineage.record(lineage.lu("populations-communes", "DGCL et Insee", "populations municipales des communes", used))
+        lineage.record(lineage.Lu("populations-communes", "DGCL et Insee", "populations municipales des communes", used))
         out = df[df.annee_dgcl == str(used)][["insee", "pmun", "siren_epci"]].copy()
         out["pmun"] = pd.to_numeric(out.pmun, errors="coerce")
         return out.rename(columns={"insee": "code", "pmun": "population"})

@@ -77,7 +77,7 @@ class Reference:
         available, else the earliest), and the year of the figures used: a read of the populations."""
         df, used = self._epci(year)
         if not df.empty:
-            lineage.record(lineage.lu("populations", "DGCL", "populations légales des EPCI", used))
+            lineage.record(lineage.Lu("populations", "DGCL", "populations légales des EPCI", used))
         return df, used
 
     def epci_names(self, year: int) -> pd.DataFrame:

@@ -109,7 +109,7 @@ class Registers:
         # a register read by a figure or a table is named in its source line
         if name in REGISTER_NAMES:
             d = object.__getattribute__(self, "__dict__")
-            lineage.record(lineage.lu("registre", "Caf", REGISTER_NAMES[name], periode=d.get("periode", ""),
+            lineage.record(lineage.Lu("registre", "Caf", REGISTER_NAMES[name], periode=d.get("periode", ""),
                                       illustratif=_illustrative(d[name])))
         return object.__getattribute__(self, name)
 

@@ -51,7 +51,7 @@ class DepSeries:
     def between(self, first: int, last: int) -> pd.DataFrame:
         """The Decembers first..last (a read of each dataset, for the source lines)."""
         f = self.frame[(self.frame.annee >= first) & (self.frame.annee <= last)]
-        lineage.record(*(lineage.lu("cafdata", "Cnaf, Cafdata", name, int(y)) for name in self.datasets
+        lineage.record(*(lineage.Lu("cafdata", "Cnaf, Cafdata", name, int(y)) for name in self.datasets
                          for y in f.annee.unique()))
         return f
 
@@ -130,7 +130,7 @@ class Childcare:
     year: int
 
     def _read(self) -> None:
-        lineage.record(lineage.lu("petite-enfance", "Cnaf, Cafdata", "taux de couverture global petite enfance",
+        lineage.record(lineage.Lu("petite-enfance", "Cnaf, Cafdata", "taux de couverture global petite enfance",
                                   self.year))
 
     def level(self, niveau: str) -> pd.DataFrame:
