@@ -33,6 +33,7 @@ class Result:
     taux: str = ""
     erreur: str | None = None
     secondes: float = 0.0
+    pages: int = 0  # of its own PDF
 
 
 def _one(year, departement, params_file, overrides, siren, nom, staging: str) -> Result:
@@ -54,7 +55,7 @@ def _one(year, departement, params_file, overrides, siren, nom, staging: str) ->
                         formats=["html"])
         page = (out / f"rapport-{resolved.params.year}-territoire.html").read_text(encoding="utf-8")
         (Path(staging) / f"{base}.html").write_text(page, encoding="utf-8")
-        write_pdf(page, Path(staging) / f"{base}.pdf", out)
+        res.pages = write_pdf(page, Path(staging) / f"{base}.pdf", out)
         # the values of the index come from the context the build checked (data read and checked once)
         v = territoire.valeurs(written.contexts["territoire"])
         res.personnes, res.taux = v["personnes"], v["taux"]
@@ -100,13 +101,12 @@ def _combined_pdf(results: list[Result], folder: Path, year: int, caf: str) -> P
     from helpers.report.templating import render
 
     ok = [r for r in results if not r.erreur]
-    docs = [HTML(filename=str(folder / f"{r.fichier}.html"), base_url=str(folder)).render() for r in ok]
 
     def contents(first_page: int) -> str:
         page, entries = first_page, []
-        for r, d in zip(ok, docs):
+        for r in ok:  # each portrait's page count is its own PDF's, written by _one
             entries.append((r.nom, page))
-            page += len(d.pages)
+            page += r.pages
         title = f"Portraits des EPCI {year} — {caf}"
         # the contents page is numbered in its own document: no « page 1 / 1 » at its foot
         css = _css() + Markup("@page { @bottom-right { content: none; } }")
@@ -116,15 +116,15 @@ def _combined_pdf(results: list[Result], folder: Path, year: int, caf: str) -> P
     toc = HTML(string=contents(2)).render()
     if len(toc.pages) > 1:  # the contents page count shifts the page numbers
         toc = HTML(string=contents(1 + len(toc.pages))).render()
-    # each portrait again, numbered from its page in the combined document (the contents give those numbers)
+    # each portrait, numbered from its page in the combined document (the contents give those numbers)
     first = 1 + len(toc.pages)
     numbered = []
-    for r, d in zip(ok, docs):
+    for r in ok:
         page = (folder / f"{r.fichier}.html").read_text(encoding="utf-8").replace(
             "</style>", f'@media print {{ @page {{ @bottom-right {{ content: "page " counter(page); }} }} '
                         f"@page :first {{ counter-reset: page {first}; }} }}</style>", 1)
         numbered.append(HTML(string=page, base_url=str(folder)).render())
-        first += len(d.pages)
+        first += r.pages
     pages = [p for d in [toc, *numbered] for p in d.pages]
     target = folder / f"portraits-{year}.pdf"
     toc.copy(pages).write_pdf(target)

@@ -293,7 +293,10 @@ def assemble(meta: Meta, chapters: list[Chapter], annexes: list[tuple[str, str, 
     return full, pages
 
 
-def write_pdf(html_text: str, target: Path, base_url: Path) -> None:
+def write_pdf(html_text: str, target: Path, base_url: Path) -> int:
+    """The tagged PDF of `html_text`; returns its number of pages."""
     from weasyprint import HTML
 
-    HTML(string=html_text, base_url=str(base_url)).write_pdf(target, pdf_variant="pdf/ua-1")
+    document = HTML(string=html_text, base_url=str(base_url)).render()
+    document.write_pdf(target, pdf_variant="pdf/ua-1")
+    return len(document.pages)
