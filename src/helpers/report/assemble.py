@@ -228,14 +228,6 @@ def _contents(chapters: list[Chapter], annexes: list[tuple[str, str]]) -> list[d
     return entries
 
 
-def toc(chapters: list[Chapter], annexes: list[tuple[str, str]]) -> str:
-    return render("sommaire.html.j2", entries=_contents(chapters, annexes))
-
-
-def cover(meta: Meta, chapters: list[Chapter]) -> str:
-    return render("couverture.html.j2", meta=meta, chapters=chapters)
-
-
 def standalone_page(title: str, body: str, links: list[tuple[str, str]] | None = None, heading: bool = False) -> str:
     """A page published beside the report (provenance.html), in the report's style, with links
     back to it (`links`: href, text); `body` is HTML built by the code; `heading`: the title is the
