@@ -77,6 +77,33 @@ def of(obj) -> frozenset[Lu]:
     return frozenset(getattr(obj, "_lineage", frozenset()))
 
 
+class Valeur(str):
+    """A value written into a sentence, a key figure, a heading or a table cell (already formatted),
+    with what it was computed from: the page marks the paragraph or the key figure that shows it
+    as illustrative when one of its reads is (`illustrative`)."""
+
+    def __new__(cls, text, reads: Iterable[Lu] = ()):
+        obj = super().__new__(cls, text)
+        obj._lineage = frozenset(reads) | of(text)
+        return obj
+
+    def __reduce__(self):  # pickled with its reads (the build hands the checked context to the kernel)
+        return (Valeur, (str(self), self._lineage))
+
+
+def tag(values: dict, reads: Iterable[Lu]) -> dict:
+    """Each text value of `values` as a Valeur that carries `reads` (what the values were computed from);
+    markup built by the code (a cross-reference) is left as it is."""
+    reads = frozenset(reads)
+    return {k: (Valeur(v, reads) if isinstance(v, str) and type(v) in (str, Valeur) else v)
+            for k, v in values.items()}
+
+
+def illustrative(*objs) -> bool:
+    """Some read behind one of `objs` (values, tables, figures) holds illustrative rows."""
+    return any(r.illustratif for o in objs for r in of(o))
+
+
 def _attach_all(value, reads: frozenset[Lu]):
     if isinstance(value, tuple):
         for v in value:

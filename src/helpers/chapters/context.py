@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from helpers import fmt, lineage
 from helpers.data.cafdata import CafData, load_cafdata
 from helpers.data.geo import Geo, load_geo
@@ -81,6 +83,13 @@ class Context:
             return None
         return outlines.drop(columns=["nom"], errors="ignore").merge(values, on="siren", how="left")
 
+    def tagged(self, values: dict, reads) -> dict:
+        """A chapter's values with what they were computed from (lineage.Valeur), except the report's
+        own parameters (year, date, Caf), which read no data: the page marks what shows an illustrative one."""
+        base = self.base_values()
+        return {**lineage.tag({k: v for k, v in values.items() if k not in base}, reads),
+                **{k: v for k, v in values.items() if k in base}}
+
     def base_values(self) -> dict[str, str]:
         return {"annee": str(self.year), "annee_precedente": str(self.year - 1), "date_obs": self.date_obs,
                 "caf": self.p.caf_name, "departement": self.p.departement}
@@ -153,6 +162,7 @@ def load_for(chapter: str, p: Parametres, resolved: Resolved) -> Context:
         if folder.is_dir():
             ctx.registers = load_registers(folder, ref.sirens() if ref.known else None)
             ctx.registers.periode = f"au {ctx.date_obs}"
+            ctx.registers.limite = pd.Timestamp(p.observation_date)
     if "childcare" in reads:
         ctx.childcare = load_childcare(p.opendata_dep_dir)
     return ctx

@@ -3,13 +3,12 @@ from __future__ import annotations
 
 import pandas as pd
 
-from helpers import fmt
+from helpers import fmt, lineage
 from helpers.chapters.context import Context, once
 from helpers.chapters.registry import ChapterSpec
 from helpers.indicators import cooperation as ind
 from helpers.lineage import sourced
 from helpers.report import charts
-from helpers.report.page import marque
 
 SPEC = ChapterSpec(
     key="cooperation", notebook="03_cooperation.ipynb", title="coopération territoriale",
@@ -35,7 +34,8 @@ def illustratif(ctx: Context) -> bool:
 
 
 def reunions_illustratives(ctx: Context) -> bool:
-    return bool(ctx.registers is not None and ctx.registers.illustrative["reunions"])
+    """The year's meetings include an illustrative row."""
+    return bool(ctx.registers is not None and lineage.illustrative(valeurs(ctx)["reunions"]))
 
 
 @once
@@ -46,6 +46,16 @@ def annee(ctx: Context, year: int | None = None) -> ind.CoopYear:
 
 @once
 def valeurs(ctx: Context) -> dict[str, str]:
+    """The chapter's values, each with what it was computed from: the posts' values with the posts
+    register, the meetings' with the year's rows of the meetings register."""
+    with lineage.recording() as posts:
+        v = _valeurs_postes(ctx)
+    with lineage.recording() as meetings:
+        m = _valeurs_reunions(ctx)
+    return {**ctx.tagged(v, posts), **ctx.tagged(m, meetings)}
+
+
+def _valeurs_postes(ctx: Context) -> dict[str, str]:
     k = annee(ctx)
     prev = annee(ctx, ctx.year - 1)
     v = ctx.base_values()
@@ -57,15 +67,20 @@ def valeurs(ctx: Context) -> dict[str, str]:
         "financement_collectivites": fmt.montant_long(k.local_funding),
         "professionnels_var": fmt.variation(k.professionals - prev.professionals),
         "etp_var": fmt.variation(k.fte - prev.fte, 1),
+        "epci_avec_poste": fmt.nombre(int((k.by_epci.postes > 0).sum())),
+    })
+    return v
+
+
+def _valeurs_reunions(ctx: Context) -> dict[str, str]:
+    k = annee(ctx)
+    v = {
         "reunions": fmt.nombre(len(k.meetings)),
         "reunions_mot": "rencontre du réseau a été organisée" if len(k.meetings) < 2 else
                         "rencontres du réseau ont été organisées",
         "reunions_elus": fmt.nombre(k.meetings_with_managers_and_elected),
         "reunions_elus_mot": "ouverte" if k.meetings_with_managers_and_elected < 2 else "ouvertes",
-        "marque": marque(illustratif(ctx)),
-        "marque_reunions": marque(reunions_illustratives(ctx)),
-        "epci_avec_poste": fmt.nombre(int((k.by_epci.postes > 0).sum())),
-    })
+    }
     n, elus = len(k.meetings), k.meetings_with_managers_and_elected
     if n == 0:
         v["phrase_reunions"] = f"Aucune rencontre du réseau n’a été organisée en {ctx.year}."
@@ -81,12 +96,13 @@ def valeurs(ctx: Context) -> dict[str, str]:
 def chiffres_cles(ctx: Context):
     v = valeurs(ctx)
     illus = illustratif(ctx)  # no evolution from illustrative rows
+    # each value carries its lineage (valeurs): the page marks a key figure computed from illustrative rows
     return [
-        (v["professionnels"], "professionnels", "" if illus else f"{v['professionnels_var']} en un an", illus),
-        (v["etp"], "équivalents temps plein", "" if illus else f"{v['etp_var']} en un an", illus),
-        (v["financement_caf_court"], "financement de la Caf", "postes en cours au " + ctx.date_obs, illus),
+        (v["professionnels"], "professionnels", "" if illus else f"{v['professionnels_var']} en un an"),
+        (v["etp"], "équivalents temps plein", "" if illus else f"{v['etp_var']} en un an"),
+        (v["financement_caf_court"], "financement de la Caf", "postes en cours au " + ctx.date_obs),
         (v["reunions"], f"{'rencontres' if len(annee(ctx).meetings) > 1 else 'rencontre'} du réseau en {ctx.year}",
-         f"dont {v['reunions_elus']} avec responsables et élus", reunions_illustratives(ctx)),
+         f"dont {v['reunions_elus']} avec responsables et élus"),
     ]
 
 
@@ -104,6 +120,61 @@ def kept_values(ctx: Context) -> dict[str, float]:
     return {"professionnels_cooperation": k.professionals, "etp_cooperation": k.fte,
             "financement_caf_cooperation": k.caf_funding, "reunions_reseau": len(k.meetings),
             "reunions_reseau_elus": k.meetings_with_managers_and_elected}
+
+
+def _evenement(ctx: Context, kind: str) -> tuple[pd.Timestamp, lineage.Valeur] | None:
+    """The first event of this type in the département's register, if it has happened by the end of
+    the report's year (a later event is not told), with the year as a value carrying its row's lineage."""
+    if ctx.registers is None:
+        return None
+    with lineage.recording() as reads:
+        rows = ctx.registers.lignes("evenements", lambda f: (f.type == kind) & (f.date <= ind.end_of_year(ctx.year)))
+    if rows.empty:
+        return None
+    d = rows.date.min()
+    return d, lineage.Valeur(str(d.year), reads)
+
+
+def recit(ctx: Context) -> tuple[str, dict] | None:
+    """From « coordination » to « coopération »: the end of the CEJ and the departmental network, told only
+    from the register's events of the département, in the tense that fits the report's year; None when the
+    register holds neither for this year (then neither the sentences nor their heading)."""
+    cej, reseau = _evenement(ctx, "fin_cej"), _evenement(ctx, "creation_reseau")
+    if cej is None and reseau is None:
+        return None
+    v, parts = {}, []
+    if cej is not None:
+        v["annee_cej"] = cej[1]
+        parts.append("## De la « coordination » à la « coopération »")
+        parts.append(
+            "L’année {annee_cej} a été marquée par la fin des contrats enfance jeunesse sur la totalité des "
+            "territoires, et donc par la mise en œuvre du référentiel de poste national « chargé de coopération » en "
+            "lieu et place des précédents postes de « coordination »." if cej[0].year == ctx.year else
+            "Depuis la fin des contrats enfance jeunesse sur la totalité des territoires, en {annee_cej}, le "
+            "référentiel de poste national « chargé de coopération » a pris la place des précédents postes de "
+            "« coordination ».")
+    if reseau is not None:
+        v["annee_reseau"] = reseau[1]
+        lead = ("Ce passage d’un travail de coordination à un travail de coopération à l’échelle des territoires de "
+                "CTG nécessite un accompagnement spécifique : la Caf " if cej is not None else "La Caf ")
+        parts.append(lead + ("s’est dotée en {annee_reseau} d’un réseau départemental des chargés de coopération "
+                             "territoriale." if reseau[0].year == ctx.year else
+                             "anime depuis {annee_reseau} un réseau départemental des chargés de coopération "
+                             "territoriale."))
+    return "\n\n".join(parts), v
+
+
+def bandeau(ctx: Context) -> str | None:
+    """The banner over illustrative posts or meetings registers: it says the totals reproduce the published
+    figures only for a year whose edition publishes them."""
+    if not (ctx.registers.illustrative["postes"] or ctx.registers.illustrative["reunions"]):
+        return None
+    published = set(ctx.p.published) & set(SPEC.labels)
+    totals = (f"leurs totaux pour {ctx.year} reproduisent les chiffres publiés, mais le détail par poste et par EPCI "
+              "est fictif" if published else
+              f"ni leurs totaux pour {ctx.year} ni leur détail par poste et par EPCI ne décrivent la réalité")
+    return ("**Données illustratives.** Les registres des postes de coopération et des rencontres du réseau sont, "
+            f"dans cette édition, des registres de démonstration : {totals}.")
 
 
 @sourced

@@ -3,14 +3,14 @@ from __future__ import annotations
 
 import pandas as pd
 
-from helpers import fmt
+from helpers import fmt, lineage
 from helpers.chapters.context import Context, once
 from helpers.chapters.registry import ChapterSpec
 from helpers.indicators import ctg as ind
 from helpers.lineage import sourced
 from helpers.params import departement_row
 from helpers.report import charts
-from helpers.report.page import marque, ref
+from helpers.report.page import ref
 
 SPEC = ChapterSpec(
     key="ctg", notebook="02_ctg.ipynb", title="conventions territoriales globales",
@@ -59,6 +59,13 @@ def annee(ctx: Context, year: int | None = None) -> ind.CtgYear:
 
 @once
 def valeurs(ctx: Context) -> dict[str, str]:
+    """The chapter's values, each with what it was computed from (the register, the populations)."""
+    with lineage.recording() as reads:
+        v = _valeurs(ctx)
+    return ctx.tagged(v, reads)
+
+
+def _valeurs(ctx: Context) -> dict[str, str]:
     c = annee(ctx)
     prev = annee(ctx, ctx.year - 1)
     v = ctx.base_values()
@@ -82,7 +89,6 @@ def valeurs(ctx: Context) -> dict[str, str]:
         "anterieures_liste": ", ".join(c.status.loc[c.status.statut == ind.STATUS_BEFORE, "nom"]) or "aucune",
         "renvoi_tableau_epci": ref("tab-epci", "tableau", "portrait"),
         "phrase_prec": "" if illustratif(ctx) else f" ({fmt.nombre(len(prev.covered))} un an plus tôt)",
-        "marque": marque(illustratif(ctx)),
     })
     n_new, n_signed = len(c.new), len(c.signed)
     if n_new >= 3:
@@ -110,6 +116,7 @@ def valeurs(ctx: Context) -> dict[str, str]:
 def lignes_publiques(ctx: Context) -> dict[str, str]:
     """The EPCI whose conventions in the register rest on public sources (not illustrative rows)."""
     ctg = ctx.registers.ctg
+    ctg = ctg[ctg.date_signature <= ind.end_of_year(ctx.year)]  # a later convention is not part of this report
     public = ctg[~ctg.source.str.strip().str.lower().str.startswith("illustratif")]
     names = ctx.epci_names()
     listed = [names.get(s, s) for s in dict.fromkeys(public.siren_epci)]
@@ -125,14 +132,15 @@ def chiffres_cles(ctx: Context):
                      f"dont {v['nouvelles']} premières" if n_signed else "")
     ending = c.ending.merge(c.status[["siren", "nom"]], left_on="siren_epci", right_on="siren", how="left")
     illus = illustratif(ctx)  # no evolution from illustrative rows
+    # each value carries its lineage (valeurs): the page marks a key figure computed from illustrative rows
+    covered = lineage.Valeur(f"{v['epci_couverts']} / {v['epci_total']}", lineage.of(v["epci_couverts"]))
     return [
-        (f"{v['epci_couverts']} / {v['epci_total']}", "EPCI couverts par une CTG",
-         "" if illus else f"{v['epci_couverts_prec']} fin {ctx.year - 1}", illus),
+        (covered, "EPCI couverts par une CTG", "" if illus else f"{v['epci_couverts_prec']} fin {ctx.year - 1}"),
         (v["part_habitants"], "des habitants vivent dans un EPCI couvert",
-         "" if illus else f"{v['part_habitants_var']} en un an", illus),
-        (v["signees"], f"{'CTG signées' if n_signed > 1 else 'CTG signée'} en {ctx.year}", detail_signed, illus),
+         "" if illus else f"{v['part_habitants_var']} en un an"),
+        (v["signees"], f"{'CTG signées' if n_signed > 1 else 'CTG signée'} en {ctx.year}", detail_signed),
         (v["fin_annee"], f"{'conventions arrivées' if n_end > 1 else 'convention arrivée'} à échéance en {ctx.year}",
-         ", ".join(ending.nom.dropna()), illus),
+         ", ".join(ending.nom.dropna())),
     ]
 
 
@@ -242,11 +250,35 @@ def petite_enfance_valeurs(ctx: Context) -> dict[str, str]:
         "pe_region": fmt.nombre(float(region.txcouv.iloc[0]), 1) if not region.empty else "n.d.",
         "pe_region_nom": _region_name(ctx, region),
         "pe_france": fmt.nombre(c.value("france", "FR"), 1) if c.value("france", "FR") is not None else "n.d.",
+        "pe_ampleur": _ampleur(hi.txcouv / lo.txcouv if lo.txcouv else float("nan")),
         "pe_max": fmt.nombre(hi.txcouv, 1), "pe_max_nom": hi.nom,
         "pe_min": fmt.nombre(lo.txcouv, 1), "pe_min_nom": lo.nom,
         "pe_au_dessus": fmt.nombre(int((df.txcouv > c.value("departement", ctx.p.departement)).sum())),
         "pe_n": fmt.nombre(len(df)),
     }
+
+
+def _ampleur(ratio: float) -> str:
+    """« du simple au double » only when the highest rate is about twice the lowest (and so on)."""
+    for low, high, words in ((1.75, 2.5, "du simple au double "), (2.5, 3.5, "du simple au triple ")):
+        if low <= ratio < high:
+            return words
+    return ""
+
+
+def premiere_thematique(ctx: Context) -> dict[str, str]:
+    """« La petite enfance est la première thématique des CTG. », only when it is (ex aequo or not) the most
+    frequent theme of the conventions in force, with the register's lineage (its mark)."""
+    if not disponible(ctx):
+        return {"phrase_premiere": ""}
+    with lineage.recording() as reads:
+        c = annee(ctx)
+        themes = [t for ts in c.status.loc[c.status.statut != ind.STATUS_NONE, "themes"]
+                  if isinstance(ts, list) for t in ts]
+    counts = pd.Series(themes, dtype=object).value_counts()
+    first = not counts.empty and counts.get("petite enfance", 0) == counts.max()
+    return {"phrase_premiere": lineage.Valeur("La petite enfance est la première thématique des CTG. ", reads)
+            if first else ""}
 
 
 def _region_name(ctx: Context, region: pd.DataFrame) -> str:

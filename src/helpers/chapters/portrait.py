@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from helpers import fmt
+from helpers import fmt, lineage
 from helpers.chapters.context import Context, once
 from helpers.chapters.registry import ChapterSpec
 from helpers.data import series as ind_series
@@ -12,11 +12,10 @@ from helpers.indicators import portrait as ind
 from helpers.lineage import sourced
 from helpers.params import departement_row
 from helpers.report import charts
-from helpers.report.page import marque
 
 SPEC = ChapterSpec(
     key="portrait", notebook="01_portrait.ipynb", title="portrait des allocataires",
-    reads=("cafdata", "series"),
+    reads=("cafdata", "series", "registers"), registers=("evenements",),
     labels={"foyers_allocataires": ("Foyers allocataires", "nombre"),
             "personnes_couvertes": ("Personnes couvertes", "nombre"),
             "part_sans_enfant": ("Part des allocataires sans enfant", "part")})
@@ -46,6 +45,18 @@ def annee(ctx: Context) -> ind.PortraitYear:
 
 @once
 def valeurs(ctx: Context) -> dict[str, str]:
+    """The chapter's values, each with what it was computed from: the share without children with the
+    family extract, the others with Cafdata and the populations."""
+    with lineage.recording() as reads:
+        totals(ctx.cafdata, ctx.year), totals(ctx.cafdata, ctx.year - 1), ctx.reference.epci_year(ctx.year)
+    with lineage.recording() as family:
+        ind.share_without_children(ctx.cafdata, ctx.year)
+    v = _valeurs(ctx)
+    fam = {k: x for k, x in v.items() if k.startswith("sans_enfant")}
+    return {**ctx.tagged({k: x for k, x in v.items() if k not in fam}, reads), **ctx.tagged(fam, family)}
+
+
+def _valeurs(ctx: Context) -> dict[str, str]:
     y = annee(ctx)
     t, prev = y.totals, y.previous
     v = ctx.base_values()
@@ -76,7 +87,6 @@ def valeurs(ctx: Context) -> dict[str, str]:
         v["sans_enfant_var"] = (fmt.points(y.share_without_children - y.share_without_children_previous)
                                 if has_prev else "n.d.")
         v["sans_enfant_evol"] = f" ({v['sans_enfant_var']} en un an)" if has_prev else ""
-        v["marque_famille"] = marque(famille_illustrative(ctx))
     share = y.share_covered
     if y.population:
         words = ("un peu moins de la moitié" if 0.45 <= share < 0.5 else
@@ -93,6 +103,29 @@ def valeurs(ctx: Context) -> dict[str, str]:
     return v
 
 
+def portrait_social(ctx: Context) -> tuple[str, dict, tuple[str, str] | None] | None:
+    """The Caf's Portrait social, told only from the département's register of events: the paragraph when
+    the Caf publishes one (a row of type « portrait_social »), the link to the edition that portrays the
+    report's December when the register holds it; None for a département without such a row."""
+    if ctx.registers is None:
+        return None
+    with lineage.recording() as reads:
+        rows = ctx.registers.lignes("evenements", lambda f: f.type == "portrait_social")
+    if rows.empty:
+        return None
+    template = ("En tant qu’acteur local de l’observation économique et sociale, la {caf} publie chaque année, en "
+                "complément du présent rapport d’activité, son **portrait social**{mention}.\n\n"
+                "Le « Portrait social », élaboré à partir de données définitives issues des fichiers allocataires, "
+                "consolidés six mois après la date d’observation, donne une photographie de la population "
+                "allocataire en décembre de l’année précédant la publication.")
+    mine = rows[rows.date.dt.year == ctx.year]
+    values = {"caf": ctx.p.caf_name, "mention": lineage.Valeur("", reads)}
+    if mine.empty:
+        return template, values, None
+    r = mine.iloc[0]
+    return template, values, (r.url, f"Consulter le Portrait social – édition {r.edition}")
+
+
 def famille_illustrative(ctx: Context) -> bool:
     f = ctx.cafdata.family
     return bool(f is not None and (f.illustrative or ctx.cafdata.illustrative))
@@ -102,19 +135,18 @@ def chiffres_cles(ctx: Context) -> list[tuple]:
     v = valeurs(ctx)
     y = annee(ctx)
     has_prev = y.previous is not None
-    demo = ctx.cafdata.illustrative
+    # each value carries its lineage (valeurs): the page marks a key figure computed from illustrative data
     how = " ; somme des communes" if y.totals.rounded else ""
     items = [
-        (v["foyers"], "foyers allocataires", (f"{v['foyers_var']} en un an" if has_prev else "") + how, demo),
-        (v["personnes"], "personnes couvertes", (f"{v['personnes_var']} en un an" if has_prev else "") + how, demo),
+        (v["foyers"], "foyers allocataires", (f"{v['foyers_var']} en un an" if has_prev else "") + how),
+        (v["personnes"], "personnes couvertes", (f"{v['personnes_var']} en un an" if has_prev else "") + how),
     ]
     if y.population:
         items.append((v["part_habitants"], "des habitants couverts par la Caf",
-                      f"population municipale {v['annee_population']}", demo))
+                      f"population municipale {v['annee_population']}"))
     if y.share_without_children is not None:
         items.append((v["sans_enfant"], "des foyers allocataires sans enfant",
-                      f"{v['sans_enfant_var']} en un an" if v["sans_enfant_evol"] else "extrait interne de la Caf",
-                      famille_illustrative(ctx)))
+                      f"{v['sans_enfant_var']} en un an" if v["sans_enfant_evol"] else "extrait interne de la Caf"))
     return items
 
 

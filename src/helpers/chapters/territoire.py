@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from helpers import fmt
+from helpers import fmt, lineage
 from helpers.chapters import portrait
 from helpers.chapters.context import Context, once
 from helpers.chapters.registry import ChapterSpec
@@ -73,7 +73,10 @@ def classement(ctx: Context) -> pd.DataFrame:
 
 @once
 def valeurs(ctx: Context) -> dict[str, str]:
-    t, dep = totaux(ctx), portrait.annee(ctx)
+    # the département's totals of the year alone: the portrait's own year also reads the family extract,
+    # which no figure of a territory shows (nor should its source line or its mark reach them)
+    t, dep = totaux(ctx), portrait.totaux(ctx, ctx.year)
+    dep_population = int(ctx.reference.epci_year(ctx.year)[0].population_municipale.sum())
     prev = totaux(ctx, ctx.year - 1) if ctx.year - 1 in ctx.cafdata.years() else None
     table = classement(ctx)
     me = table[table.siren == siren(ctx)].iloc[0]
@@ -85,9 +88,9 @@ def valeurs(ctx: Context) -> dict[str, str]:
         "population": fmt.nombre(me.population_municipale), "taux": fmt.pourcent(me.taux_couverture),
         "rang": "1er" if rang == 1 else f"{rang}e", "n_epci": fmt.nombre(len(table)),
         "communes": fmt.nombre(t.n_rows),
-        "dep_foyers": fmt.nombre(dep.totals.foyers), "dep_personnes": fmt.nombre(dep.totals.personnes),
-        "dep_taux": fmt.pourcent(dep.share_covered),
-        "part_dep": fmt.pourcent(t.personnes / dep.totals.personnes, 1),
+        "dep_foyers": fmt.nombre(dep.foyers), "dep_personnes": fmt.nombre(dep.personnes),
+        "dep_taux": fmt.pourcent(dep.personnes / dep_population) if dep_population else "n.d.",
+        "part_dep": fmt.pourcent(t.personnes / dep.personnes, 1),
         "arrondi": fmt.nombre(t.rounding_bound),
         "evol": (f" ({fmt.variation(t.foyers / prev.foyers - 1, 1, True)} en un an)"
                  if prev is not None and prev.foyers else ""),
@@ -113,7 +116,7 @@ def tableau_prestations(ctx: Context):
     t = totaux(ctx)
     prev = totaux(ctx, ctx.year - 1) if ctx.year - 1 in ctx.cafdata.years() else None
     b = ind_portrait.benefit_groups(t, prev).sort_values("foyers", ascending=False)
-    dep = ind_portrait.benefit_groups(portrait.annee(ctx).totals, None).set_index("groupe")
+    dep = ind_portrait.benefit_groups(portrait.totaux(ctx, ctx.year), None).set_index("groupe")
     out = pd.DataFrame({
         "Prestation": b.groupe,
         "Foyers bénéficiaires": b.foyers.map(fmt.nombre),
@@ -214,40 +217,101 @@ def _illustrative_rows(frame: pd.DataFrame) -> bool:
     return bool(frame.source.str.strip().str.lower().str.startswith("illustratif").any()) if len(frame) else False
 
 
+def _ctg_rows(ctx: Context) -> pd.DataFrame:
+    """Every convention of the EPCI in the register, signed before or after the observation date (a read of
+    these rows alone: their marks and their source line)."""
+    return ctx.registers.lignes("ctg", lambda f: f.siren_epci == siren(ctx)).sort_values("date_signature")
+
+
+def _statut(r, at: pd.Timestamp, later: pd.DataFrame) -> str:
+    if r.date_signature > at:
+        return "signée après cette date"
+    if r.date_debut > at:
+        return "signée, période à venir"
+    if r.date_fin < at:
+        return "terminée" + (", renouvelée" if not later.empty else "")
+    return "en vigueur"
+
+
+def _renouvellement(r, at: pd.Timestamp, year: int, later: pd.DataFrame) -> str:
+    if not later.empty:
+        n = later.iloc[0]
+        return f"CTG {n.date_debut.year}-{n.date_fin.year} signée le {fmt.date_longue(n.date_signature.date())}"
+    if r.date_signature > at:
+        return f"fin {r.date_fin.year}"
+    return f"fin {r.date_fin.year}" + (" : à préparer" if r.date_fin.year <= year + 1 else "")
+
+
 @sourced
 def conventions(ctx: Context):
-    """Its CTG (dates, themes, status at 31 December, renewal due), with the illustrative mark when a row is."""
+    """Its CTG, the register's whole story at the observation date: in force, signed after the date, ended
+    and renewed (the next convention named), renewal to prepare only when no later one is in the register."""
     if ctx.registers is None:
         return None
     at = ind_ctg.end_of_year(ctx.year)
-    rows = ctx.registers.ctg[(ctx.registers.ctg.siren_epci == siren(ctx)) & (ctx.registers.ctg.date_signature <= at)]
-    rows = rows.sort_values("date_signature")
+    rows = _ctg_rows(ctx)
     if rows.empty:
         return None
-    force = ind_ctg.ctg_in_force(rows, at)
-
-    def statut(r):
-        if r.name in force.index:
-            return "en vigueur"
-        return "signée, période à venir" if r.date_debut > at else "terminée"
-
+    after = lambda r: rows[rows.date_debut > r.date_debut]  # noqa: E731  the conventions that follow it
     out = pd.DataFrame({
         "Signature": rows.date_signature.map(lambda d: fmt.date_longue(d.date())),
         "Période": [f"{d.year}-{f.year}" for d, f in zip(rows.date_debut, rows.date_fin)],
         "Thématiques": rows.themes.map(lambda t: ", ".join(t) if isinstance(t, list) else ""),
-        f"Au {ctx.date_obs}": rows.apply(statut, axis=1),
-        "Renouvellement": rows.date_fin.map(lambda f: f"fin {f.year}" + (" : à préparer" if f.year <= ctx.year + 1 else "")),
+        f"Au {ctx.date_obs}": [_statut(r, at, after(r)) for r in rows.itertuples()],
+        "Renouvellement": [_renouvellement(r, at, ctx.year, after(r)) for r in rows.itertuples()],
     })
     resume = f"{fmt.pluriel(len(rows), 'convention', 'conventions')} pour cet EPCI dans le registre de la Caf."
     return out, resume, _illustrative_rows(rows)
+
+
+def conventions_texte(ctx: Context) -> tuple[str, dict]:
+    """One paragraph on the EPCI's CTG at the observation date, from the register's rows for it: in force
+    (since when, until when, renewed or to renew), signed after the date, ended, or none."""
+    v = ctx.base_values()
+    if ctx.registers is None:
+        return "Aucun registre des conventions territoriales globales n’est tenu pour ce département.", v
+    at = ind_ctg.end_of_year(ctx.year)
+    with lineage.recording() as reads:
+        rows = _ctg_rows(ctx)
+    val = lambda text: lineage.Valeur(text, reads)  # noqa: E731
+    if rows.empty:
+        return "Aucune convention territoriale globale n’est inscrite pour cet EPCI dans le registre de la Caf.", v
+    day = lambda d: fmt.date_longue(d.date())  # noqa: E731
+    before, later = rows[rows.date_signature <= at], rows[rows.date_signature > at]
+    force = ind_ctg.ctg_in_force(rows, at)
+    parts = []
+    if not force.empty:
+        f = force.iloc[-1]
+        parts.append(f"Au {ctx.date_obs}, l’EPCI est couvert par une convention territoriale globale signée le "
+                     f"{day(f.date_signature)} pour {f.date_debut.year}-{f.date_fin.year}.")
+        nxt = rows[rows.date_debut > f.date_debut]
+        if not nxt.empty:
+            n = nxt.iloc[0]
+            parts.append(f"La convention suivante, pour {n.date_debut.year}-{n.date_fin.year}, a été signée le "
+                         f"{day(n.date_signature)}.")
+        elif f.date_fin.year <= ctx.year + 1:
+            parts.append(f"Son renouvellement est à préparer pour la fin de {f.date_fin.year}.")
+    elif not before.empty:
+        last = before.iloc[-1]
+        parts.append(f"Au {ctx.date_obs}, la dernière convention territoriale globale de l’EPCI, signée le "
+                     f"{day(last.date_signature)} pour {last.date_debut.year}-{last.date_fin.year}, "
+                     + ("n’a pas encore commencé." if last.date_debut > at else "est terminée."))
+    else:
+        parts.append(f"Au {ctx.date_obs}, aucune convention territoriale globale n’était signée avec l’EPCI.")
+    if force.empty and not later.empty:
+        n = later.iloc[0]
+        parts.append(f"Une {'nouvelle ' if not before.empty else ''}CTG a été signée le {day(n.date_signature)}, pour "
+                     f"{n.date_debut.year}-{n.date_fin.year}.")
+    v["recit_ctg"] = val(" ".join(parts))
+    return "{recit_ctg}", v
 
 
 @sourced
 def postes(ctx: Context):
     if ctx.registers is None:
         return None
-    act = ind_coop.posts_active(ctx.registers.postes, ind_coop.end_of_year(ctx.year))
-    act = act[act.siren_epci == siren(ctx)]
+    act = ind_coop.posts_active(ctx.registers.lignes("postes", lambda f: f.siren_epci == siren(ctx)),
+                                ind_coop.end_of_year(ctx.year))
     if act.empty:
         return None
     out = pd.DataFrame({

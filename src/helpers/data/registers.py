@@ -3,7 +3,7 @@ meetings (data/registers/*.csv, `;`, UTF-8). Each is checked on load against its
 against the EPCI of the département."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -26,7 +26,13 @@ POST_TYPES = ["coopération", "thématique", "infra-territorial"]
 AUDIENCES = ["chargés de coopération", "responsables hiérarchiques", "élus"]
 SEP = "|"
 
-FILES = {"ctg": "ctg.csv", "postes": "postes_cooperation.csv", "reunions": "reunions_reseau.csv"}
+FILES = {"ctg": "ctg.csv", "postes": "postes_cooperation.csv", "reunions": "reunions_reseau.csv",
+         "evenements": "evenements.csv"}
+OPTIONAL = {"evenements"}  # a département without it has no event to tell, and no sentence about one
+
+# Facts about events that the report's prose tells (never typed into it): what each type means is
+# written in the chapter that tells it; a report states an event only for a year where it has happened.
+EVENT_TYPES = ["fin_cej", "creation_reseau", "portrait_social"]
 
 CTG_SCHEMA = pa.DataFrameSchema({
     "id_ctg": text_col(),
@@ -55,6 +61,15 @@ REUNIONS_SCHEMA = pa.DataFrameSchema({
     "type": text_col(),
     "publics": text_col(),
     "intitule": text_col(),
+    "source": text_col(),
+})
+
+
+EVENEMENTS_SCHEMA = pa.DataFrameSchema({
+    "date": date_col(),
+    "type": text_col(isin=EVENT_TYPES),
+    "edition": text_col(r"^\d{4}$", "année d’édition invalide (AAAA attendu)", nullable=True),
+    "url": text_col(r"^https://\S+$", "adresse invalide (https://… attendu)", nullable=True),
     "source": text_col(),
 })
 
@@ -93,8 +108,10 @@ def _order(df: pd.DataFrame, path: Path, first: str, second: str, what: str) -> 
                     i + 2, second) for i in df.index[bad]]
 
 
+DATE_COLUMNS = {"ctg": "date_signature", "postes": "date_debut", "reunions": "date", "evenements": "date"}
 REGISTER_NAMES = {"ctg": "registre des conventions territoriales globales", "postes": "registre des postes de "
-                  "coopération", "reunions": "registre des rencontres du réseau"}
+                  "coopération", "reunions": "registre des rencontres du réseau",
+                  "evenements": "registre des événements"}
 
 
 @dataclass
@@ -103,15 +120,34 @@ class Registers:
     postes: pd.DataFrame
     reunions: pd.DataFrame
     files: tuple[Path, ...]
+    evenements: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
+        {"date": pd.Series(dtype="datetime64[ns]"), **{c: pd.Series(dtype=object) for c in
+                                                      ("type", "edition", "url", "source")}}))
     periode: str = ""  # the state of the registers a report reads (« au 31 décembre 2023 »), for its source lines
+    limite: pd.Timestamp | None = None  # the report's observation date: later rows are not part of its state
 
     def __getattribute__(self, name: str):
-        # a register read by a figure or a table is named in its source line
+        # a register read by a figure or a table is named in its source line, illustrative when a row of
+        # the state it reads (the rows dated up to the observation date) is
         if name in REGISTER_NAMES:
             d = object.__getattribute__(self, "__dict__")
-            lineage.record(lineage.Lu("registre", "Caf", REGISTER_NAMES[name], periode=d.get("periode", ""),
-                                      illustratif=_illustrative(d[name])))
+            frame, limit = d[name], d.get("limite")
+            if limit is not None and not frame.empty:
+                frame = frame[frame[DATE_COLUMNS[name]] <= limit]
+            self._record(name, frame)
         return object.__getattribute__(self, name)
+
+    def _record(self, name: str, rows: pd.DataFrame) -> None:
+        lineage.record(lineage.Lu("registre", "Caf", REGISTER_NAMES[name],
+                                  periode=object.__getattribute__(self, "periode"), illustratif=_illustrative(rows)))
+
+    def lignes(self, name: str, keep=None) -> pd.DataFrame:
+        """The rows of a register that a value reads (`keep`: frame -> boolean mask), recorded as such:
+        a figure built from public rows alone is not marked because other rows are illustrative."""
+        frame = object.__getattribute__(self, "__dict__")[name]
+        rows = frame if keep is None or frame.empty else frame[keep(frame)]
+        self._record(name, rows)
+        return rows
 
     @property
     def illustrative(self) -> dict[str, bool]:
@@ -130,6 +166,8 @@ def load_registers(folder: Path, sirens: set[str] | None) -> Registers:
     files = []
     for key, name in FILES.items():
         path = folder / name
+        if key in OPTIONAL and not path.exists():
+            continue
         files.append(path)
         try:
             frames[key] = read_text_csv(path)
@@ -171,6 +209,16 @@ def load_registers(folder: Path, sirens: set[str] | None) -> Registers:
                 if t not in AUDIENCES:
                     problems.append(Problem(display_path(p_reu), f"public inconnu « {t} » (publics permis : "
                                             f"{', '.join(AUDIENCES)} ; séparés par « {SEP} »)", i + 2, "publics"))
+    evenements = frames.get("evenements")
+    if evenements is not None:
+        p_ev = folder / FILES["evenements"]
+        problems += validate(evenements, EVENEMENTS_SCHEMA, p_ev)
+        if {"type", "edition", "url"} <= set(evenements.columns):
+            for i, r in evenements.iterrows():
+                if r["type"] == "portrait_social" and (pd.isna(r["edition"]) or pd.isna(r["url"])):
+                    problems.append(Problem(display_path(p_ev), "un « portrait_social » a une édition et une "
+                                            "adresse (colonnes edition et url)", i + 2,
+                                            "edition" if pd.isna(r["edition"]) else "url"))
     if problems:
         problems.sort(key=lambda p: (p.file, p.row or 0))
         raise DataError(problems)
@@ -187,4 +235,9 @@ def load_registers(folder: Path, sirens: set[str] | None) -> Registers:
     reunions = reunions.copy()
     reunions["date"] = to_date(reunions["date"])
     reunions["audiences"] = _lists(reunions.publics)
-    return Registers(ctg, postes, reunions, tuple(files))
+    extra = {}
+    if evenements is not None:
+        evenements = evenements.copy()
+        evenements["date"] = to_date(evenements["date"])
+        extra["evenements"] = evenements
+    return Registers(ctg, postes, reunions, tuple(files), **extra)

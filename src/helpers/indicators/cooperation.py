@@ -55,8 +55,8 @@ class CoopYear:
 
 def meetings(reg: Registers, year: int) -> pd.DataFrame:
     """The network's meetings of the year, by date."""
-    meet = reg.reunions
-    return meet[meet.date.dt.year == year].sort_values("date").reset_index(drop=True)
+    meet = reg.lignes("reunions", lambda f: f.date.dt.year == year)  # these rows alone: their marks, their source
+    return meet.sort_values("date").reset_index(drop=True)
 
 
 def coop_year(reg: Registers, ref: Reference, year: int) -> CoopYear:

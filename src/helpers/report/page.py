@@ -87,13 +87,34 @@ class _Slots(dict):
         return _SLOT.format(len(self.filled) - 1)
 
 
-def render_text(template: str, values: dict | None = None) -> str:
-    """Markdown with `{name}` placeholders filled from computed values (already formatted).
+def _fields(template: str) -> set[str]:
+    """The names of the values a template shows (`{nom}`, `{v.x}` -> `v`)."""
+    return {re.split(r"[.\[]", f)[0] for _, f, _, _ in string.Formatter().parse(template) if f}
+
+
+def _with_marks(template: str, values: dict) -> tuple[str, dict]:
+    """Each paragraph (or heading) of `template` that shows a value computed from illustrative inputs
+    (lineage.Valeur) ends with the illustrative mark; the others carry none. No mark is typed by hand."""
+    values = dict(values)
+    values["_marque_"] = Html(f" {MARK_HTML}")
+    paragraphs = template.split("\n\n")
+    for i, part in enumerate(paragraphs):
+        if any(lineage.illustrative(values[n]) for n in _fields(part) if n in values):
+            paragraphs[i] = part.rstrip() + "{_marque_}"
+    return "\n\n".join(paragraphs), values
+
+
+def render_text(template: str, values: dict | None = None, marks: bool = False) -> str:
+    """Markdown with `{name}` placeholders filled from computed values (already formatted); with `marks`,
+    each paragraph that shows an illustrative value carries the illustrative mark (see _with_marks).
 
     A value is text: it is escaped and put in place after the Markdown rendering, so that neither HTML nor
     Markdown in a value (a Caf name, a register row, an EPCI name) becomes markup. Only markup built by the
     code and marked as such (Html, e.g. ref()) is inserted as is."""
-    slots = _Slots(values or {})
+    values = values or {}
+    if marks:
+        template, values = _with_marks(template, values)
+    slots = _Slots(values)
     rendered = _md(string.Formatter().vformat(template, (), slots))
 
     def fill(m: re.Match) -> str:
@@ -130,16 +151,19 @@ class Page:
         self.ids.add(ident)
 
     def texte(self, template: str, values: dict | None = None) -> None:
-        self._show(f'<div class="texte">{render_text(template, values)}</div>')
+        """Prose with computed values: a paragraph that shows a value computed from illustrative inputs
+        carries the mark (derived from the values' lineage, never placed by hand)."""
+        self._show(f'<div class="texte">{render_text(template, values, marks=True)}</div>')
 
     def avertissement(self, template: str, values: dict | None = None, kind: str = "illustratif") -> None:
         self._show(f'<aside class="avertissement {kind}" role="note">{render_text(template, values)}</aside>')
 
     def chiffres_cles(self, items: list[tuple], titre: str = "Chiffres clés") -> None:
-        """items: (value, label, detail[, illustrative]) — all already formatted; an illustrative
-        figure carries its own mark."""
-        rows = [{"value": it[0], "label": it[1], "detail": it[2], "illustrative": len(it) > 3 and bool(it[3])}
-                for it in items]
+        """items: (value, label, detail) — all already formatted; a key figure whose value, label or
+        detail was computed from illustrative inputs (lineage.Valeur) carries its own mark. (A fourth
+        element, True, is still honoured for callers that know no lineage.)"""
+        rows = [{"value": it[0], "label": it[1], "detail": it[2],
+                 "illustrative": lineage.illustrative(*it[:3]) or (len(it) > 3 and bool(it[3]))} for it in items]
         self._show(str(_element("key_figures")(rows, titre, Markup(MARK_HTML))))
 
     def figure(self, fig: plt.Figure, id: str, titre: str, alt: str, illustratif: bool = False) -> None:
@@ -147,7 +171,7 @@ class Page:
         _require("Figure", id, titre=titre, alt=alt)
         source = self.source("Figure", id, fig)
         self._unique(id)
-        illustratif = illustratif or self.illustrative
+        illustratif = illustratif or self.illustrative or lineage.illustrative(fig)
         if illustratif:
             mark_figure(fig)
             alt = f"{MARK}. {alt}"
@@ -167,7 +191,7 @@ class Page:
         _require("Tableau", id, titre=titre, resume=resume)
         source = self.source("Tableau", id, df)
         self._unique(id)
-        illustratif = illustratif or self.illustrative
+        illustratif = illustratif or self.illustrative or lineage.illustrative(df)
         numeric = set(numeric if numeric is not None else df.columns[1:])
         headers = [str(c) for c in df.columns]
         rows = [["" if pd.isna(row[c]) else str(row[c]) for c in df.columns] for _, row in df.iterrows()]
