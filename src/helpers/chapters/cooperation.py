@@ -73,15 +73,14 @@ def _valeurs_postes(ctx: Context) -> dict[str, str]:
 
 
 def _valeurs_reunions(ctx: Context) -> dict[str, str]:
-    k = annee(ctx)
+    m = ind.meetings(ctx.registers, ctx.year)  # the year's rows of the meetings register alone, not the posts
+    n, elus = len(m), ind.with_managers_and_elected(m)
     v = {
-        "reunions": fmt.nombre(len(k.meetings)),
-        "reunions_mot": "rencontre du réseau a été organisée" if len(k.meetings) < 2 else
-                        "rencontres du réseau ont été organisées",
-        "reunions_elus": fmt.nombre(k.meetings_with_managers_and_elected),
-        "reunions_elus_mot": "ouverte" if k.meetings_with_managers_and_elected < 2 else "ouvertes",
+        "reunions": fmt.nombre(n),
+        "reunions_mot": "rencontre du réseau a été organisée" if n < 2 else "rencontres du réseau ont été organisées",
+        "reunions_elus": fmt.nombre(elus),
+        "reunions_elus_mot": "ouverte" if elus < 2 else "ouvertes",
     }
-    n, elus = len(k.meetings), k.meetings_with_managers_and_elected
     if n == 0:
         v["phrase_reunions"] = f"Aucune rencontre du réseau n’a été organisée en {ctx.year}."
     else:
@@ -101,7 +100,8 @@ def chiffres_cles(ctx: Context):
         (v["professionnels"], "professionnels", "" if illus else f"{v['professionnels_var']} en un an"),
         (v["etp"], "équivalents temps plein", "" if illus else f"{v['etp_var']} en un an"),
         (v["financement_caf_court"], "financement de la Caf", "postes en cours au " + ctx.date_obs),
-        (v["reunions"], f"{'rencontres' if len(annee(ctx).meetings) > 1 else 'rencontre'} du réseau en {ctx.year}",
+        (v["reunions"], f"{'rencontres' if v['reunions_mot'].startswith('rencontres') else 'rencontre'} du réseau en "
+                        f"{ctx.year}",
          f"dont {v['reunions_elus']} avec responsables et élus"),
     ]
 

@@ -18,7 +18,8 @@ SPEC = ChapterSpec(
     reads=("cafdata", "series", "registers"), registers=("evenements",),
     labels={"foyers_allocataires": ("Foyers allocataires", "nombre"),
             "personnes_couvertes": ("Personnes couvertes", "nombre"),
-            "part_sans_enfant": ("Part des allocataires sans enfant", "part")})
+            "part_sans_enfant": ("Part des allocataires sans enfant", "part"),
+            "part_habitants_caf": ("Part des habitants couverts par la Caf", "part")})
 
 
 def disponible(ctx: Context) -> bool:
@@ -89,18 +90,23 @@ def _valeurs(ctx: Context) -> dict[str, str]:
         v["sans_enfant_evol"] = f" ({v['sans_enfant_var']} en un an)" if has_prev else ""
     share = y.share_covered
     if y.population:
-        words = ("un peu moins de la moitié" if 0.45 <= share < 0.5 else
-                 "plus de quatre habitants sur dix" if 0.4 <= share < 0.45 else
-                 "un peu plus de la moitié" if 0.5 <= share < 0.6 else
-                 "plus de trois habitants sur dix" if 0.3 <= share < 0.4 else None)
+        words = couverture_mots(share)
         v["phrase_couverture"] = (
-            (f", c’est-à-dire {words} du département" if words and "habitants" in words else
-             f", c’est-à-dire {words} des habitants du département" if words else "")
+            (f", c’est-à-dire {words} du département" if words else "")
             + f" ({v['part_habitants']} de ses {v['population']} habitants, population municipale en vigueur en "
               f"{v['annee_population']})")
     else:
         v["phrase_couverture"] = " (la population légale du département n’est pas disponible dans les données de référence)"
     return v
+
+
+def couverture_mots(share: float) -> str | None:
+    """The share of inhabitants covered, in words that hold for it (Annexe 2 compares them with the
+    published text's)."""
+    return ("un peu moins de la moitié des habitants" if 0.45 <= share < 0.5 else
+            "plus de quatre habitants sur dix" if 0.4 <= share < 0.45 else
+            "un peu plus de la moitié des habitants" if 0.5 <= share < 0.6 else
+            "plus de trois habitants sur dix" if 0.3 <= share < 0.4 else None)
 
 
 def portrait_social(ctx: Context) -> tuple[str, dict, tuple[str, str] | None] | None:
@@ -154,6 +160,8 @@ def kept_values(ctx: Context) -> dict[str, float]:
     """Raw computed figures, for the annex of published figures."""
     y = annee(ctx)
     out = {"foyers_allocataires": float(y.totals.foyers), "personnes_couvertes": float(y.totals.personnes)}
+    if y.population:
+        out["part_habitants_caf"] = y.share_covered
     if y.share_without_children is not None:
         out["part_sans_enfant"] = y.share_without_children
     return out

@@ -4,6 +4,8 @@ from the same checked data as the report; commune counts are rounded to 5, said 
 shown for a commune too small for it to mean anything."""
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 
 from helpers import fmt, lineage
@@ -217,6 +219,17 @@ def _illustrative_rows(frame: pd.DataFrame) -> bool:
     return bool(frame.source.str.strip().str.lower().str.startswith("illustratif").any()) if len(frame) else False
 
 
+_DAY_UNKNOWN = re.compile(r"(jour|date) de signature illustrati", re.IGNORECASE)
+
+
+def _signee(r) -> str:
+    """« le 16 décembre 2019 », or « en décembre 2019 » when the row's source says that only the month is
+    known (its day is illustrative): a day the register does not vouch for is not printed."""
+    if isinstance(r.source, str) and _DAY_UNKNOWN.search(r.source):
+        return f"en {fmt.mois_annee(r.date_signature.date())}"
+    return f"le {fmt.date_longue(r.date_signature.date())}"
+
+
 def _ctg_rows(ctx: Context) -> pd.DataFrame:
     """Every convention of the EPCI in the register, signed before or after the observation date (a read of
     these rows alone: their marks and their source line)."""
@@ -236,7 +249,7 @@ def _statut(r, at: pd.Timestamp, later: pd.DataFrame) -> str:
 def _renouvellement(r, at: pd.Timestamp, year: int, later: pd.DataFrame) -> str:
     if not later.empty:
         n = later.iloc[0]
-        return f"CTG {n.date_debut.year}-{n.date_fin.year} signée le {fmt.date_longue(n.date_signature.date())}"
+        return f"CTG {n.date_debut.year}-{n.date_fin.year} signée {_signee(n)}"
     if r.date_signature > at:
         return f"fin {r.date_fin.year}"
     return f"fin {r.date_fin.year}" + (" : à préparer" if r.date_fin.year <= year + 1 else "")
@@ -254,7 +267,7 @@ def conventions(ctx: Context):
         return None
     after = lambda r: rows[rows.date_debut > r.date_debut]  # noqa: E731  the conventions that follow it
     out = pd.DataFrame({
-        "Signature": rows.date_signature.map(lambda d: fmt.date_longue(d.date())),
+        "Signature": [_signee(r).removeprefix("le ").removeprefix("en ") for r in rows.itertuples()],
         "Période": [f"{d.year}-{f.year}" for d, f in zip(rows.date_debut, rows.date_fin)],
         "Thématiques": rows.themes.map(lambda t: ", ".join(t) if isinstance(t, list) else ""),
         f"Au {ctx.date_obs}": [_statut(r, at, after(r)) for r in rows.itertuples()],
@@ -276,31 +289,30 @@ def conventions_texte(ctx: Context) -> tuple[str, dict]:
     val = lambda text: lineage.Valeur(text, reads)  # noqa: E731
     if rows.empty:
         return "Aucune convention territoriale globale n’est inscrite pour cet EPCI dans le registre de la Caf.", v
-    day = lambda d: fmt.date_longue(d.date())  # noqa: E731
     before, later = rows[rows.date_signature <= at], rows[rows.date_signature > at]
     force = ind_ctg.ctg_in_force(rows, at)
     parts = []
     if not force.empty:
         f = force.iloc[-1]
-        parts.append(f"Au {ctx.date_obs}, l’EPCI est couvert par une convention territoriale globale signée le "
-                     f"{day(f.date_signature)} pour {f.date_debut.year}-{f.date_fin.year}.")
+        parts.append(f"Au {ctx.date_obs}, l’EPCI est couvert par une convention territoriale globale signée "
+                     f"{_signee(f)} pour {f.date_debut.year}-{f.date_fin.year}.")
         nxt = rows[rows.date_debut > f.date_debut]
         if not nxt.empty:
             n = nxt.iloc[0]
-            parts.append(f"La convention suivante, pour {n.date_debut.year}-{n.date_fin.year}, a été signée le "
-                         f"{day(n.date_signature)}.")
+            parts.append(f"La convention suivante, pour {n.date_debut.year}-{n.date_fin.year}, a été signée "
+                         f"{_signee(n)}.")
         elif f.date_fin.year <= ctx.year + 1:
             parts.append(f"Son renouvellement est à préparer pour la fin de {f.date_fin.year}.")
     elif not before.empty:
         last = before.iloc[-1]
-        parts.append(f"Au {ctx.date_obs}, la dernière convention territoriale globale de l’EPCI, signée le "
-                     f"{day(last.date_signature)} pour {last.date_debut.year}-{last.date_fin.year}, "
+        parts.append(f"Au {ctx.date_obs}, la dernière convention territoriale globale de l’EPCI, signée "
+                     f"{_signee(last)} pour {last.date_debut.year}-{last.date_fin.year}, "
                      + ("n’a pas encore commencé." if last.date_debut > at else "est terminée."))
     else:
         parts.append(f"Au {ctx.date_obs}, aucune convention territoriale globale n’était signée avec l’EPCI.")
     if force.empty and not later.empty:
         n = later.iloc[0]
-        parts.append(f"Une {'nouvelle ' if not before.empty else ''}CTG a été signée le {day(n.date_signature)}, pour "
+        parts.append(f"Une {'nouvelle ' if not before.empty else ''}CTG a été signée {_signee(n)}, pour "
                      f"{n.date_debut.year}-{n.date_fin.year}.")
     v["recit_ctg"] = val(" ".join(parts))
     return "{recit_ctg}", v

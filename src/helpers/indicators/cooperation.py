@@ -49,8 +49,12 @@ class CoopYear:
 
     @property
     def meetings_with_managers_and_elected(self) -> int:
-        wide = self.meetings.audiences.map(lambda a: "responsables hiérarchiques" in a and "élus" in a)
-        return int(wide.sum())
+        return with_managers_and_elected(self.meetings)
+
+
+def with_managers_and_elected(meetings: pd.DataFrame) -> int:
+    """The meetings open to line managers and elected officials."""
+    return int(meetings.audiences.map(lambda a: "responsables hiérarchiques" in a and "élus" in a).sum())
 
 
 def meetings(reg: Registers, year: int) -> pd.DataFrame:

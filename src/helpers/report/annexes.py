@@ -64,7 +64,33 @@ def breakable(text: str, kind: str = "somme") -> str:
                    for p in re.split(r"([/?&=_.-])", text) if p)
 
 
-def _published_rows(keys, pub, computed, notes, labels) -> list[list[str]]:
+def _agrees(p: float, c: float, kind: str) -> bool:
+    """The recomputed value, written with the published figure's own precision, reads the same."""
+    if kind == "part":
+        d = _decimals(100 * p, 1)
+        return fmt.pourcent(p, d) == fmt.pourcent(c, d)
+    if kind == "euros" and abs(p) >= 1e6 and p % 100_000 == 0:  # « environ 1,1 M€ »
+        return round(c / 1e5) == round(p / 1e5)
+    return fmt.nombre(p, _decimals(p, 1)) == fmt.nombre(c, _decimals(p, 1))
+
+
+def _cause(key: str, p: float, c: float | None, kind: str, illustrative: set[str], notes: dict[str, str]) -> str:
+    """What the data support about a gap, or « cause inconnue »; « reproduit par construction » only for a
+    value read from illustrative rows built to match (and that does match)."""
+    if c is None:
+        return "non recalculé dans cette construction"
+    if key in illustrative:
+        if _agrees(p, c, kind):
+            return ("reproduit par construction : calculé sur des lignes illustratives construites pour retrouver "
+                    "ce chiffre, leur accord ne vérifie rien")
+        return ("calculé en partie sur des lignes illustratives, qui ne retrouvent pas le chiffre publié : "
+                + (notes[key] if key in notes else "cause inconnue"))
+    if key in notes:
+        return notes[key]
+    return "identique au chiffre publié" if _agrees(p, c, kind) else "cause inconnue"
+
+
+def _published_rows(keys, pub, computed, notes, labels, illustrative) -> list[list[str]]:
     rows = []
     for key in keys:
         p = pub[key]
@@ -74,27 +100,55 @@ def _published_rows(keys, pub, computed, notes, labels) -> list[list[str]]:
                                       fmt.variation(c - p, 1 if kind == "etp" else 0)
                                       + (f"{fmt.NNBSP}€" if kind == "euros" else ""))
         rel = "–" if c is None or not p or kind == "part" else fmt.variation((c - p) / p, 1, pourcentage=True)
-        rows.append([label, as_published(p, kind), _fmt_value(c, kind), gap, rel, notes.get(key, "")])
+        rows.append([label, as_published(p, kind), _fmt_value(c, kind), gap, rel,
+                     _cause(key, p, c, kind, illustrative, notes)])
+    return rows
+
+
+def _wordings(resolved: Resolved, computed: dict[str, float], labels) -> list[list[str]]:
+    """The published text's wordings that this edition changes (« formulations » of the published figures'
+    file): the published words, the words the recomputed value supports, and why."""
+    import yaml
+
+    from helpers.chapters.portrait import couverture_mots
+    from helpers.params import published_file
+
+    p = resolved.params
+    path = published_file(p.reference_dir, p.departement, p.year)
+    if path is None:
+        return []
+    entries = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("formulations") or []
+    words = {"part_habitants_caf": couverture_mots}  # the indicators whose wording the report derives
+    rows = []
+    for e in entries:
+        key, text = e.get("indicateur"), e.get("publie")
+        if key not in computed or key not in words or not text:
+            continue
+        c = computed[key]
+        label, kind = labels.get(key, (key, "part"))
+        now = words[key](c)
+        shown = f"{now} ({_fmt_value(c, kind).replace(',0', '') if kind != 'part' else fmt.pourcent(c)})" if now \
+            else _fmt_value(c, kind)
+        rows.append([label, f"« {text} »", f"« {shown} »",
+                     "formulation changée : le chiffre recalculé ne permet plus d’écrire celle du texte publié"
+                     if now != text else "formulation reprise"])
     return rows
 
 
 def published(resolved: Resolved, computed: dict[str, float], illustrative: set[str] | None = None,
-              notes: dict[str, str] | None = None, labels: dict[str, tuple[str, str]] | None = None) -> str:
-    """Published figures against the recomputed ones, in two tables: those computed from real
-    data (a real check) and those computed from illustrative data built to reproduce them (no
-    check at all, said so)."""
+              notes: dict[str, str] | None = None, labels: dict[str, tuple[str, str]] | None = None,
+              warnings: list[str] | None = None) -> str:
+    """Every published figure of the year's edition against its recomputed value, the gap and the cause the
+    data support (or « cause inconnue »); then the published wordings this edition changes; then `warnings`
+    (what the build's checks say of the data behind these figures), one line each."""
     pub = resolved.params.published or {}
     illustrative = illustrative or set()
     notes = notes or {}
     labels = labels or {}  # kept value -> (label, kind), declared by each chapter (chapters.registry)
-    real = [k for k in pub if k in computed and k not in illustrative]
-    built = [k for k in pub if k in illustrative]
-    missing = [k for k in pub if k not in computed and k not in illustrative]
     return str(macro("annexes.html.j2", "published")(
         resolved.params.year, resolved.params.departement, bool(pub),
-        _published_rows(real, pub, computed, notes, labels),
-        [r[:5] for r in _published_rows(built, pub, computed, notes, labels)],
-        [labels.get(k, (k, ""))[0] for k in missing]))
+        _published_rows(list(pub), pub, computed, notes, labels, illustrative),
+        _wordings(resolved, computed, labels) if pub else [], list(warnings or [])))
 
 
 def embedded(params, files: list[Path]) -> str:
