@@ -126,11 +126,7 @@ class Kernels:
 
     @classmethod
     def clean_stale(cls) -> None:
-        base = Path(tempfile.gettempdir())
-        for d in base.glob(f"{cls.PREFIX}*"):
-            info = sortie.lire_marque(d) if d.is_dir() and not d.is_symlink() else None
-            if info is not None and not sortie.vivant(info):
-                shutil.rmtree(d, ignore_errors=True)
+        sortie.nettoyer_temporaires()  # this prefix and the other private folders of dead processes
 
     def manager_class(self):
         return _kernel_manager_class(self.dir, self.processes, self)
@@ -445,7 +441,7 @@ def _unchanged(r: Report) -> str | None:
     record = cache.read_record(r.out)
     if record is None or record.get("formats") != r.formats or list(record.get("chapitres", {})) != r.chapters:
         return None
-    if not all((r.out / name).is_file() for name in record.get("ecrits", [])):
+    if not cache.published_intact(r.out, record):  # a published file deleted or edited by hand: rebuilt
         return None
     try:
         files = json.loads(_files_record(r.out).read_text(encoding="utf-8"))
@@ -481,6 +477,9 @@ def _prepare(r: Report, force: bool, progress) -> str | None:
     if not r.label:
         log.info("Paramètres : %s", "; ".join(f"{k}={v} [{o}]" for k, v, o in describe(r.resolved)))
     r.parameters = notebook_parameters(r.resolved, r.params_file, r.overrides)
+    # what dead builds left (staging folders beside the output, kernels' folders): cleaned first, fast path or not
+    sortie.nettoyer_abandons(r.out)
+    Kernels.clean_stale()
     folder = cache.folder_for(r.out)
     r.fingerprints, r.store = cache.Fingerprints(folder), cache.Cache(folder)
     if not force:
@@ -494,13 +493,12 @@ def _prepare(r: Report, force: bool, progress) -> str | None:
     r.key = _build_key(r)
     r.fingerprints.save()
     progress.done(r.unit("vérification"), time.monotonic() - r.t0, "données vérifiées")
-    sortie.nettoyer_abandons(r.out)
     r.staging = sortie.preparer(r.out, annee=p.year)
     (r.staging / "notebooks").mkdir()
     for ch in r.chapters:
-        hit = None if force else r.store.get(ch, r.keys[ch])
+        hit = None if force else r.store.get(ch, r.keys[ch])  # checked against its digest
         if hit is not None:
-            shutil.copyfile(hit, r.staging / "notebooks" / registry.spec(ch).notebook)
+            (r.staging / "notebooks" / registry.spec(ch).notebook).write_bytes(hit)
             r.reused.append(ch)
     return None
 
@@ -707,8 +705,9 @@ def _finish(r: Report, progress) -> Written:
         written.append(staging / f"rapport-{p.year}.pdf")
     # the published record holds keys only; the files each chapter read (absolute paths of this machine) stay in
     # the cache beside the output, never in what is published
+    notebooks = [staging / "notebooks" / registry.spec(ch).notebook for ch in r.chapters]
     cache.write_record(staging, r.key, {ch: {"cle": r.keys[ch]} for ch in r.chapters},
-                       r.formats, [w.relative_to(staging).as_posix() for w in written])
+                       r.formats, [w.relative_to(staging) for w in [*written, *notebooks]])
     _files_record(r.out).write_text(json.dumps({ch: [str(f) for f in checked.chapter_files[ch]] for ch in r.chapters},
                                                ensure_ascii=False), encoding="utf-8")
     try:

@@ -268,6 +268,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.commande is None:
         ap.print_help()
         return 2
+    from helpers import sortie
+    sortie.nettoyer_temporaires()  # every command first removes what killed processes left in $TMPDIR
     # SIGINT, SIGTERM and SIGHUP all raise Interrompu: the build stops its kernels and removes its folders.
     with interruption.geres():
         try:

@@ -282,6 +282,27 @@ def nettoyer_abandons(out: Path, garder: Path | None = None) -> list[Path]:
     return removed
 
 
+TEMPORAIRES = ("rapport-noyaux-", "rapport-apercu-", "rapport-territoires-")  # private folders under $TMPDIR
+
+
+def nettoyer_temporaires() -> list[Path]:
+    """Remove the private temporary folders (kernels' sockets and pickles, preview, portraits) of processes that
+    are gone (`kill -9`, power cut): only those carrying our marker with a dead owner. Run by every command."""
+    import tempfile
+    removed: list[Path] = []
+    for base in dict.fromkeys((Path(tempfile.gettempdir()), Path("/tmp"))):  # the kernels fall back to /tmp
+        for prefix in TEMPORAIRES:
+            try:
+                found = list(base.glob(f"{prefix}*"))
+            except OSError:
+                continue
+            for d in found:
+                info = lire_marque(d) if d.is_dir() and not d.is_symlink() else None
+                if info is not None and not vivant(info):
+                    _retirer(d, removed)
+    return removed
+
+
 def _retirer(path: Path, removed: list[Path]) -> None:
     try:
         if path.is_symlink() or not path.is_dir():
