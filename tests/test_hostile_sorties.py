@@ -79,6 +79,17 @@ def test_a_damaged_cache_entry_is_executed_again_never_published(tmp_path, capsy
     assert fresh.name.split(".")[1] == cache.sha256_file(fresh)
 
 
+def pdf_links(pdf: Path) -> list[str]:
+    from pypdf import PdfReader
+    uris = []
+    for page in PdfReader(pdf).pages:
+        for annot in page.get("/Annots") or []:
+            action = annot.get_object().get("/A")
+            if action is not None and action.get_object().get("/URI") is not None:
+                uris.append(str(action.get_object()["/URI"]))
+    return uris
+
+
 # --- the record: « rien n'a changé » only when the published files are the ones published ---------------
 
 @pytest.mark.e2e
@@ -89,6 +100,9 @@ def test_the_unchanged_fast_path_checks_the_published_files(tmp_path, capsys):
     record = cache.read_record(out)
     assert set(record["fichiers"]) >= {"rapport-2023.pdf", "rapport-2023.html", f"notebooks/{NB}", "provenance.html"}
     assert record["fichiers"]["rapport-2023.pdf"] == cache.sha256_file(out / "rapport-2023.pdf")
+    links = pdf_links(out / "rapport-2023.pdf")  # item 9: relative to the published folder, not the staging one
+    assert "provenance.html" in links
+    assert not [u for u in links if ".partiel-" in u or u.startswith("file:") or str(tmp_path) in u], links
     t = time.monotonic()
     code, err = run(capsys, "--out", str(out), *pdf)
     assert code == 0 and "est à jour" in err
@@ -191,10 +205,17 @@ def test_territoires_workers_die_with_their_parent(tmp_path):
     proc.wait()
     deadline = time.monotonic() + 20
     alive = workers
+
+    def running(pid: int) -> bool:
+        try:
+            return "Z" not in Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            return False
     while time.monotonic() < deadline and alive:
         time.sleep(0.5)
-        alive = [w for w in workers if Path(f"/proc/{w}").exists()
-                 and "Z" not in Path(f"/proc/{w}/stat").read_text().rsplit(")", 1)[1].split()[0]]
+        alive = [w for w in workers if running(w)]
+    for w in alive:  # a failing test leaves no orphan behind
+        os.kill(w, 9)
     assert not alive, f"processus de travail encore vivants : {alive}"
     from conftest import kernel_processes
     deadline = time.monotonic() + 20

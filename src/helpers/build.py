@@ -701,7 +701,7 @@ def _finish(r: Report, progress) -> Written:
             written.append(staging / name)
     if "pdf" in r.formats:
         progress.update(unit, "mise en page du PDF (WeasyPrint)")
-        publish.write_pdf(full, staging / f"rapport-{p.year}.pdf", staging)
+        publish.write_pdf(full, staging / f"rapport-{p.year}.pdf")  # links relative to the published folder
         written.append(staging / f"rapport-{p.year}.pdf")
     # the published record holds keys only; the files each chapter read (absolute paths of this machine) stay in
     # the cache beside the output, never in what is published

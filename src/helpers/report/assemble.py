@@ -285,10 +285,14 @@ def assemble(meta: Meta, chapters: list[Chapter], annexes: list[tuple[str, str, 
     return full, pages
 
 
-def write_pdf(html_text: str, target: Path, base_url: Path) -> int:
-    """The tagged PDF of `html_text`; returns its number of pages."""
+def write_pdf(html_text: str, target: Path, base_url: Path | None = None) -> int:
+    """The tagged PDF of `html_text`; returns its number of pages.
+
+    No base URL by default: the page embeds everything it shows, and WeasyPrint then keeps relative links as
+    they are, so that the PDF's link to `provenance.html` opens the file beside the PDF wherever the report is
+    published or copied (with the staging folder as base URL, it pointed into that folder, gone once published)."""
     from weasyprint import HTML
 
-    document = HTML(string=html_text, base_url=str(base_url)).render()
+    document = HTML(string=html_text, base_url=str(base_url) if base_url is not None else None).render()
     document.write_pdf(target, pdf_variant="pdf/ua-1")
     return len(document.pages)
