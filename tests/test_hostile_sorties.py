@@ -34,7 +34,10 @@ def entries(out: Path) -> list[Path]:
 
 # --- the cache: an entry is checked against its digest -------------------------------------------------
 
-def test_a_cache_entry_is_stored_with_its_digest_and_checked(tmp_path, caplog):
+def test_a_cache_entry_is_stored_with_its_digest_and_checked(tmp_path, caplog, monkeypatch):
+    import logging
+    monkeypatch.setattr(logging.getLogger("rapport"), "propagate", True)  # cli.main() turns it off
+    caplog.set_level(logging.WARNING, logger="rapport")
     store = cache.Cache(tmp_path / ".cache")
     nb = tmp_path / "n.ipynb"
     nb.write_text(json.dumps({"cells": [{"source": "122 955"}], "nbformat": 4}), encoding="utf-8")
@@ -222,3 +225,41 @@ def test_territoires_workers_die_with_their_parent(tmp_path):
     while time.monotonic() < deadline and kernel_processes(tmp_path):
         time.sleep(0.5)
     assert not kernel_processes(tmp_path)
+
+
+@pytest.mark.e2e
+def test_after_a_kill_9_the_next_build_cleans_up_even_when_nothing_changed(tmp_path):
+    """A build killed by SIGKILL runs no cleanup: its kernel stops by itself (ipykernel watches its parent), and the
+    next build, although it takes the « rien n'a changé » fast path, removes the dead build's staging folder and
+    its kernels' folder (pickles of the checked data, sockets)."""
+    import shutil
+    import tempfile
+
+    from conftest import kernel_processes
+    short = Path(tempfile.mkdtemp(prefix="rk-", dir="/tmp"))  # Unix socket paths are short
+    try:
+        env = {**os.environ, "TMPDIR": str(short)}
+        out = tmp_path / "2023"
+        cmd = [sys.executable, "-m", "helpers.cli", "-q", "build", "--year", "2023", *FAST, "--out", str(out)]
+        assert subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True).returncode == 0
+        published = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+        proc = subprocess.Popen([*cmd, "--force"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and not kernel_processes(short):
+            time.sleep(0.2)
+        assert kernel_processes(short), "aucun noyau n’a démarré"
+        proc.kill()
+        proc.wait()
+        assert list(tmp_path.glob(".2023.partiel-*")) and list(short.glob("rapport-noyaux-*"))  # left behind
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and kernel_processes(short):
+            time.sleep(0.5)
+        assert not kernel_processes(short), "le noyau a survécu à la construction tuée"
+        done = subprocess.run(cmd[:3] + cmd[4:], env=env, cwd=ROOT, capture_output=True, text=True)
+        said = (done.stdout + done.stderr).replace("\u00a0", " ")
+        assert done.returncode == 0 and "est à jour" in said, said
+        assert not list(tmp_path.glob(".2023.partiel-*")) and not list(short.glob("rapport-noyaux-*"))
+        assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == published
+    finally:
+        shutil.rmtree(short, ignore_errors=True)

@@ -88,8 +88,13 @@ class Server(http.server.ThreadingHTTPServer):
         super().__init__(address, handler)
 
     def process_request(self, request, client_address):
-        # wait for a free slot (a burst of requests is served in turn); after REQUEST_TIMEOUT_S, 503
-        if not self.slots.acquire(timeout=REQUEST_TIMEOUT_S):
+        # wait for a free slot (a burst of requests is served in turn; a client that never finishes its request
+        # frees its slot after REQUEST_TIMEOUT_S); 503 after three times that, or at once when the server stops
+        deadline = time.monotonic() + 3 * REQUEST_TIMEOUT_S
+        got = False
+        while not (got := self.slots.acquire(timeout=0.2)) and not self.stopping and time.monotonic() < deadline:
+            pass
+        if not got:
             try:
                 request.sendall(b"HTTP/1.0 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
             except OSError:
