@@ -105,6 +105,17 @@ class Reference:
         their single year), not from yearly tables of the département."""
         return any(Path(f).parent.name == NATIONAL for f in self.files)
 
+    def geography(self, year: int) -> pd.Timestamp:
+        """The commune geography that December `year` data are put on: 1 January year+1; for a
+        département known only from the national tables (one geography, 2025), that later one, so
+        that its communes, EPCI and outlines match (merges effective by then folded)."""
+        target = year + 1
+        if self.national and not self.communes.empty:
+            later = sorted(y for y in set(self.communes.annee_vigueur) if y >= target)
+            if later:
+                target = later[0]
+        return pd.Timestamp(target, 1, 1)
+
     def spanning(self, year: int) -> pd.DataFrame:
         """The EPCI of `year` with members outside the département: siren, nom, departements (the
         others, `|`-separated), nb_communes (here), nb_communes_epci, population_municipale (here),
