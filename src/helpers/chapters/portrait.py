@@ -417,6 +417,8 @@ def carte_epci(ctx: Context):
     if t is None:
         return None
     _, _, df = t
+    if df.taux_couverture.nunique() < 2:  # one territory (Paris): a map compares nothing
+        return None
     g = ctx.epci_outlines(df[["siren", "nom", "taux_couverture"]])
     if g is None:
         return None
@@ -431,7 +433,7 @@ def carte_epci(ctx: Context):
 @sourced
 def carte_communes(ctx: Context):
     g = _communes_rates(ctx)
-    if g is None:
+    if g is None or g.taux.nunique() < 2:  # one commune (Paris): a map compares nothing
         return None
     outline = ctx.epci_outlines(ctx.reference.epci_names(ctx.year)[["siren", "nom"]])
     if outline is not None:
