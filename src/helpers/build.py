@@ -53,7 +53,7 @@ class Checked:
 def check(resolved: Resolved, chapters: list[str] | None = None) -> Checked:
     """Load and check every input the chapters need; collect all problems, then raise."""
     from helpers.chapters import registry
-    from helpers.chapters.context import load_for, registers_folder
+    from helpers.chapters.context import load_for, registre_a_remplir
     p = resolved.params
     chapters = chapters or list(p.chapters)
     problems: list[Problem] = []
@@ -73,7 +73,7 @@ def check(resolved: Resolved, chapters: list[str] | None = None) -> Checked:
         mod = registry.module(ch)
         if not mod.disponible(ctx):
             if "registers" in registry.spec(ch).reads and ctx.registers is None:
-                note = f"pas de registre pour le département {p.departement} ({display_path(registers_folder(p))})"
+                note = registre_a_remplir(p, ch)
                 if note not in out.notes:
                     out.notes.append(note)
             continue

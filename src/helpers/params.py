@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from helpers import config
 from helpers.chapters.registry import CHAPTER_MODULES, EXTRA_MODULES
-from helpers.errors import ParamError, display_path
+from helpers.errors import ParamError, RapportError, display_path
 
 FormatName = Literal["html", "pdf"]
 
@@ -336,6 +336,8 @@ def resolve(
             f"Paramètre « observation_date » (venant de {origins.get('observation_date', '?')}) : ce n’est plus un "
             "paramètre ; le rapport est toujours calculé au 31 décembre de l’année (les données communales de "
             "Cafdata n’existent qu’en décembre, et les registres sont lus à la même date). Retirez cette clé.")
+    if merged.get("departement") == "976":
+        raise RapportError(MAYOTTE)
     try:
         params = Parametres(**merged)
     except ValidationError as exc:
@@ -359,6 +361,12 @@ def resolve(
                 f"Paramètre « {key} » (venant de {origins.get(key, '?')}) : dossier introuvable « {p} »"
             )
     return Resolved(params=params, origins=origins)
+
+
+# Mayotte has no Caf: a build for it is refused (exit 1) before any data is read or kernel started
+MAYOTTE = ("Département 976 (Mayotte) : aucun rapport de Caf ne peut être construit. Mayotte n’a pas de Caf : "
+           "les prestations familiales et sociales y sont versées par la Caisse de sécurité sociale de Mayotte "
+           "(CSSM), et les données ouvertes Cafdata n’ont aucune ligne pour le 976.")
 
 
 def departement_row(departement: str, reference_dir: Path | None) -> dict[str, str] | None:

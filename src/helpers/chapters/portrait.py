@@ -1,6 +1,8 @@
 """Portrait chapter: values, figures and tables computed from Cafdata and the references."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 
 from helpers import fmt
@@ -8,6 +10,7 @@ from helpers.chapters.context import Context, once
 from helpers.chapters.registry import ChapterSpec
 from helpers.data import series as ind_series
 from helpers.data.cafdata import communes_year, totals
+from helpers.errors import display_path
 from helpers.indicators import portrait as ind
 from helpers.lineage import sourced
 from helpers.params import departement_row
@@ -87,10 +90,18 @@ def valeurs(ctx: Context) -> dict[str, str]:
             (f", c’est-à-dire {words} du département" if words and "habitants" in words else
              f", c’est-à-dire {words} des habitants du département" if words else "")
             + f" ({v['part_habitants']} de ses {v['population']} habitants, population municipale en vigueur en "
-              f"{v['annee_population']})")
+              f"{v['annee_population']}{millesime_note(ctx, y.population_year)})")
     else:
         v["phrase_couverture"] = " (la population légale du département n’est pas disponible dans les données de référence)"
     return v
+
+
+def millesime_note(ctx: Context, used: int) -> str:
+    """What the population used is when the one in force in the report's year is not shipped."""
+    if used == ctx.year:
+        return ""
+    return (f", la plus récente des données de référence du projet pour ce département : celle en vigueur en "
+            f"{ctx.year} n’y figure pas")
 
 
 def famille_illustrative(ctx: Context) -> bool:
@@ -330,15 +341,40 @@ def note_epci(ctx: Context) -> str:
     foy, pers = df.indfoy_ndur.sum(), df.indnbp_ndur.sum()
     origine = "des EPCI (fichier intercommunal)" if ctx.cafdata.epci is not None else "de leurs communes"
     head = f"Note : la ligne « Ensemble des {len(df)} EPCI » est la somme des lignes du tableau, chacune somme {origine}"
+    debord = "".join(f" {n}" for n in ctx.notes_hors_departement())
     if foy == tot.foyers and pers == tot.personnes:
         return (f"{head} ; elle est égale aux chiffres du département ({fmt.nombre(tot.foyers)} foyers "
-                f"allocataires, {fmt.nombre(tot.personnes)} personnes couvertes).")
+                f"allocataires, {fmt.nombre(tot.personnes)} personnes couvertes).{debord}")
     dep = "fichier départemental" if tot.source == "s_ben_dep" else "somme des communes"
     ecart = lambda a, b: fmt.variation(a - b)  # noqa: E731
     return (f"{head} ; elle s’écarte des chiffres du département ({fmt.nombre(tot.foyers)} foyers allocataires, "
             f"{fmt.nombre(tot.personnes)} personnes couvertes, {dep}) de {ecart(foy, tot.foyers)} foyers et "
             f"{ecart(pers, tot.personnes)} personnes : chaque fichier de Cafdata arrondit ses effectifs à 5 "
-            "(secret statistique), et la somme de chiffres arrondis n’est pas l’arrondi de leur somme.")
+            "(secret statistique), et la somme de chiffres arrondis n’est pas l’arrondi de leur somme." + debord)
+
+
+def lien_portrait_social(ctx: Context) -> str | None:
+    """The address of the Caf's own « Portrait social » (data/reference/caf_publications.csv), or None:
+    the report then does not speak of a publication it cannot point to."""
+    import csv
+    from pathlib import Path
+
+    path = Path(ctx.p.reference_dir) / "caf_publications.csv"
+    if not path.is_file():
+        return None
+    with open(path, encoding="utf-8", newline="") as f:
+        row = next((r for r in csv.DictReader(f, delimiter=";") if r["departement"] == ctx.p.departement), None)
+    return (row or {}).get("portrait_social") or None
+
+
+def extrait_absent(ctx: Context) -> str | None:
+    """One line when the Caf's internal extract (family configurations) is not there, else None."""
+    if ctx.cafdata.family is not None:
+        return None
+    folder = Path(ctx.p.extraits_dir or "data/extraits") / ctx.p.departement
+    return (f"L’extrait interne de la {ctx.p.caf_name} sur les configurations familiales (« "
+            f"{display_path(folder / f'configuration_familiale_{ctx.p.departement}.csv')} ») n’est pas fourni : la "
+            "composition des familles et la part des foyers sans enfant ne sont pas présentées.")
 
 
 SMALL_COMMUNE = 200  # inhabitants: below, a rate of counts rounded to 5 means little
@@ -381,6 +417,8 @@ def carte_epci(ctx: Context):
     if t is None:
         return None
     _, _, df = t
+    if df.taux_couverture.nunique() < 2:  # one territory (Paris): a map compares nothing
+        return None
     g = ctx.epci_outlines(df[["siren", "nom", "taux_couverture"]])
     if g is None:
         return None
@@ -395,7 +433,7 @@ def carte_epci(ctx: Context):
 @sourced
 def carte_communes(ctx: Context):
     g = _communes_rates(ctx)
-    if g is None:
+    if g is None or g.taux.nunique() < 2:  # one commune (Paris): a map compares nothing
         return None
     outline = ctx.epci_outlines(ctx.reference.epci_names(ctx.year)[["siren", "nom"]])
     if outline is not None:

@@ -91,6 +91,8 @@ def valeurs(ctx: Context) -> dict[str, str]:
         "arrondi": fmt.nombre(t.rounding_bound),
         "evol": (f" ({fmt.variation(t.foyers / prev.foyers - 1, 1, True)} en un an)"
                  if prev is not None and prev.foyers else ""),
+        # an EPCI that spans départements: its part in this one, said in a note
+        "hors_departement": "".join(f"\n\n**Note.** {n}" for n in ctx.notes_hors_departement(siren(ctx))),
     })
     return v
 

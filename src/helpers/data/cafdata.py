@@ -302,8 +302,38 @@ def read_export(path: Path, dataset: str, departement: str | None = None) -> Dat
         frame = frame[keep]
 
     frame, identical, technical = drop_technical_rows(frame, ["dtreffre", "code"], measures, label, code_col)
+    if dataset == "s_ben_com_f":
+        frame = fold_arrondissements(frame, measures)
     return Dataset(dataset, Path(path), frame.drop(columns="_line").reset_index(drop=True), measures,
                    identical, technical)
+
+
+# Municipal arrondissements (COG): Paris 75101-75120, Marseille 13201-13216, Lyon 69381-69389
+RE_ARRONDISSEMENT = re.compile(r"^(751(?:0[1-9]|1\d|20)|132(?:0[1-9]|1[0-6])|6938[1-9])$")
+ARRONDISSEMENT_COMMUNES = {"751": ("75056", "Paris"), "132": ("13055", "Marseille"), "693": ("69123", "Lyon")}
+
+
+def commune_of_arrondissement(code: str) -> str | None:
+    """The commune (75056, 13055, 69123) of a municipal arrondissement code, else None."""
+    if isinstance(code, str) and RE_ARRONDISSEMENT.match(code):
+        return ARRONDISSEMENT_COMMUNES[code[:3]][0]
+    return None
+
+
+def fold_arrondissements(frame: pd.DataFrame, measures: list[str]) -> pd.DataFrame:
+    """Paris, Marseille and Lyon once per month: a genuine export has one row per arrondissement,
+    summed here into the commune; where the commune's own row is also there (a re-laid file), it
+    is their sum already and the arrondissement rows are dropped, never added to it."""
+    arr = frame.code.map(commune_of_arrondissement)
+    if arr.isna().all():
+        return frame
+    parts = frame[arr.notna()].assign(code=arr[arr.notna()])
+    whole = set(zip(frame.dtreffre, frame.code))
+    parts = parts[[(m, c) not in whole for m, c in zip(parts.dtreffre, parts.code)]]
+    summed = parts.groupby(["dtreffre", "code"], as_index=False)[measures].sum(min_count=1)
+    summed["nom"] = summed.code.map({c: n for c, n in ARRONDISSEMENT_COMMUNES.values()})
+    out = pd.concat([frame[arr.isna()], summed], ignore_index=True)[list(frame.columns)]
+    return out.sort_values(["dtreffre", "code"], kind="stable", na_position="first").reset_index(drop=True)
 
 
 @dataclass
@@ -459,12 +489,12 @@ def totals(data: CafData, year: int) -> Totals | None:
 
 def communes_year(data: CafData, ref: Reference, year: int) -> pd.DataFrame:
     """Commune rows of December `year`, localised only, on the geography of 1 January year+1
-    (old codes folded into the commune they were merged into, values summed)."""
+    (or the reference's later one, see Reference.geography; old codes folded into the commune they were merged into, values summed)."""
     if data.com is None:
         return pd.DataFrame(columns=["code", *([] if data.com is None else data.com.measures)])
     df = data.com.december(year)
     df = df[df.code.notna()].copy()
-    df["code"] = fold_codes(df.code, ref.fusions, pd.Timestamp(year + 1, 1, 1))
+    df["code"] = fold_codes(df.code, ref.fusions, ref.geography(year))
     return df.groupby("code", as_index=False)[data.com.measures].sum(min_count=1)
 
 

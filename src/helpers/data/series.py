@@ -169,3 +169,26 @@ def load_childcare(folder: Path | None) -> Childcare | None:
     if len(years) != 1:
         raise DataError([Problem(display_path(path), "une seule année attendue", column="annee")])
     return Childcare(f, path, int(years[0]))
+
+
+def national_childcare(reference_dir: Path, departement: str, ref) -> Childcare | None:
+    """The coverage rates of the national table (reference_dir/france/petite-enfance/) kept for one
+    département, as a département's own file holds them: France, its region, the départements of
+    that region, its EPCI (`ref`) and its communes."""
+    import csv
+
+    whole = load_childcare(Path(reference_dir) / "france")
+    deps = Path(reference_dir) / "departements.csv"
+    if whole is None or not deps.is_file():
+        return None
+    with open(deps, encoding="utf-8", newline="") as f:
+        region_of = {r["code"]: r.get("region") for r in csv.DictReader(f, delimiter=";")}
+    region = region_of.get(departement)
+    f = whole.frame
+    keep = ((f.niveau == "france") | ((f.niveau == "region") & (f.code == region))
+            | ((f.niveau == "departement") & f.code.map(lambda c: region_of.get(c) == region))
+            | ((f.niveau == "epci") & f.code.isin(ref.sirens()))
+            | ((f.niveau == "commune") & f.code.str.startswith(departement)))
+    if not ((f.niveau == "departement") & (f.code == departement)).any():
+        return None
+    return Childcare(f[keep].reset_index(drop=True), whole.path, whole.year)
