@@ -702,7 +702,7 @@ def test_epci_type_from_the_name_only_as_a_fallback_and_consistency_checks():
     # the DGCL's legal nature served in `type` wins over the name
     kind = fetch.epci_kind
     assert kind({"siren": "200000001", "nom": "Agglo du Pays", "type_service": "CA"}, {}) == ("CA", fr("champ « type » de l’API"))
-    assert kind({"siren": "200046977", "nom": "Métropole de Lyon", "type_service": "MET69"}, {})[0] == "ME"
+    assert kind({"siren": "200046977", "nom": "Métropole de Lyon", "type_service": "MET69"}, {})[0] == "ML"
     assert kind({"siren": "243300316", "nom": "Bordeaux Métropole", "type_service": "METRO"}, {})[0] == "ME"
     assert kind({"siren": "200000001", "nom": "CA du Pays", "type_service": "CU"}, {})[0] == "CU"
     assert kind({"siren": "200000001", "nom": "CA du Pays", "type_service": None}, {}) == (

@@ -194,3 +194,17 @@ def test_all_means_the_ten_departements_shipped():
     from helpers.batch import departements
 
     assert set(NINE + ["17"]) <= set(departements("all"))
+
+
+@pytest.mark.e2e
+def test_paris_builds_its_own_report(tmp_path):
+    """Paris: one commune, one EPCI across five départements; nothing of the 17."""
+    out = tmp_path / "75"
+    assert cli.main(["-q", "build", "--year", "2023", "--departement", "75", "--out", str(out), "--formats", "html"]) == 0
+    html = (out / "rapport-2023.html").read_text(encoding="utf-8")
+    main = html.split("<main", 1)[1]
+    assert "Caf de Paris" in html and "Charente-Maritime" not in main and "caf-de-la-charente-maritime" not in html
+    assert "434\u202f440" in main  # December 2023, Paris once
+    assert "seule sa commune du département, sur 130, est comptée ici" in main
+    assert "Ensemble des 1 EPCI" not in main
+    assert main.count("à remplir par la Caf de Paris") == 2

@@ -322,6 +322,9 @@ def tableau_epci(ctx: Context):
         "Taux de couverture": df.taux_couverture.map(fmt.pourcent),
     })
     foy, pers, pop = df.indfoy_ndur.sum(), df.indnbp_ndur.sum(), df.population_municipale.sum()
+    if len(df) == 1:  # Paris: one EPCI, no total row and no ranking
+        only = df.iloc[0]
+        return out, f"Un seul EPCI : {only.nom} ({fmt.pourcent(only.taux_couverture)}).", df
     out.loc[len(out)] = [f"Ensemble des {len(df)} EPCI", fmt.nombre(foy), fmt.nombre(pers), fmt.nombre(pop),
                          fmt.pourcent(pers / pop if pop else float("nan"))]
     hi, lo = df.iloc[0], df.iloc[-1]
@@ -342,6 +345,8 @@ def note_epci(ctx: Context) -> str:
     origine = "des EPCI (fichier intercommunal)" if ctx.cafdata.epci is not None else "de leurs communes"
     head = f"Note : la ligne « Ensemble des {len(df)} EPCI » est la somme des lignes du tableau, chacune somme {origine}"
     debord = "".join(f" {n}" for n in ctx.notes_hors_departement())
+    if len(df) == 1:
+        return f"Note :{debord}" if debord else ""
     if foy == tot.foyers and pers == tot.personnes:
         return (f"{head} ; elle est égale aux chiffres du département ({fmt.nombre(tot.foyers)} foyers "
                 f"allocataires, {fmt.nombre(tot.personnes)} personnes couvertes).{debord}")
