@@ -76,7 +76,7 @@ def test_export_with_technical_and_national_rows_builds_and_says_so(real_cafdata
     assert code == 0
     html = (out / "rapport-2023.html").read_text(encoding="utf-8")
     assert "<strong>271\u202f945 personnes</strong>" in html  # neither the technical nor the national row counted
-    sources = html.split('id="annexe-sources"', 1)[1]
+    sources = (out / "provenance.html").read_text(encoding="utf-8").split('id="sources-detail"', 1)[1]
     assert "1 ligne technique écartée" in sources and "décembre\u00a02023 (code 17300)\u00a0: 5 à côté de" in sources
     assert "40 foyers en décembre 2023" in sources
 

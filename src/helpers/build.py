@@ -270,7 +270,7 @@ def _method_facts(checked: Checked, resolved: Resolved) -> MethodFacts:
     from helpers.report import annexes
 
     p = resolved.params
-    facts = annexes.MethodFacts(year=p.year, omitted=annexes.omissions(checked.contexts))
+    facts = annexes.MethodFacts(year=p.year, omitted=annexes.omissions(checked.contexts), caf_name=p.caf_name)
     ctx = checked.contexts.get("portrait")
     if ctx is not None:
         d = ctx.cafdata
@@ -679,19 +679,28 @@ def _finish(r: Report, progress) -> Written:
     checked, staging = r.checked, r.staging
     built = [r.futures[ch].result() for ch in r.chapters]
 
+    from zoneinfo import ZoneInfo
     meta = publish.Meta(p.year, p.caf_name, p.report_title, fmt.date_longue(p.observation_date),
-                        any(c.illustrative for c in built) or bool(checked.illustrative))
-    ann = [("annexe-sources", "Annexe 1 — Sources et méthode",
-            annexes.sources(_method_facts(checked, r.resolved))
-            + annexes.embedded(p, checked.files) + _downloads(r.resolved)),
+                        any(c.illustrative for c in built) or bool(checked.illustrative),
+                        fmt.date_longue(r.started.astimezone(ZoneInfo("Europe/Paris")).date()))
+    facts = _method_facts(checked, r.resolved)
+    # the reader's annex; files, formats, checksums and re-publishers go to provenance.html
+    sources_detail = annexes.sources(facts) + annexes.embedded(p, checked.files) + _downloads(r.resolved)
+    ann = [("annexe-sources", "Annexe 1 — Sources et méthode", annexes.sources_reader(facts)),
            ("annexe-publies", "Annexe 2 — Chiffres publiés et chiffres recalculés",
             annexes.published(r.resolved, checked.computed, checked.illustrative, checked.gap_notes,
                               registry.labels()))]
     duration = time.monotonic() - r.t0
     prov = annexes.Provenance.collect(r.resolved, checked.files, r.started, duration, checked.contexts)
     ann.append(("annexe-provenance", "Annexe 3 — Provenance", prov.summary_html()))
-    full, pages = publish.assemble(meta, built, ann)  # rendered once, for the HTML files and the PDF
-    written = prov.write(staging)  # the technical detail, beside the report: provenance.html, provenance.json
+    from helpers.chapters import essentiel
+    front = essentiel.html(checked.contexts, built)  # « L'essentiel », after the contents
+    # the acronyms the built text uses (key messages, chapters and annexes), defined
+    words = annexes.glossary([front] + [c.fragment for c in built] + [content for _, _, content in ann])
+    if words:
+        ann.append(("annexe-glossaire", "Glossaire des sigles", words))
+    full, pages = publish.assemble(meta, built, ann, front)  # rendered once, for the HTML files and the PDF
+    written = prov.write(staging, sources_detail)  # the technical detail, beside the report: provenance.html, provenance.json
     if "html" in r.formats:
         target = staging / f"rapport-{p.year}.html"
         target.write_text(full, encoding="utf-8")

@@ -83,7 +83,7 @@ def valeurs(ctx: Context) -> dict[str, str]:
         "nom": nom(ctx), "siren": siren(ctx),
         "foyers": fmt.nombre(t.foyers), "personnes": fmt.nombre(t.personnes),
         "population": fmt.nombre(me.population_municipale), "taux": fmt.pourcent(me.taux_couverture),
-        "rang": "1er" if rang == 1 else f"{rang}e", "n_epci": fmt.nombre(len(table)),
+        "rang": fmt.ordinal(rang), "n_epci": fmt.nombre(len(table)),
         "communes": fmt.nombre(t.n_rows),
         "dep_foyers": fmt.nombre(dep.totals.foyers), "dep_personnes": fmt.nombre(dep.totals.personnes),
         "dep_taux": fmt.pourcent(dep.share_covered),
