@@ -37,7 +37,7 @@ def test_other_departement_without_register(tmp_path):
     assert "Caf de la Gironde" in html
     assert "73\u202f600" in html  # 61 500 + 12 100; the 300 non-localised are national, not the Gironde's
     # CTG and cooperation each say, in one line, which register the Caf must fill
-    assert html.count("à remplir par la Caf de la Gironde") == 2
+    assert html.count("à remplir par la Caf de la Gironde") == 4  # in each chapter, and in the method annex
     assert "data/registers/33/ctg.csv" in html and "data/registers/33/postes_cooperation.csv" in html
     assert "caf-de-la-charente-maritime" not in html  # no other Caf's publication
     assert "Charente-Maritime" not in html.split("<main", 1)[1]

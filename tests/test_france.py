@@ -207,4 +207,4 @@ def test_paris_builds_its_own_report(tmp_path):
     assert "434\u202f440" in main  # December 2023, Paris once
     assert "seule sa commune du département, sur 130, est comptée ici" in main
     assert "Ensemble des 1 EPCI" not in main
-    assert main.count("à remplir par la Caf de Paris") == 2
+    assert main.count("à remplir par la Caf de Paris") == 4  # in each chapter, and in the method annex
