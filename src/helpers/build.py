@@ -47,6 +47,7 @@ class Checked:
     gap_notes: dict[str, str] = field(default_factory=dict)  # what the data say of a gap to a published figure
     files: list[Path] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # what the data checks report: said by check and build
     chapter_files: dict[str, list[Path]] = field(default_factory=dict)  # what each chapter reads: its cache key
 
 
@@ -80,6 +81,8 @@ def check(resolved: Resolved, chapters: list[str] | None = None) -> Checked:
         out.computed.update(mod.kept_values(ctx))
         out.illustrative |= mod.illustrative_keys(ctx)
         out.gap_notes.update(getattr(mod, "gap_notes", lambda c: {})(ctx))
+    for w in dict.fromkeys(w for c in contexts.values() for w in c.warnings):
+        out.warnings.append(w)
     for n in dict.fromkeys(str(x) for c in contexts.values() for x in c.geo_problems):
         out.notes.append(f"contours inutilisables, cartes omises : {n}")
     out.files = sorted(set(out.files))
@@ -489,6 +492,8 @@ def _prepare(r: Report, force: bool, progress) -> str | None:
             return same
     progress.update(r.unit("vérification"), "chargement et contrôle des données")
     r.checked = check(r.resolved, r.chapters)  # raises DataError before any kernel starts
+    for w in r.checked.warnings:  # the build says them too (and Annexe 2 repeats them)
+        log.warning(fmt.message(f"Attention : {w}"))
     r.keys = {ch: _chapter_key(r, ch, r.checked.chapter_files[ch]) for ch in r.chapters}
     r.key = _build_key(r)
     r.fingerprints.save()

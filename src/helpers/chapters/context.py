@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from helpers import fmt, lineage
-from helpers.data.cafdata import CafData, load_cafdata
+from helpers.data.cafdata import CafData, check_communes, load_cafdata
 from helpers.data.geo import Geo, load_geo
 from helpers.data.reference import Reference, load_reference
 from helpers.data.registers import Registers, load_registers
@@ -30,6 +30,7 @@ class Context:
     series: DepSeries | None = None  # AF/CF by December: département, region, France
     childcare: Childcare | None = None  # childcare coverage rates (EPCI, département, region, France)
     geo_problems: list = field(default_factory=list)  # why the boundaries given could not be used
+    warnings: list = field(default_factory=list)  # what the data checks report without refusing (check_communes)
     _memo: dict = field(default_factory=dict, repr=False, compare=False)  # results computed once (see `once`)
     page: Page = field(default=None)  # type: ignore[assignment]
 
@@ -190,6 +191,7 @@ def load_for(chapter: str, p: Parametres, resolved: Resolved) -> Context:
             avail = ", ".join(str(y) for y in ctx.cafdata.years())
             raise DataError([Problem(display_path(p.cafdata_path),
                                      f"pas de données pour décembre {p.year} (années présentes : {avail})")])
+        ctx.warnings = check_communes(ctx.cafdata, ref)
     if "series" in reads:
         ctx.series = load_dep_series(p.national_dir, p.departement, p.reference_dir)
     if "registers" in reads:

@@ -150,7 +150,7 @@ def gap_notes(ctx: Context) -> dict[str, str]:
     """What the data say about the gap between a computed and a published figure."""
     t = annee(ctx).totals
     if not t.rounded or ctx.cafdata.illustrative:
-        return {}
+        return _with_warnings(ctx, {})
     bound = t.rounding_bound
     note = (f"somme de {fmt.nombre(t.n_rows)} communes dont chaque effectif est arrondi à 5 : l’arrondi peut "
             f"écarter la somme de {fmt.nombre(bound)} au plus")
@@ -162,10 +162,19 @@ def gap_notes(ctx: Context) -> dict[str, str]:
             continue
         gap = abs(value - published[key])
         out[key] = note + (" ; l’écart tient dans cette marge." if gap <= bound else
-                           " ; l’écart la dépasse : les données ouvertes ne permettent pas d’en établir la cause "
-                           "(le chiffre publié vient sans doute du fichier départemental exact, non publié pour "
-                           "décembre).")
-    return out
+                           " ; l’écart la dépasse : les données ouvertes ne permettent pas d’en établir la cause.")
+    return _with_warnings(ctx, out)
+
+
+def _with_warnings(ctx: Context, notes: dict[str, str]) -> dict[str, str]:
+    """The notes with what the checks of the data found (a commune missing, a total that jumps): said, never
+    explained by a guessed cause."""
+    if not ctx.warnings:
+        return notes
+    from helpers.report.annexes import public_text
+
+    said = " ".join(f"Attention : {public_text(w)}." for w in ctx.warnings)
+    return {key: f"{notes.get(key, '')} {said}".strip() for key in ("foyers_allocataires", "personnes_couvertes")}
 
 
 @sourced

@@ -29,7 +29,7 @@ AF_CF = {
     "CF": ("cf_s_majo_dep", "df_cf_s_majo_dep_data.csv", "cf_majo", "indfoy_cf"),
 }
 BENEFIT_NAMES = {"AF": "allocations familiales", "CF": "complément familial"}
-RE_DEP = r"^(\d{2}|2A|2B|97\d)$"
+RE_DEP = r"^([0-9]{2}|2A|2B|97[0-9])$"
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ def read_dep_series(path: Path, modality: str, measure: str) -> tuple[pd.DataFra
     schema = pa.DataFrameSchema({
         "dtreffre": text_col(RE_MONTH, "date de référence invalide (format attendu AAAA-MM)"),
         "numdep": text_col(RE_DEP, "code de département invalide"),
-        "numregi": text_col(r"^\d{2}$", "code de région invalide"),
+        "numregi": text_col(r"^[0-9]{2}$", "code de région invalide"),
         modality: text_col(),
         measure: num_col(integer=True),
     })
@@ -155,7 +155,7 @@ def load_childcare(folder: Path | None) -> Childcare | None:
     path = hits[0]
     raw = read_text_csv(path, sep=",", strict=True)
     cols = {"niveau": text_col(isin=["france", "region", "departement", "epci", "commune"]),
-            "code": text_col(), "annee": text_col(r"^\d{4}$", "année invalide"),
+            "code": text_col(), "annee": text_col(r"^[0-9]{4}$", "année invalide"),
             "txcouv": num_col()}
     cols.update({c: num_col(nullable=True) for c in PE_PARTS})
     problems = validate(raw, pa.DataFrameSchema(cols), path)
