@@ -2,7 +2,6 @@
 French geography (text codes, arrondissements, EPCI across départements, Métropole de Lyon, communes
 nouvelles, Mayotte), each a test."""
 import csv
-from pathlib import Path
 
 import pytest
 from conftest import write
@@ -10,8 +9,14 @@ from conftest import write
 from helpers import cli, config
 from helpers.chapters import portrait
 from helpers.chapters.context import Context, load_for, registre_a_remplir
-from helpers.data.cafdata import (RE_ARRONDISSEMENT, commune_of_arrondissement, communes_year, load_cafdata,
-                                  read_export, totals)
+from helpers.data.cafdata import (
+    RE_ARRONDISSEMENT,
+    commune_of_arrondissement,
+    communes_year,
+    load_cafdata,
+    read_export,
+    totals,
+)
 from helpers.data.geo import load_geo
 from helpers.data.reference import EPCI_TYPES, load_reference, national_tables
 from helpers.data.series import national_childcare
