@@ -403,6 +403,8 @@ def _communes_rates(ctx: Context):
     if pops is None:
         return None
     com = communes_year(ctx.cafdata, ctx.reference, ctx.year)
+    if com.empty or "indnbp_ndur" not in com:  # no commune file (a département-level export only): no map
+        return None
     shapes = ctx.geo.communes(ctx.year + 1)[["code", "geometry"]]
     g = shapes.merge(pops[["code", "population"]], on="code", how="left")
     # Data already on a later geography (a commune merged since): merge the outlines and populations alike.
