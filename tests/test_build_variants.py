@@ -36,7 +36,10 @@ def test_other_departement_without_register(tmp_path):
     html = (out / "rapport-2022.html").read_text(encoding="utf-8")
     assert "Caf de la Gironde" in html
     assert "73\u202f600" in html  # 61 500 + 12 100; the 300 non-localised are national, not the Gironde's
-    assert html.count("Aucun registre") == 2  # CTG and cooperation say so plainly
+    # CTG and cooperation each say, in one line, which register the Caf must fill
+    assert html.count("à remplir par la Caf de la Gironde") == 4  # in each chapter, and in the method annex
+    assert "data/registers/33/ctg.csv" in html and "data/registers/33/postes_cooperation.csv" in html
+    assert "caf-de-la-charente-maritime" not in html  # no other Caf's publication
     assert "Charente-Maritime" not in html.split("<main", 1)[1]
     annex = html.split('id="annexe-publies"', 1)[1]
     assert "Aucun chiffre publié" in annex and "121\u202f067" not in annex  # never the Charente-Maritime's
@@ -73,7 +76,7 @@ def test_export_with_technical_and_national_rows_builds_and_says_so(real_cafdata
     assert code == 0
     html = (out / "rapport-2023.html").read_text(encoding="utf-8")
     assert "<strong>271\u202f945 personnes</strong>" in html  # neither the technical nor the national row counted
-    sources = html.split('id="annexe-sources"', 1)[1]
+    sources = (out / "provenance.html").read_text(encoding="utf-8").split('id="sources-detail"', 1)[1]
     assert "1 ligne technique écartée" in sources and "décembre\u00a02023 (code 17300)\u00a0: 5 à côté de" in sources
     assert "40 foyers en décembre 2023" in sources
 

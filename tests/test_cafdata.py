@@ -20,10 +20,10 @@ def ref():
 
 def test_floats_text_bom_and_blank_secret(tmp_path):
     p = write(tmp_path / "s_ben_com_f.csv",
-              f"{HEADER}\n2023-12;17300;La Rochelle;37793.0;\"68 110\";\n2023-12;17306;Royan;5 000;9000;1200\n", bom=True)
+              f"{HEADER}\n2023-12;17300;La Rochelle;37795.0;\"68 110\";\n2023-12;17306;Royan;5 000;9000;1200\n", bom=True)
     d = read_export(p, "s_ben_com_f", "17")
     f = d.frame.set_index("code")
-    assert f.loc["17300", "indfoy_ndur"] == 37793
+    assert f.loc["17300", "indfoy_ndur"] == 37795
     assert f.loc["17300", "indnbp_ndur"] == 68110
     assert pd.isna(f.loc["17300", "indfoy_rsa"])  # blank = secret, not zero
     assert f.loc["17306", "indfoy_ndur"] == 5000

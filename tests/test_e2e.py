@@ -198,10 +198,35 @@ def test_annexes_list_inputs_with_checksums_and_parameters(built):
     # the technical provenance is published beside the report (provenance.html), not in it
     detail = (built / "provenance.html").read_text(encoding="utf-8").replace("<wbr/>", "")
     real = config.DATA_DIR / "opendata" / "17" / "cafdata" / "s_ben_com_f_17.csv"
-    assert hashlib.sha256(real.read_bytes()).hexdigest() in html  # sources annex: embedded open data
+    # the report's sources annex is in the reader's words: checksums, re-publishers, formats are in provenance.html
+    assert hashlib.sha256(real.read_bytes()).hexdigest() not in html
     assert hashlib.sha256(real.read_bytes()).hexdigest() in detail
-    assert "Données ouvertes intégrées au projet" in html and "Horackim/WCS_Projet3_partage" in html
+    assert "Données ouvertes intégrées au projet" in detail and "Horackim/WCS_Projet3_partage" in detail
+    for technical in ("Horackim", "SHA-256 :", "UTF-8 avec BOM", "unary_union", "commit"):
+        assert technical not in html.split('id="annexe-sources"', 1)[1].split('id="annexe-publies"')[0], technical
     for key in ("year", "departement", "cafdata_dir", "registers_dir", "published"):
         assert f"<th scope=\"row\">{key}</th>" in detail, key
     assert 'href="provenance.html"' in html
     assert "Chiffres publiés et chiffres recalculés" in html
+
+
+def test_report_opens_with_the_key_messages_and_ends_with_a_glossary(built, pdf_text):
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup((built / "rapport-2023.html").read_text(encoding="utf-8"), "html.parser")
+    page = soup.select_one("main > section#essentiel")
+    assert page is not None and page.find_previous_sibling() is None  # first of the report, after the contents
+    items = page.select(".messages-cles li")
+    assert 4 <= len(items) <= 6
+    for li in items:
+        assert li.select_one("a[href^='#']") is not None, li.get_text()  # a link to its figure or chapter
+    assert "L’essentiel" in pdf_text[2] and "Qui sont nos allocataires" not in pdf_text[2]
+    glossary = soup.select_one("#annexe-glossaire")
+    terms = {dt.get_text() for dt in glossary.find_all("dt")}
+    text = soup.select_one("main").get_text(" ")
+    assert {"CTG", "EPCI", "Cnaf", "CF"} <= terms and all(t in text for t in terms)
+    assert "RSA" not in terms or "RSA" in text
+    first = next(i for i, p in enumerate(pdf_text) if "Annexe 1 — Sources et méthode" in p and i > 2)
+    second = next(i for i, p in enumerate(pdf_text) if "Annexe 2 — Chiffres publiés" in p and i > first)
+    assert second - first <= 2  # Annexe 1 holds on at most two pages
+    assert "Publié le" in pdf_text[0]

@@ -506,7 +506,7 @@ def to_dep16(data: bytes) -> bytes:
 
 
 def test_unknown_departement_takes_its_epci_from_the_geo_api(server, tmp_path):
-    assert not load_reference(config.DATA_DIR / "reference", "16").known
+    assert not load_reference(config.DATA_DIR / "reference", "16", national=False).known
     s = server.script
     s.set(DEP_PATH, ok(to_dep16(fixture("s_ben_dep_17.csv"))))
     s.set(COM_PATH, ok(to_dep16(fixture("s_ben_com_f_17.csv"))))
@@ -521,7 +521,7 @@ def test_unknown_departement_takes_its_epci_from_the_geo_api(server, tmp_path):
     assert s.query(EPCI_PATH)["where"] == ['numepci in ("200036473", "241700434")']
     assert s.query(COM_PATH)["where"] == ['startswith(numcomdo, "16")']
     assert sorted(load_geo(out / "geo", "16").communes(GEO_YEAR).code) == ["16072", "16300", "16415"]
-    ref = load_reference(config.DATA_DIR / "reference", "16", geo_dir=out / "geo")
+    ref = load_reference(config.DATA_DIR / "reference", "16", geo_dir=out / "geo", national=False)
     assert sorted(ref.sirens()) == ["200036473", "241700434"]
 
 
@@ -601,7 +601,7 @@ def test_epci_population_left_out_by_the_service_comes_from_the_dgcl_table(serve
     # without the table (département 16), a missing population is refused
     rows = [{"siren": "200000001", "nom": "CA du Pays", "type_service": "CA", "population": None}]
     with pytest.raises(fetch.FetchError, match="Population inconnue pour l’EPCI 200000001"):
-        fetch.epci_rows(rows, load_reference(config.DATA_DIR / "reference", "16"), 2026, "source")
+        fetch.epci_rows(rows, load_reference(config.DATA_DIR / "reference", "16", national=False), 2026, "source")
 
 
 def test_geography_vintage_needs_a_single_year():
@@ -657,7 +657,7 @@ def test_fetch_la_reunion_caches_the_export_and_reads_back_the_real_rows(server,
     assert caf.years() == [2020, 2021, 2022]
     assert {y: totals(caf, y).foyers for y in (2020, 2021, 2022)} == {
         int(m[:4]): v for m, v in REUNION_DECEMBERS.items()}  # 285 387, not 285 418
-    ref = load_reference(config.DATA_DIR / "reference", "974")
+    ref = load_reference(config.DATA_DIR / "reference", "974", national=False)
     assert communes_year(caf, ref, 2022).set_index("code").indfoy_ndur.to_dict() == {"97411": 57890, "97418": 11295}
     assert caf.epci.frame.set_index("dtreffre").indfoy_ndur.to_dict() == {"2021-12": 78420, "2022-12": 78005}
     # no reference table for 974: the year of the geography is the calendar year, said to be unverified
@@ -702,7 +702,7 @@ def test_epci_type_from_the_name_only_as_a_fallback_and_consistency_checks():
     # the DGCL's legal nature served in `type` wins over the name
     kind = fetch.epci_kind
     assert kind({"siren": "200000001", "nom": "Agglo du Pays", "type_service": "CA"}, {}) == ("CA", fr("champ « type » de l’API"))
-    assert kind({"siren": "200046977", "nom": "Métropole de Lyon", "type_service": "MET69"}, {})[0] == "ME"
+    assert kind({"siren": "200046977", "nom": "Métropole de Lyon", "type_service": "MET69"}, {})[0] == "ML"
     assert kind({"siren": "243300316", "nom": "Bordeaux Métropole", "type_service": "METRO"}, {})[0] == "ME"
     assert kind({"siren": "200000001", "nom": "CA du Pays", "type_service": "CU"}, {})[0] == "CU"
     assert kind({"siren": "200000001", "nom": "CA du Pays", "type_service": None}, {}) == (

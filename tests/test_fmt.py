@@ -47,3 +47,16 @@ def test_signed_changes_use_real_minus():
 def test_plural_from_two():
     assert fmt.pluriel(1, "convention") == "1 convention"
     assert fmt.pluriel(5, "convention") == "5 conventions"
+
+
+def test_ordinal_has_a_superscript_ending():
+    assert fmt.ordinal(1) == "1\u1d49\u02b3" and fmt.ordinal(13) == "13\u1d49"
+
+
+def test_one_unit_for_a_table_of_amounts():
+    unit = fmt.unite_montants([1_100_000, 275_000, 0])
+    assert unit == ("k€", 1e3)
+    assert [fmt.montant_en(x, unit) for x in (1_100_000, 275_000)] == [f"1{NNBSP}100", "275"]
+    assert fmt.unite_montants([1_200_000, 3_400_000])[0] == "M€"
+    assert fmt.montant_en(1_200_000, fmt.unite_montants([1_200_000])) == "1,2"
+    assert fmt.unite_montants([980, 275_000]) == ("€", 1.0)

@@ -129,6 +129,35 @@ def test_report_of_the_previous_layout_with_extra_files_is_refused(tmp_path, cap
     assert tree(tmp_path) == before
 
 
+@pytest.mark.parametrize("with_notebooks", [False, True], ids=["pdf-seuls", "pdf-html-notebooks"])
+def test_an_archive_of_reports_the_tool_never_wrote_is_refused_and_kept(tmp_path, capsys, no_kernel, with_notebooks):
+    """Issue 24, item 4: content that looks like reports proves nothing; without the marker the folder is not ours
+    (before: taken for the previous layout, moved aside by the first build and deleted by the next)."""
+    archive = tmp_path / "archives"
+    archive.mkdir()
+    for year in range(2019, 2023):
+        (archive / f"rapport-{year}.pdf").write_bytes(b"%PDF-1.7 signe " + str(year).encode())
+    if with_notebooks:
+        (archive / "rapport-2022.html").write_text("<p>2022</p>", encoding="utf-8")
+        (archive / "notebooks").mkdir()
+        (archive / "notebooks" / "01_portrait.ipynb").write_text("{}", encoding="utf-8")
+    before = tree(tmp_path)
+    for _ in range(2):  # the second build used to delete what the first had moved aside
+        err = refused(capsys, ["--out", str(archive)])
+        assert "n’est pas un dossier de rapport" in err and sortie.MARQUE in err
+        assert tree(tmp_path) == before
+    assert not sortie.est_rapport(archive)
+
+
+def test_a_real_folder_with_the_marker_is_a_report_folder(tmp_path):
+    out = tmp_path / "2023"
+    out.mkdir()
+    (out / "rapport-2023.pdf").write_bytes(b"%PDF-1.7")
+    assert not sortie.est_rapport(out)
+    sortie.ecrire_marque(out)
+    assert sortie.est_rapport(out) and sortie.verifier(out, []) == out
+
+
 # --- builds (one kernel each, about 5 s) ----------------------------------------------------------------
 
 def build(out: Path, *extra: str, year: int = 2023) -> None:
@@ -159,8 +188,9 @@ def test_empty_folder_is_used_then_rebuilt_in_one_swap(tmp_path):
 
 @pytest.mark.e2e
 def test_report_of_the_previous_layout_is_replaced(tmp_path):
-    out = tmp_path / "2023"
+    out = tmp_path / "2023"  # a real folder written by the tool (its marker), not a link
     (out / "notebooks").mkdir(parents=True)
+    sortie.ecrire_marque(out)
     (out / "notebooks" / "03_cooperation.ipynb").write_text("{}", encoding="utf-8")
     (out / "rapport-2023.html").write_text("<p>ancien</p>", encoding="utf-8")
     (out / "rapport-2023.pdf").write_bytes(b"%PDF-1.7")
@@ -239,6 +269,7 @@ def test_previous_layout_replaced_with_or_without_atomic_exchange(tmp_path, monk
     out = tmp_path / "2023"
     out.mkdir()
     (out / "rapport-2023.html").write_text("ancien", encoding="utf-8")
+    sortie.ecrire_marque(out)
     if not exchange:
         monkeypatch.setattr(sortie, "_echanger", lambda a, b: False)
     sortie.publier(fake_staging(out, "nouveau"), out)

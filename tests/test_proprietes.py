@@ -55,7 +55,7 @@ def exports(draw):
     rows = []
     for y in years:
         for code in codes + others + ([""] if national else []):
-            values = [draw(st.one_of(st.none(), st.integers(0, 2_000_000))) for _ in MEASURES]
+            values = [draw(st.one_of(st.none(), st.integers(0, 400_000).map(lambda n: 5 * n))) for _ in MEASURES]  # counts rounded to 5
             rows.append((f"{y}-12", code or None, values))
     rows = draw(st.permutations(rows))
     quote = draw(st.booleans())  # a spreadsheet may quote every name, with a separator inside

@@ -55,6 +55,7 @@ def test_one_environment_with_autoescape():
 
 class _Meta:
     year, caf_name, report_title, date_obs, illustrative = 2023, HOSTILE, "Titre", "31 décembre 2023", True
+    published = "7 décembre 2026"
 
 
 def test_template_line_breaks_join_tags_and_keep_spaces_between_words():
@@ -135,3 +136,8 @@ def test_method_sentences_come_from_the_template():
     assert items["Populations"] == ("Population municipale des EPCI en vigueur en 2023 (recensement 2020), "
                                     "664\u202f000 habitants ; source : DGCL.")
     assert "les cartes sont omises" in items["Cartes"] and "Définitions" in items
+
+
+def test_cover_shows_the_publication_date():
+    html = templating.render("couverture.html.j2", meta=_Meta(), chapters=[])
+    assert "Publié le 7 décembre 2026" in html

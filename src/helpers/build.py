@@ -47,13 +47,14 @@ class Checked:
     gap_notes: dict[str, str] = field(default_factory=dict)  # what the data say of a gap to a published figure
     files: list[Path] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # what the data checks report: said by check and build
     chapter_files: dict[str, list[Path]] = field(default_factory=dict)  # what each chapter reads: its cache key
 
 
 def check(resolved: Resolved, chapters: list[str] | None = None) -> Checked:
     """Load and check every input the chapters need; collect all problems, then raise."""
     from helpers.chapters import registry
-    from helpers.chapters.context import load_for, registers_folder
+    from helpers.chapters.context import load_for, registre_a_remplir
     p = resolved.params
     chapters = chapters or list(p.chapters)
     problems: list[Problem] = []
@@ -73,13 +74,15 @@ def check(resolved: Resolved, chapters: list[str] | None = None) -> Checked:
         mod = registry.module(ch)
         if not mod.disponible(ctx):
             if "registers" in registry.spec(ch).reads and ctx.registers is None:
-                note = f"pas de registre pour le département {p.departement} ({display_path(registers_folder(p))})"
+                note = registre_a_remplir(p, ch)
                 if note not in out.notes:
                     out.notes.append(note)
             continue
         out.computed.update(mod.kept_values(ctx))
         out.illustrative |= mod.illustrative_keys(ctx)
         out.gap_notes.update(getattr(mod, "gap_notes", lambda c: {})(ctx))
+    for w in dict.fromkeys(w for c in contexts.values() for w in c.warnings):
+        out.warnings.append(w)
     for n in dict.fromkeys(str(x) for c in contexts.values() for x in c.geo_problems):
         out.notes.append(f"contours inutilisables, cartes omises : {n}")
     out.files = sorted(set(out.files))
@@ -126,11 +129,7 @@ class Kernels:
 
     @classmethod
     def clean_stale(cls) -> None:
-        base = Path(tempfile.gettempdir())
-        for d in base.glob(f"{cls.PREFIX}*"):
-            info = sortie.lire_marque(d) if d.is_dir() and not d.is_symlink() else None
-            if info is not None and not sortie.vivant(info):
-                shutil.rmtree(d, ignore_errors=True)
+        sortie.nettoyer_temporaires()  # this prefix and the other private folders of dead processes
 
     def manager_class(self):
         return _kernel_manager_class(self.dir, self.processes, self)
@@ -274,7 +273,7 @@ def _method_facts(checked: Checked, resolved: Resolved) -> MethodFacts:
     from helpers.report import annexes
 
     p = resolved.params
-    facts = annexes.MethodFacts(year=p.year, omitted=annexes.omissions(checked.contexts))
+    facts = annexes.MethodFacts(year=p.year, omitted=annexes.omissions(checked.contexts), caf_name=p.caf_name)
     ctx = checked.contexts.get("portrait")
     if ctx is not None:
         d = ctx.cafdata
@@ -445,7 +444,7 @@ def _unchanged(r: Report) -> str | None:
     record = cache.read_record(r.out)
     if record is None or record.get("formats") != r.formats or list(record.get("chapitres", {})) != r.chapters:
         return None
-    if not all((r.out / name).is_file() for name in record.get("ecrits", [])):
+    if not cache.published_intact(r.out, record):  # a published file deleted or edited by hand: rebuilt
         return None
     try:
         files = json.loads(_files_record(r.out).read_text(encoding="utf-8"))
@@ -481,6 +480,9 @@ def _prepare(r: Report, force: bool, progress) -> str | None:
     if not r.label:
         log.info("Paramètres : %s", "; ".join(f"{k}={v} [{o}]" for k, v, o in describe(r.resolved)))
     r.parameters = notebook_parameters(r.resolved, r.params_file, r.overrides)
+    # what dead builds left (staging folders beside the output, kernels' folders): cleaned first, fast path or not
+    sortie.nettoyer_abandons(r.out)
+    Kernels.clean_stale()
     folder = cache.folder_for(r.out)
     r.fingerprints, r.store = cache.Fingerprints(folder), cache.Cache(folder)
     if not force:
@@ -490,17 +492,18 @@ def _prepare(r: Report, force: bool, progress) -> str | None:
             return same
     progress.update(r.unit("vérification"), "chargement et contrôle des données")
     r.checked = check(r.resolved, r.chapters)  # raises DataError before any kernel starts
+    for w in r.checked.warnings:  # the build says them too (and Annexe 2 repeats them)
+        log.warning(fmt.message(f"Attention : {w}"))
     r.keys = {ch: _chapter_key(r, ch, r.checked.chapter_files[ch]) for ch in r.chapters}
     r.key = _build_key(r)
     r.fingerprints.save()
     progress.done(r.unit("vérification"), time.monotonic() - r.t0, "données vérifiées")
-    sortie.nettoyer_abandons(r.out)
     r.staging = sortie.preparer(r.out, annee=p.year)
     (r.staging / "notebooks").mkdir()
     for ch in r.chapters:
-        hit = None if force else r.store.get(ch, r.keys[ch])
+        hit = None if force else r.store.get(ch, r.keys[ch])  # checked against its digest
         if hit is not None:
-            shutil.copyfile(hit, r.staging / "notebooks" / registry.spec(ch).notebook)
+            (r.staging / "notebooks" / registry.spec(ch).notebook).write_bytes(hit)
             r.reused.append(ch)
     return None
 
@@ -681,19 +684,28 @@ def _finish(r: Report, progress) -> Written:
     checked, staging = r.checked, r.staging
     built = [r.futures[ch].result() for ch in r.chapters]
 
+    from zoneinfo import ZoneInfo
     meta = publish.Meta(p.year, p.caf_name, p.report_title, fmt.date_longue(p.observation_date),
-                        any(c.illustrative for c in built) or bool(checked.illustrative))
-    ann = [("annexe-sources", "Annexe 1 — Sources et méthode",
-            annexes.sources(_method_facts(checked, r.resolved))
-            + annexes.embedded(p, checked.files) + _downloads(r.resolved)),
+                        any(c.illustrative for c in built) or bool(checked.illustrative),
+                        fmt.date_longue(r.started.astimezone(ZoneInfo("Europe/Paris")).date()))
+    facts = _method_facts(checked, r.resolved)
+    # the reader's annex; files, formats, checksums and re-publishers go to provenance.html
+    sources_detail = annexes.sources(facts) + annexes.embedded(p, checked.files) + _downloads(r.resolved)
+    ann = [("annexe-sources", "Annexe 1 — Sources et méthode", annexes.sources_reader(facts)),
            ("annexe-publies", "Annexe 2 — Chiffres publiés et chiffres recalculés",
             annexes.published(r.resolved, checked.computed, checked.illustrative, checked.gap_notes,
                               registry.labels()))]
     duration = time.monotonic() - r.t0
     prov = annexes.Provenance.collect(r.resolved, checked.files, r.started, duration, checked.contexts)
     ann.append(("annexe-provenance", "Annexe 3 — Provenance", prov.summary_html()))
-    full, pages = publish.assemble(meta, built, ann)  # rendered once, for the HTML files and the PDF
-    written = prov.write(staging)  # the technical detail, beside the report: provenance.html, provenance.json
+    from helpers.chapters import essentiel
+    front = essentiel.html(checked.contexts, built)  # « L'essentiel », after the contents
+    # the acronyms the built text uses (key messages, chapters and annexes), defined
+    words = annexes.glossary([front] + [c.fragment for c in built] + [content for _, _, content in ann])
+    if words:
+        ann.append(("annexe-glossaire", "Glossaire des sigles", words))
+    full, pages = publish.assemble(meta, built, ann, front)  # rendered once, for the HTML files and the PDF
+    written = prov.write(staging, sources_detail)  # the technical detail, beside the report: provenance.html, provenance.json
     if "html" in r.formats:
         target = staging / f"rapport-{p.year}.html"
         target.write_text(full, encoding="utf-8")
@@ -703,12 +715,13 @@ def _finish(r: Report, progress) -> Written:
             written.append(staging / name)
     if "pdf" in r.formats:
         progress.update(unit, "mise en page du PDF (WeasyPrint)")
-        publish.write_pdf(full, staging / f"rapport-{p.year}.pdf", staging)
+        publish.write_pdf(full, staging / f"rapport-{p.year}.pdf")  # links relative to the published folder
         written.append(staging / f"rapport-{p.year}.pdf")
     # the published record holds keys only; the files each chapter read (absolute paths of this machine) stay in
     # the cache beside the output, never in what is published
+    notebooks = [staging / "notebooks" / registry.spec(ch).notebook for ch in r.chapters]
     cache.write_record(staging, r.key, {ch: {"cle": r.keys[ch]} for ch in r.chapters},
-                       r.formats, [w.relative_to(staging).as_posix() for w in written])
+                       r.formats, [w.relative_to(staging) for w in [*written, *notebooks]])
     _files_record(r.out).write_text(json.dumps({ch: [str(f) for f in checked.chapter_files[ch]] for ch in r.chapters},
                                                ensure_ascii=False), encoding="utf-8")
     try:

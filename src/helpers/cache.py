@@ -8,19 +8,24 @@ they are in (a file added next to them can change what is read). A changed data 
 changes exactly the keys of the chapters that read it.
 
 The cache lives beside the output folder (`outputs/.cache/` for `outputs/2023`), never in `data/`:
-`.cache/chapitres/<chapitre>/<clé>.ipynb`, and `.cache/empreintes.json`, which remembers the sha256
+`.cache/chapitres/<chapitre>/<clé>.<sha256>.ipynb` (the entry's own digest in its name, written with it in one
+atomic step: a read checks it, and an entry edited, truncated or unreadable is removed and its chapter
+executed again, never reused), and `.cache/empreintes.json`, which remembers the sha256
 of each input file with its size, mtime and inode, so that an unchanged 1 GB export is not read
 again (the git index does the same). Every write is atomic (temporary file, then `os.replace`):
 builds running side by side share the cache safely.
 
-A published report holds `.construction.json`: the key of the whole build and the files each
-chapter read. The next build to the same folder recomputes these keys before loading any data or
-starting any kernel: if nothing changed, it says so and leaves the report untouched.
+A published report holds `.construction.json`: the key of the whole build, each chapter's key, and the sha256 of
+every file published with it (`fichiers`). The next build to the same folder recomputes these keys before loading
+any data or starting any kernel, and hashes the published files again: if nothing changed and every published file
+is there with its digest, it says so and leaves the report untouched; a file deleted or edited by hand means a
+rebuild.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import platform
 import sys
@@ -29,6 +34,9 @@ import threading
 from pathlib import Path
 
 from helpers import config
+from helpers.errors import display_path
+
+log = logging.getLogger("rapport")
 
 FORMAT = 1  # bump when the key's recipe changes
 DOSSIER = ".cache"
@@ -175,45 +183,85 @@ def build_key(chapter_keys: dict[str, str], formats: list[str], extra_files: lis
 
 
 class Cache:
-    """Executed notebooks, one per chapter key."""
+    """Executed notebooks, one per chapter key, each stored with its sha256 (in its name) and checked when read."""
 
     def __init__(self, folder: Path | None):
         self.folder = folder
 
-    def _path(self, chapter: str, key: str) -> Path:
-        return self.folder / "chapitres" / chapter / f"{key}.ipynb"
+    def _dir(self, chapter: str) -> Path:
+        return self.folder / "chapitres" / chapter
 
-    def get(self, chapter: str, key: str) -> Path | None:
+    def get(self, chapter: str, key: str) -> bytes | None:
+        """The executed notebook stored under `key`, checked: its bytes match the digest it was stored with and
+        read as a notebook. An entry that does not (edited, truncated, unreadable) is removed, said on stderr, and
+        None returned: the chapter is executed again."""
         if self.folder is None:
             return None
-        p = self._path(chapter, key)
-        if not p.is_file():
-            return None
+        folder = self._dir(chapter)
         try:
-            os.utime(p)  # most recently used: kept by prune()
+            entries = sorted(folder.glob(f"{key}.*.ipynb"))
+        except OSError:
+            return None
+        legacy = folder / f"{key}.ipynb"  # written by an earlier version, without its digest: not trusted
+        if legacy.is_file():
+            entries.append(legacy)
+        for p in entries:
+            expected = p.name[len(key) + 1:-len(".ipynb")] if p != legacy else None
+            try:
+                data = p.read_bytes()
+            except OSError as exc:
+                self._discard(chapter, p, f"illisible ({exc.strerror or exc})")
+                continue
+            if expected is None:
+                self._discard(chapter, p, "enregistrée sans empreinte par une version précédente", quiet=True)
+                continue
+            if hashlib.sha256(data).hexdigest() != expected:
+                self._discard(chapter, p, "modifiée ou tronquée (son empreinte SHA-256 ne correspond plus)")
+                continue
+            try:
+                nb = json.loads(data.decode("utf-8"))
+                if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
+                    raise ValueError("pas un notebook")
+            except (UnicodeDecodeError, ValueError):
+                self._discard(chapter, p, "illisible (ce n’est pas un notebook JSON)")
+                continue
+            try:
+                os.utime(p)  # most recently used: kept by prune()
+            except OSError:
+                pass
+            return data
+        return None
+
+    def _discard(self, chapter: str, path: Path, why: str, quiet: bool = False) -> None:
+        if not quiet:
+            log.warning("cache : l’entrée du chapitre «\u00a0%s\u00a0» (%s) est %s\u00a0; elle est supprimée et le "
+                        "chapitre est réexécuté.", chapter, display_path(path), why)
+        try:
+            path.unlink()
         except OSError:
             pass
-        return p
 
     def put(self, chapter: str, key: str, executed: Path) -> None:
         if self.folder is None:
             return
         try:
-            _atomic_write(self._path(chapter, key), Path(executed).read_bytes())
+            data = Path(executed).read_bytes()
+            _atomic_write(self._dir(chapter) / f"{key}.{hashlib.sha256(data).hexdigest()}.ipynb", data)
             self.prune(chapter)
         except OSError:  # a folder we cannot write: the build goes on without cache
             pass
 
     def prune(self, chapter: str) -> None:
-        entries = sorted(self._path(chapter, "x").parent.glob("*.ipynb"), key=lambda p: p.stat().st_mtime,
-                         reverse=True)
+        entries = sorted(self._dir(chapter).glob("*.ipynb"), key=lambda p: p.stat().st_mtime, reverse=True)
         for p in entries[GARDER:]:
             p.unlink(missing_ok=True)
 
 
-def write_record(folder: Path, key: str, chapters: dict[str, dict], formats: list[str], extra: list[Path]) -> None:
+def write_record(folder: Path, key: str, chapters: dict[str, dict], formats: list[str], published: list[Path]) -> None:
+    """`.construction.json` of the report in `folder`: its keys, and the sha256 of each file of `published`
+    (paths relative to `folder`), which the unchanged fast path checks again."""
     record = {"format": FORMAT, "cle": key, "formats": list(formats), "chapitres": chapters,
-              "annexes": [str(p) for p in extra]}
+              "fichiers": {Path(p).as_posix(): sha256_file(Path(folder) / p) for p in published}}
     (folder / RECORD).write_text(json.dumps(record, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
 
 
@@ -223,6 +271,24 @@ def read_record(folder: Path) -> dict | None:
     except (OSError, ValueError):
         return None
     return record if isinstance(record, dict) and record.get("format") == FORMAT else None
+
+
+def published_intact(folder: Path, record: dict) -> bool:
+    """Every file the record lists is in `folder`, a regular file, with the digest it was published with."""
+    files = record.get("fichiers")
+    if not isinstance(files, dict) or not files:
+        return False
+    for name, digest in files.items():
+        rel = Path(str(name))
+        if rel.is_absolute() or ".." in rel.parts or not isinstance(digest, str):
+            return False
+        p = Path(folder) / rel
+        try:
+            if p.is_symlink() or not p.is_file() or sha256_file(p) != digest:
+                return False
+        except OSError:
+            return False
+    return True
 
 
 def sha256_text(text: str) -> str:

@@ -60,11 +60,13 @@ log = logging.getLogger("rapport")
 NBSP = "\u00a0"  # French typography: no-break space before « : ; ! ? »
 
 
+QUIET_HELP = "n’afficher que les erreurs"
 DEBUG_HELP = "en cas d’erreur inattendue, afficher la trace Python complète"
 
 
 def _debug(p: argparse.ArgumentParser) -> None:
     # also accepted after the command (rapport build --debug …); SUPPRESS: absent, it keeps the value before it
+    p.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help=QUIET_HELP)
     p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
 
 
@@ -91,7 +93,7 @@ def parser() -> argparse.ArgumentParser:
         description="Construit le rapport d’activité de la Caf (chapitre «\u00a0Portrait du territoire\u00a0») "
                     "à partir des données : notebooks exécutés, HTML et PDF.",
         epilog="Exemple : rapport build --year 2023. Aide d’une commande : rapport build --help.")
-    ap.add_argument("-q", "--quiet", action="store_true", help="n’afficher que les erreurs")
+    ap.add_argument("-q", "--quiet", action="store_true", help=QUIET_HELP)
     ap.add_argument("--debug", action="store_true", help=DEBUG_HELP)
     sub = ap.add_subparsers(dest="commande", metavar="COMMANDE", title="commandes\u00a0")
 
@@ -188,8 +190,10 @@ def cmd_build(args) -> int:
     from helpers.progress import Progress
     if args.jobs is not None and args.jobs < 1:
         raise ParamError(f"Paramètre « --jobs » : un nombre entier supérieur ou égal à 1 est attendu, reçu « {args.jobs} »")
-    if args.executor is not None and not re.fullmatch(r"dask://[^\s/:]+:\d{1,5}", args.executor):
-        raise ParamError(f"Paramètre « --executor » : dask://HÔTE:PORT attendu, reçu « {args.executor} »")
+    m = re.fullmatch(r"dask://[^\s/:]+:([0-9]{1,5})", args.executor or "")
+    if args.executor is not None and not (m and 1 <= int(m.group(1)) <= 65535):
+        raise ParamError(f"Paramètre « --executor » : dask://HÔTE:PORT attendu (port de 1 à 65535), "
+                         f"reçu « {args.executor} »")
     years = batch.years(args.year)
     deps = batch.departements(args.departement)
     progress = Progress(enabled=not args.quiet)
@@ -214,6 +218,8 @@ def cmd_check(args) -> int:
     checked = check(resolved)
     print(f"Aucun problème bloquant : {len(checked.files)} fichiers vérifiés pour {resolved.params.year} "
           f"(département {resolved.params.departement}).")
+    for w in checked.warnings:  # not blocking, but a figure may be false: said even with -q
+        print(fmt.message(f"Attention : {w}"))
     for n in checked.notes:
         print(fmt.message(f"Remarque : {n}"))
     return 0
@@ -230,6 +236,9 @@ def cmd_territoires(args) -> int:
     from helpers.params import parse_set
     from helpers.territoires import run_territoires
 
+    if args.epci is not None and not _split(args.epci):  # `--epci ''` is not « every EPCI »
+        raise ParamError(f"Paramètre « --epci »{NBSP}: au moins un SIREN est attendu (ou «{NBSP}all{NBSP}»), reçu "
+                         f"«{NBSP}{args.epci}{NBSP}»")
     overrides = parse_set(args.sets)
     if args.demo:
         overrides["demo"] = True
@@ -268,6 +277,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.commande is None:
         ap.print_help()
         return 2
+    from helpers import sortie
+    sortie.nettoyer_temporaires()  # every command first removes what killed processes left in $TMPDIR
     # SIGINT, SIGTERM and SIGHUP all raise Interrompu: the build stops its kernels and removes its folders.
     with interruption.geres():
         try:
@@ -292,6 +303,11 @@ def main(argv: list[str] | None = None) -> int:
                       + (" Rien n’a été publié, le dossier de construction a été supprimé." if args.commande == "build"
                          else "") + " Libérez de la place, puis relancez.", file=sys.stderr)
                 return 1
+            if isinstance(exc, OSError) and exc.errno in _OS_ERRORS:  # the system's reason, in French
+                where = f"{NBSP}: «{NBSP}{exc.filename}{NBSP}»" if exc.filename else ""
+                print(f"Erreur{NBSP}: {_OS_ERRORS[exc.errno]}{where}."
+                      + (" Rien n’a été publié." if args.commande == "build" else ""), file=sys.stderr)
+                return 1
             if args.debug:
                 traceback.print_exc()
             detail = " ".join(str(exc).split())
@@ -299,6 +315,17 @@ def main(argv: list[str] | None = None) -> int:
                   + (" Rien n’a été publié." if args.commande == "build" else "")
                   + ("" if args.debug else " Relancer avec --debug pour afficher la trace complète."), file=sys.stderr)
             return 1
+
+
+# System errors a user can meet on a path given (output folder, data folder): said in French, never as strerror.
+_OS_ERRORS = {
+    errno.ELOOP: "lien symbolique en boucle (le lien mène à lui-même)",
+    errno.EROFS: "système de fichiers en lecture seule",
+    errno.ENAMETOOLONG: "chemin trop long pour le système de fichiers",
+    errno.EACCES: "accès refusé (droits du fichier ou du dossier)",
+    errno.EPERM: "opération non permise (droits du fichier ou du dossier)",
+    errno.ENOTDIR: "un élément du chemin est un fichier, pas un dossier",
+}
 
 
 def _interrupted(exc: KeyboardInterrupt, commande: str) -> int:

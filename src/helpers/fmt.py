@@ -125,3 +125,32 @@ def message(text: str) -> str:
     text = re.sub(r" (?=:)", NBSP, text)
     text = re.sub(r" (?=[;!?](\s|$))", NNBSP, text)
     return text.replace("« ", f"«{NBSP}").replace(" »", f"{NBSP}»")
+
+
+SUP_E, SUP_R = "\u1d49", "\u02b3"  # modifier letters: a superscript e and r that survive escaping and alt text
+
+
+def ordinal(n: int) -> str:
+    """A rank with its superscript ending, the same in every text: `1ᵉʳ`, `13ᵉ`."""
+    n = int(n)
+    return f"{n}{SUP_E}{SUP_R}" if n == 1 else f"{n}{SUP_E}"
+
+
+def unite_montants(values) -> tuple[str, float]:
+    """One unit for a whole column or table of amounts: (« M€ », 1e6) when every non-zero amount
+    reaches a million, else (« k€ », 1e3) when every one reaches ten thousand, else (« € », 1)."""
+    nonzero = [abs(float(v)) for v in values if not _isnan(v) and float(v) != 0]
+    if nonzero and min(nonzero) >= 1e6:
+        return "M€", 1e6
+    if nonzero and min(nonzero) >= 1e4:
+        return "k€", 1e3
+    return "€", 1.0
+
+
+def montant_en(euros, unite: tuple[str, float]) -> str:
+    """An amount in the unit chosen for its table, without the unit (in the column header):
+    `1 100` (k€), `275` (k€), `1,1` (M€)."""
+    if _isnan(euros):
+        return "n.d."
+    symbol, divisor = unite
+    return nombre(float(euros) / divisor, 1 if symbol == "M€" else 0)

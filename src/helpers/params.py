@@ -16,9 +16,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from helpers import config
 from helpers.chapters.registry import CHAPTER_MODULES, EXTRA_MODULES
-from helpers.errors import ParamError, display_path
+from helpers.errors import ParamError, RapportError, display_path
 
 FormatName = Literal["html", "pdf"]
+MAX_TEXT = 500  # characters of a text parameter (a title, the Caf's name): more is a mistake, not a title
+MAX_PARAMS_BYTES = 1_000_000  # a parameters file is a few lines of YAML
+MAX_SHOWN = 80  # characters of a refused value repeated in a message
 
 
 class Parametres(BaseModel):
@@ -28,7 +31,7 @@ class Parametres(BaseModel):
 
     year: int = Field(ge=2016, le=2100, description="année du rapport (données de décembre)")
     departement: str = Field(pattern=r"^(0[1-9]|[1-8][0-9]|9[0-5]|2A|2B|97[1-6])$")
-    caf_name: str = Field(min_length=3)  # default: "Caf de la <département>" (data/reference/departements.csv)
+    caf_name: str = Field(min_length=3, max_length=MAX_TEXT)  # default: "Caf de la <département>" (data/reference/departements.csv)
     data_dir: Path
     demo: bool = False  # build on the illustrative demo data (data_dir/demo) instead of real open data
     opendata_dir: Path | None = None  # embedded real open data: <opendata_dir>/<departement>/, <opendata_dir>/national/
@@ -40,7 +43,7 @@ class Parametres(BaseModel):
     chapters: list[str] = Field(default_factory=lambda: list(CHAPTER_MODULES))  # chapters.registry
     formats: list[FormatName] = ["html", "pdf"]
     published: dict[str, float] = {}  # figures published in that year's report
-    report_title: str = "Portrait du territoire"
+    report_title: str = Field(default="Portrait du territoire", max_length=MAX_TEXT)
     territoire: str | None = Field(default=None, pattern=r"^\d{9}$")  # SIREN of an EPCI: a territorial portrait
 
     @field_validator("chapters")
@@ -153,6 +156,10 @@ _TYPE_MESSAGES = {
     "extra_forbidden": "paramètre inconnu",
     "string_pattern_mismatch": "format invalide",
     "string_too_short": "texte trop court",
+    "string_too_long": "texte trop long",
+    "bool_parsing": "oui/non attendu (true ou false)",
+    "bool_type": "oui/non attendu (true ou false)",
+    "too_long": "liste trop longue",
 }
 
 
@@ -169,7 +176,9 @@ def _french_error(err: dict) -> str:
         return str(ctx.get("error", err["msg"]))
     if t in ("date_from_datetime_parsing", "date_parsing") and re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(err.get("input"))):
         return "date impossible (ce jour n’existe pas dans le calendrier)"
-    return _TYPE_MESSAGES.get(t, err["msg"])
+    if t == "string_too_long":
+        return f"texte trop long (au plus {ctx.get('max_length')} caractères)"
+    return _TYPE_MESSAGES.get(t, f"valeur invalide ({t})")  # never pydantic's English
 
 
 class _Loader(yaml.SafeLoader):
@@ -180,6 +189,24 @@ class _Loader(yaml.SafeLoader):
 _Loader.yaml_implicit_resolvers = {
     first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+
+
+class AliasRefused(yaml.YAMLError):
+    """A YAML alias (`*name`) in a parameters file: refused, since nested aliases expand without bound."""
+
+    def __init__(self, mark):
+        super().__init__()
+        self.problem_mark = mark
+        self.problem = "alias YAML (« *nom ») refusé : écrivez la valeur elle-même"
+
+
+def _compose_node(self, parent, index):
+    if self.check_event(yaml.events.AliasEvent):
+        raise AliasRefused(self.peek_event().start_mark)
+    return yaml.SafeLoader.compose_node(self, parent, index)
+
+
+_Loader.compose_node = _compose_node
 
 
 def _load(text: str) -> Any:
@@ -204,8 +231,17 @@ def parse_set(items: list[str] | None) -> dict[str, Any]:
     return out
 
 
+def _megabytes(n: int) -> str:
+    from helpers import fmt
+
+    return f"{fmt.nombre(n / 1e6, 1)}\u00a0Mo"
+
+
 def _read_yaml(path: Path, label: str) -> dict[str, Any]:
     try:
+        if path.is_file() and path.stat().st_size > MAX_PARAMS_BYTES:
+            raise ParamError(f"{label} : fichier trop gros ({_megabytes(path.stat().st_size)}) pour un fichier de "
+                             f"paramètres (au plus {_megabytes(MAX_PARAMS_BYTES)})")
         data = _load(path.read_text(encoding="utf-8")) or {}
     except UnicodeDecodeError as exc:
         raise ParamError(f"{label} : ce n’est pas un fichier texte en UTF-8 (octet {exc.start} illisible) ; "
@@ -336,6 +372,8 @@ def resolve(
             f"Paramètre « observation_date » (venant de {origins.get('observation_date', '?')}) : ce n’est plus un "
             "paramètre ; le rapport est toujours calculé au 31 décembre de l’année (les données communales de "
             "Cafdata n’existent qu’en décembre, et les registres sont lus à la même date). Retirez cette clé.")
+    if merged.get("departement") == "976":
+        raise RapportError(MAYOTTE)
     try:
         params = Parametres(**merged)
     except ValidationError as exc:
@@ -348,7 +386,10 @@ def resolve(
             top = str(err["loc"][0]) if err["loc"] else ""
             src = origins.get(top, "valeur par défaut du modèle")
             got = err.get("input")
-            shown = "" if err["type"] in ("missing",) or isinstance(got, dict) else f", reçu « {got} »"
+            text = str(got)
+            if len(text) > MAX_SHOWN:  # a 50 MB title is not repeated in the message
+                text = f"{text[:MAX_SHOWN]}… ({len(text)} caractères)"
+            shown = "" if err["type"] in ("missing",) or isinstance(got, dict) else f", reçu « {text} »"
             lines.append(f"Paramètre « {key} » (venant de {src}) : {_french_error(err)}{shown}")
         raise ParamError("\n".join(lines))
 
@@ -359,6 +400,12 @@ def resolve(
                 f"Paramètre « {key} » (venant de {origins.get(key, '?')}) : dossier introuvable « {p} »"
             )
     return Resolved(params=params, origins=origins)
+
+
+# Mayotte has no Caf: a build for it is refused (exit 1) before any data is read or kernel started
+MAYOTTE = ("Département 976 (Mayotte) : aucun rapport de Caf ne peut être construit. Mayotte n’a pas de Caf : "
+           "les prestations familiales et sociales y sont versées par la Caisse de sécurité sociale de Mayotte "
+           "(CSSM), et les données ouvertes Cafdata n’ont aucune ligne pour le 976.")
 
 
 def departement_row(departement: str, reference_dir: Path | None) -> dict[str, str] | None:

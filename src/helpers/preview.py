@@ -8,18 +8,26 @@ Each HTML page is served with a small inline script that listens to server-sent 
 the page after a rebuild; the files on disk, like the published report, carry none of it. A failed
 rebuild shows a French banner on the page (chapter, cell, error, partial notebook) above the last
 good version, until a rebuild succeeds.
+
+The server answers only its own page's browser: a request whose `Host` is not `127.0.0.1:PORT`, `localhost:PORT`
+or `[::1]:PORT` is refused with 403 (a page of another site rebound to 127.0.0.1 by DNS cannot read the report), and
+no CORS header is ever sent. A request must arrive within REQUEST_TIMEOUT_S, at most MAX_CLIENTS are served at once
+(the others wait in a listen backlog of BACKLOG connections), and a malformed path (nul byte, bad percent-encoding,
+not UTF-8, overlong) gets 400.
 """
 from __future__ import annotations
 
+import errno
 import html
 import http.server
 import logging
 import os
+import re
 import shutil
-import socket
 import tempfile
 import threading
 import time
+import urllib.parse
 import webbrowser
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +39,11 @@ from helpers.params import Resolved
 log = logging.getLogger("rapport")
 
 EVENTS = "/__apercu/evenements"
+REQUEST_TIMEOUT_S = 10  # a client that does not finish its request in this time is disconnected
+MAX_CLIENTS = 32  # requests served at once (an open page keeps one for its reload events)
+BACKLOG = 256  # connections waiting to be accepted (200 at once on loopback are all served)
+MAX_PATH = 2048  # characters of a request's path
+_BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 POLL_S = 0.4  # how often the watcher looks at the files
 QUIET_S = 0.6  # a burst of saves is over after this long without a change
 
@@ -63,26 +76,120 @@ def banner(error: str) -> str:
             f'dernière version réussie)\u00a0:\n{html.escape(error)}</div>')
 
 
+class Server(http.server.ThreadingHTTPServer):
+    """One thread per request, at most MAX_CLIENTS at once; BACKLOG connections wait to be accepted."""
+
+    daemon_threads = True
+    request_queue_size = BACKLOG
+
+    def __init__(self, address, handler, max_clients: int = MAX_CLIENTS):
+        self.slots = threading.BoundedSemaphore(max_clients)
+        self.stopping = False
+        super().__init__(address, handler)
+
+    def process_request(self, request, client_address):
+        # wait for a free slot (a burst of requests is served in turn; a client that never finishes its request
+        # frees its slot after REQUEST_TIMEOUT_S); 503 after three times that, or at once when the server stops
+        deadline = time.monotonic() + 3 * REQUEST_TIMEOUT_S
+        got = False
+        while not (got := self.slots.acquire(timeout=0.2)) and not self.stopping and time.monotonic() < deadline:
+            pass
+        if not got:
+            try:
+                request.sendall(b"HTTP/1.0 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            except OSError:
+                pass
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self.slots.release()
+            raise
+
+    def process_request_thread(self, request, client_address):
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
+
+
+def make_server(root: Path, state: State, port: int, max_clients: int = MAX_CLIENTS) -> Server:
+    """The preview's server on 127.0.0.1:`port`, serving `root` (OSError if the port cannot be bound)."""
+    return Server(("127.0.0.1", port), _handler(root, state), max_clients)
+
+
 def _handler(root: Path, state: State):
     class Handler(http.server.SimpleHTTPRequestHandler):
+        timeout = REQUEST_TIMEOUT_S  # the socket's timeout: a request never finished does not hold a thread
+
         def __init__(self, *args, **kwargs):
             super().__init__(*args, directory=str(root), **kwargs)
 
         def log_message(self, format, *args):  # noqa: A002 - quiet: the terminal shows the rebuilds
             pass
 
+        def parse_request(self) -> bool:
+            """Every request, whatever its method: only from the preview's own page, with a well-formed path."""
+            if not super().parse_request():
+                return False
+            port = self.server.server_address[1]
+            host = (self.headers.get("Host") or "").strip().lower()
+            if host not in {f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}"}:
+                self._refuse(403, f"Hôte refusé : l’aperçu ne répond qu’à http://127.0.0.1:{port}/.")
+                return False
+            if not self._path_ok():
+                self._refuse(400, "Chemin de requête invalide.")
+                return False
+            return True
+
+        def _path_ok(self) -> bool:
+            raw = self.path
+            if len(raw) > MAX_PATH or not raw.startswith("/") or _BAD_PERCENT.search(raw):
+                return False
+            try:
+                decoded = urllib.parse.unquote_to_bytes(raw.split("?", 1)[0].split("#", 1)[0]).decode("utf-8")
+            except UnicodeDecodeError:
+                return False
+            return not any(ord(c) < 32 or ord(c) == 127 for c in decoded)
+
+        def _refuse(self, code: int, text: str) -> None:
+            body = f"{text}\n".encode("utf-8")
+            self.close_connection = True
+            try:
+                self.send_response(code)
+                self.send_header("Content-Type", "text/plain; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Connection", "close")
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(body)
+            except OSError:
+                pass
+
         def do_GET(self):  # noqa: N802
             if self.path.split("?")[0] == EVENTS:
                 return self._events()
-            path = Path(self.translate_path(self.path))
-            if path.is_dir():
-                index = next(iter(sorted(path.glob("rapport-*.html"), key=lambda p: len(p.name))), None)
-                if index is None:
-                    return self._waiting()
-                path = index
-            if path.suffix == ".html" and path.is_file():
-                return self._page(path)
+            try:
+                path = Path(self.translate_path(self.path))
+                if path.is_dir():
+                    index = next(iter(sorted(path.glob("rapport-*.html"), key=lambda p: len(p.name))), None)
+                    if index is None:
+                        return self._waiting()
+                    path = index
+                if path.suffix == ".html" and path.is_file():
+                    return self._page(path)
+            except (OSError, ValueError) as exc:  # a name too long for the file system, …
+                if isinstance(exc, OSError) and exc.errno not in (errno.ENAMETOOLONG, errno.EINVAL, errno.ELOOP):
+                    raise
+                return self._refuse(400, "Chemin de requête invalide.")
             return super().do_GET()
+
+        def do_HEAD(self):  # noqa: N802
+            try:
+                return super().do_HEAD()
+            except (OSError, ValueError):
+                return self._refuse(400, "Chemin de requête invalide.")
 
         def _send(self, body: bytes, ctype: str) -> None:
             self.send_response(200)
@@ -158,22 +265,13 @@ def snapshot(paths: list[Path]) -> dict[str, tuple[float, int]]:
     return out
 
 
-def port_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
 class Preview:
     def __init__(self, year, departement, params_file, overrides, chapters, port: int):
         self.year, self.departement, self.params_file = year, departement, params_file
         self.overrides, self.chapters, self.port = overrides, chapters, port
         self.state = State()
-        self.tmp = Path(tempfile.mkdtemp(prefix="rapport-apercu-"))
-        self.out = self.tmp / "apercu"
+        self.tmp: Path | None = None  # created once the parameters and the port are accepted: a refusal leaves nothing
+        self.out: Path | None = None
         self.stop = threading.Event()
 
     def resolve(self) -> Resolved:
@@ -226,11 +324,19 @@ class Preview:
 
     def run(self, open_browser: bool) -> int:
         resolved = self.resolve()  # parameters refused now, before anything starts
-        if not port_free(self.port):
-            raise ParamError(f"--port\u00a0: le port {self.port} est déjà utilisé sur 127.0.0.1 ; choisissez-en un "
-                             "autre, par exemple --port 8765")
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), _handler(self.out, self.state))
-        server.daemon_threads = True
+        tmp = Path(tempfile.mkdtemp(prefix=f"rapport-apercu-{os.getpid()}-"))
+        try:
+            server = make_server(tmp / "apercu", self.state, self.port)
+        except OSError as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            if exc.errno == errno.EADDRINUSE:
+                raise ParamError(f"--port\u00a0: le port {self.port} est déjà utilisé sur 127.0.0.1 ; choisissez-en "
+                                 "un autre, par exemple --port 8765") from None
+            raise ParamError(f"--port\u00a0: impossible d’écouter sur 127.0.0.1:{self.port} "
+                             f"({exc.strerror or exc})") from None
+        from helpers import sortie
+        sortie.ecrire_marque(tmp)  # removed by a later command if this process is killed outright
+        self.tmp, self.out = tmp, tmp / "apercu"
         url = f"http://127.0.0.1:{self.port}/rapport-{resolved.params.year}.html"
         serving = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
         serving.start()

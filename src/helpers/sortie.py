@@ -16,9 +16,10 @@ finds its files), then removed. A previous layout where `2023` is a real folder 
 report is replaced the same way, by exchanging it with the new link (`renameat2(RENAME_EXCHANGE)`
 on Linux; elsewhere, two renames).
 
-The target must be absent, empty, or a report folder (marker, or the previous layout's
-`rapport-*.html` / `notebooks/` content); it can be neither an input folder, nor inside one, nor
-contain one. Anything else is refused before anything is written. Folders of builds whose process
+The target must be absent, empty, or a report folder: one that carries the marker MARQUE, written by every
+build. Content alone proves nothing (a folder of signed `rapport-2019.pdf … rapport-2022.pdf` is an archive
+the tool never wrote): a folder without the marker is refused, never moved nor deleted. The target can be
+neither an input folder, nor inside one, nor contain one. Anything else is refused before anything is written. Folders of builds whose process
 is gone (killed, machine rebooted) are removed by the next build to the same target.
 """
 from __future__ import annotations
@@ -110,7 +111,8 @@ def vivant(info: dict) -> bool:
 
 
 def _rapport_ancien(folder: Path) -> bool:
-    """A report of the previous layout (no marker): only rapport-*.html/pdf files and notebooks/*.ipynb."""
+    """What a staging folder of the previous code held (no marker): only rapport-*.html/pdf files and
+    notebooks/*.ipynb. Only trusted for a folder named like the tool's own (`.OUT.partiel-PID`), never for `--out`."""
     try:
         entries = list(folder.iterdir())
     except OSError:
@@ -127,8 +129,9 @@ def _rapport_ancien(folder: Path) -> bool:
 
 
 def est_rapport(folder: Path) -> bool:
-    """A folder a build wrote: it carries the marker, or has the previous layout's content."""
-    return folder.is_dir() and not folder.is_symlink() and (lire_marque(folder) is not None or _rapport_ancien(folder))
+    """A folder a build wrote: it carries the marker. Its content alone proves nothing (an archive of reports
+    looks the same): without the marker, a folder is not ours and is never moved nor deleted."""
+    return folder.is_dir() and not folder.is_symlink() and lire_marque(folder) is not None
 
 
 def _vide(folder: Path) -> bool:
@@ -224,8 +227,9 @@ def verifier(out: Path | str, entrees: list[tuple[str, Path | None]], racine: Pa
                                 f"remplacé. {conseil}")
         if not (_vide(out) or est_rapport(out)):
             raise SortieRefusee(f"Le dossier de sortie {g(shown)} existe et n’est pas un dossier de rapport (il "
-                                f"contient{ESP}: {_apercu(out)}){ESP}: son contenu serait effacé. Rien n’a été "
-                                f"écrit. {conseil}")
+                                f"contient{ESP}: {_apercu(out)}){ESP}: son contenu serait effacé. Il ne porte pas "
+                                f"le fichier marqueur {g(MARQUE)} que {g(OUTIL)} écrit dans chacun de ses dossiers. "
+                                f"Rien n’a été écrit. {conseil}")
     ancetre = out.parent
     while not ancetre.exists() and ancetre != ancetre.parent:
         ancetre = ancetre.parent
@@ -267,13 +271,35 @@ def nettoyer_abandons(out: Path, garder: Path | None = None) -> list[Path]:
         if not e.is_dir():
             continue
         info = lire_marque(e)
-        if info is None:  # previous layout (no marker) or a folder created but not yet marked
+        if info is None:  # a staging folder of the previous code (no marker), or one created but not yet marked:
+            # the name (.OUT.KIND-PID) is the tool's, and the content only what a build writes
             if not (_vide(e) or _rapport_ancien(e)):
                 continue  # not ours: left alone
             info = {"pid": m["pid"]}
         # a report once published and since replaced belongs to no running build any more
         if (info.get("publie") or not vivant(info)) and e != _cible_du_lien(out):  # the link read again: another
             _retirer(e, removed)                                                     # build may just have published
+    return removed
+
+
+TEMPORAIRES = ("rapport-noyaux-", "rapport-apercu-", "rapport-territoires-")  # private folders under $TMPDIR
+
+
+def nettoyer_temporaires() -> list[Path]:
+    """Remove the private temporary folders (kernels' sockets and pickles, preview, portraits) of processes that
+    are gone (`kill -9`, power cut): only those carrying our marker with a dead owner. Run by every command."""
+    import tempfile
+    removed: list[Path] = []
+    for base in dict.fromkeys((Path(tempfile.gettempdir()), Path("/tmp"))):  # the kernels fall back to /tmp
+        for prefix in TEMPORAIRES:
+            try:
+                found = list(base.glob(f"{prefix}*"))
+            except OSError:
+                continue
+            for d in found:
+                info = lire_marque(d) if d.is_dir() and not d.is_symlink() else None
+                if info is not None and not vivant(info):
+                    _retirer(d, removed)
     return removed
 
 
@@ -400,7 +426,7 @@ def _marquer_publie(folder: Path) -> None:
 
 
 def _remplacer_dossier(lien: Path, out: Path) -> Path | None:
-    """`out` is a real folder (empty, or a report of the previous layout): put the link in its place. Returns the
+    """`out` is a real folder (empty, or a report folder with its marker): put the link in its place. Returns the
     old report, renamed `.OUT.ancien-…` (kept until the next publication, like a replaced report)."""
     ancien = out.with_name(lien.name.replace(".lien-", ".ancien-"))
     if _echanger(lien, out):  # atomic: `out` is now the new link, `lien` the old folder

@@ -36,6 +36,47 @@ class Result:
     pages: int = 0  # of its own PDF
 
 
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent(parent: int) -> None:
+    """In a worker process (initializer of the pool): die when the command that started it dies, even by
+    `kill -9`, which runs no cleanup (the workers would otherwise wait on their queue forever). Linux: a
+    parent-death signal (SIGTERM); everywhere: a thread that watches the parent. The worker's kernels then stop by
+    themselves (ipykernel watches its parent), and the folders left are removed by the next command."""
+    import signal
+    import sys
+    import threading
+
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
+    ppid = os.getppid()  # the command itself (fork), or multiprocessing's fork server
+
+    def gone() -> bool:
+        try:
+            os.kill(parent, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            pass
+        return os.getppid() != ppid  # reparented: whoever started this worker is gone
+
+    def watch() -> None:
+        while not gone():
+            time.sleep(1)
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(15)  # a handler had its time to clean up
+        os._exit(143)
+
+    threading.Thread(target=watch, daemon=True, name="parent").start()
+    if gone():  # the parent died before the signal was asked for
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
 def _one(year, departement, params_file, overrides, siren, nom, staging: str) -> Result:
     """Build one EPCI's portrait (in a worker process): HTML of the chapter page and its own PDF."""
     from helpers.build import build
@@ -55,7 +96,7 @@ def _one(year, departement, params_file, overrides, siren, nom, staging: str) ->
                         formats=["html"])
         page = (out / f"rapport-{resolved.params.year}-territoire.html").read_text(encoding="utf-8")
         (Path(staging) / f"{base}.html").write_text(page, encoding="utf-8")
-        res.pages = write_pdf(page, Path(staging) / f"{base}.pdf", out)
+        res.pages = write_pdf(page, Path(staging) / f"{base}.pdf")  # relative links, as published
         # the values of the index come from the context the build checked (data read and checked once)
         v = territoire.valeurs(written.contexts["territoire"])
         res.personnes, res.taux = v["personnes"], v["taux"]
@@ -123,7 +164,7 @@ def _combined_pdf(results: list[Result], folder: Path, year: int, caf: str) -> P
         page = (folder / f"{r.fichier}.html").read_text(encoding="utf-8").replace(
             "</style>", f'@media print {{ @page {{ @bottom-right {{ content: "page " counter(page); }} }} '
                         f"@page :first {{ counter-reset: page {first}; }} }}</style>", 1)
-        numbered.append(HTML(string=page, base_url=str(folder)).render())
+        numbered.append(HTML(string=page).render())  # no base URL: links stay relative to the published folder
         first += r.pages
     pages = [p for d in [toc, *numbered] for p in d.pages]
     target = folder / f"portraits-{year}.pdf"
@@ -157,12 +198,13 @@ def run_territoires(year, departement, params_file, overrides: dict, epci: list[
     t0 = time.monotonic()
     sortie.nettoyer_abandons(out)
     publish = sortie.preparer(out, annee=p.year)
-    staging = Path(tempfile.mkdtemp(prefix="rapport-territoires-"))
+    staging = Path(tempfile.mkdtemp(prefix=f"rapport-territoires-{os.getpid()}-"))
+    sortie.ecrire_marque(staging)  # removed by a later command if this process is killed outright
     results: list[Result] = []
     try:
         workers = max(1, min(os.cpu_count() or 1, len(wanted)))
         log.info("Portraits de %s EPCI, %s en parallèle", len(wanted), workers)
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        with ProcessPoolExecutor(max_workers=workers, initializer=_die_with_parent, initargs=(os.getpid(),)) as pool:
             futures = [pool.submit(_one, p.year, p.departement, params_file, overrides, s, names[s], str(staging))
                        for s in wanted]
             for f in as_completed(futures):

@@ -9,11 +9,11 @@ from typing import Any
 import pandas as pd
 
 from helpers import fmt, lineage
-from helpers.data.cafdata import CafData, load_cafdata
+from helpers.data.cafdata import CafData, check_communes, load_cafdata
 from helpers.data.geo import Geo, load_geo
 from helpers.data.reference import Reference, load_reference
 from helpers.data.registers import Registers, load_registers
-from helpers.data.series import Childcare, DepSeries, load_childcare, load_dep_series
+from helpers.data.series import Childcare, DepSeries, load_childcare, load_dep_series, national_childcare
 from helpers.errors import DataError, Problem, display_path
 from helpers.params import Parametres, Resolved, resolve
 from helpers.report.page import Page
@@ -32,6 +32,7 @@ class Context:
     series: DepSeries | None = None  # AF/CF by December: département, region, France
     childcare: Childcare | None = None  # childcare coverage rates (EPCI, département, region, France)
     geo_problems: list = field(default_factory=list)  # why the boundaries given could not be used
+    warnings: list = field(default_factory=list)  # what the data checks report without refusing (check_communes)
     _memo: dict = field(default_factory=dict, repr=False, compare=False)  # results computed once (see `once`)
     page: Page = field(default=None)  # type: ignore[assignment]
 
@@ -90,6 +91,33 @@ class Context:
         return {**lineage.tag({k: v for k, v in values.items() if k not in base}, reads),
                 **{k: v for k, v in values.items() if k in base}}
 
+    def notes_hors_departement(self, siren: str | None = None) -> list[str]:
+        """One sentence per EPCI (or for `siren`) that spans other départements: only its communes
+        of this département are counted, with their population."""
+        from helpers.params import departement_row
+
+        def named(code: str) -> str:
+            row = departement_row(code, self.p.reference_dir)
+            if row is None:
+                return code
+            article = {"du": "le ", "de la": "la ", "des": "les ", "de l’": "l’", "d’": ""}.get(row["article"], "")
+            return f"{article}{row['nom']} ({code})"
+
+        sp = self.reference.spanning(self.year)
+        if siren is not None:
+            sp = sp[sp.siren == siren]
+        out = []
+        for r in sp.itertuples():
+            others = [named(d) for d in r.departements.split("|")]
+            where = ", ".join(others[:-1]) + " et " + others[-1] if len(others) > 1 else others[0]
+            n, total = int(r.nb_communes), int(r.nb_communes_epci)
+            part = (f"seule sa commune du département, sur {fmt.nombre(total)}, est comptée ici" if n == 1 else
+                    f"seules ses {fmt.nombre(n)} communes du département, sur {fmt.nombre(total)}, sont comptées ici")
+            out.append(f"{r.nom} s’étend aussi sur {where} : {part}, avec leur population municipale "
+                       f"({fmt.nombre(int(r.population_municipale))} habitants sur {fmt.nombre(int(r.population_epci))})."
+                       .replace("avec leur population", "avec sa population" if n == 1 else "avec leur population"))
+        return out
+
     def base_values(self) -> dict[str, str]:
         return {"annee": str(self.year), "annee_precedente": str(self.year - 1), "date_obs": self.date_obs,
                 "caf": self.p.caf_name, "departement": self.p.departement}
@@ -98,6 +126,23 @@ class Context:
 
 def registers_folder(p: Parametres) -> Path:
     return Path(p.registers_dir) / p.departement
+
+
+# The registers each chapter is computed from (keys of helpers.data.registers.FILES)
+CHAPTER_REGISTERS = {"ctg": ("des conventions territoriales globales", ("ctg",)),
+                     "cooperation": ("des postes de coopération et des rencontres du réseau", ("postes", "reunions"))}
+
+
+def registre_a_remplir(p: Parametres, chapter: str) -> str:
+    """One line: which register the Caf must fill for `chapter` to be computed (the report says it
+    where the chapter would be, `rapport check` as a remark)."""
+    from helpers.data.registers import FILES
+
+    what, keys = CHAPTER_REGISTERS[chapter]
+    folder = registers_folder(p)
+    names = " et ".join(f"« {display_path(folder / FILES[k])} »" for k in keys)
+    return (f"Registre {what} à remplir par la {p.caf_name} pour que ce chapitre présente ses chiffres : "
+            f"{names} (mêmes colonnes que les registres de data/registers/17/).")
 
 
 def once(fn):
@@ -155,6 +200,7 @@ def load_for(chapter: str, p: Parametres, resolved: Resolved) -> Context:
             avail = ", ".join(str(y) for y in ctx.cafdata.years())
             raise DataError([Problem(display_path(p.cafdata_path),
                                      f"pas de données pour décembre {p.year} (années présentes : {avail})")])
+        ctx.warnings = check_communes(ctx.cafdata, ref)
     if "series" in reads:
         ctx.series = load_dep_series(p.national_dir, p.departement, p.reference_dir)
     if "registers" in reads:
@@ -165,6 +211,8 @@ def load_for(chapter: str, p: Parametres, resolved: Resolved) -> Context:
             ctx.registers.limite = pd.Timestamp(p.observation_date)
     if "childcare" in reads:
         ctx.childcare = load_childcare(p.opendata_dep_dir)
+        if ctx.childcare is None and not p.demo and p.reference_dir is not None:
+            ctx.childcare = national_childcare(Path(p.reference_dir), p.departement, ref)
     return ctx
 
 

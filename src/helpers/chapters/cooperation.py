@@ -183,15 +183,18 @@ def tableau_types(ctx: Context):
     t = k.by_type
     labels = {"coopération": "Coopération (pilotage, suivi, évaluation)", "thématique": "Thématique",
               "infra-territorial": "Infra-territorial"}
+    # one unit for every amount of the table, named in the headers (never « 1,1 M€ » beside « 275 k€ »)
+    unit = fmt.unite_montants([*t.financement_caf, *t.financement_collectivites, k.caf_funding, k.local_funding])
+    amount = lambda x: fmt.montant_en(x, unit)  # noqa: E731
     out = pd.DataFrame({
         "Type de poste": t.type_poste.map(labels),
         "Postes": t.postes.map(fmt.nombre),
         "ETP": t.etp.map(lambda x: fmt.nombre(x, 1)),
-        "Financement Caf": t.financement_caf.map(fmt.montant),
-        "Financement des collectivités": t.financement_collectivites.map(fmt.montant),
+        f"Financement Caf ({unit[0]})": t.financement_caf.map(amount),
+        f"Financement des collectivités ({unit[0]})": t.financement_collectivites.map(amount),
     })
-    out.loc[len(out)] = ["Ensemble", fmt.nombre(k.professionals), fmt.nombre(k.fte, 1), fmt.montant(k.caf_funding),
-                         fmt.montant(k.local_funding)]
+    out.loc[len(out)] = ["Ensemble", fmt.nombre(k.professionals), fmt.nombre(k.fte, 1), amount(k.caf_funding),
+                         amount(k.local_funding)]
     resume = " ; ".join(f"{labels[r.type_poste]} : {fmt.nombre(r.postes)} postes, {fmt.nombre(r.etp, 1)} ETP"
                         for r in t.itertuples()) + "."
     return out, resume

@@ -1,6 +1,8 @@
 """Portrait chapter: values, figures and tables computed from Cafdata and the references."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 
 from helpers import fmt, lineage
@@ -8,6 +10,7 @@ from helpers.chapters.context import Context, once
 from helpers.chapters.registry import ChapterSpec
 from helpers.data import series as ind_series
 from helpers.data.cafdata import communes_year, totals
+from helpers.errors import display_path
 from helpers.indicators import portrait as ind
 from helpers.lineage import sourced
 from helpers.params import departement_row
@@ -90,23 +93,14 @@ def _valeurs(ctx: Context) -> dict[str, str]:
         v["sans_enfant_evol"] = f" ({v['sans_enfant_var']} en un an)" if has_prev else ""
     share = y.share_covered
     if y.population:
-        words = couverture_mots(share)
+        words = ind.couverture_mots(share)
         v["phrase_couverture"] = (
             (f", c’est-à-dire {words} du département" if words else "")
             + f" ({v['part_habitants']} de ses {v['population']} habitants, population municipale en vigueur en "
-              f"{v['annee_population']})")
+              f"{v['annee_population']}{millesime_note(ctx, y.population_year)})")
     else:
         v["phrase_couverture"] = " (la population légale du département n’est pas disponible dans les données de référence)"
     return v
-
-
-def couverture_mots(share: float) -> str | None:
-    """The share of inhabitants covered, in words that hold for it (Annexe 2 compares them with the
-    published text's)."""
-    return ("un peu moins de la moitié des habitants" if 0.45 <= share < 0.5 else
-            "plus de quatre habitants sur dix" if 0.4 <= share < 0.45 else
-            "un peu plus de la moitié des habitants" if 0.5 <= share < 0.6 else
-            "plus de trois habitants sur dix" if 0.3 <= share < 0.4 else None)
 
 
 def portrait_social(ctx: Context) -> tuple[str, dict, tuple[str, str] | None] | None:
@@ -130,6 +124,14 @@ def portrait_social(ctx: Context) -> tuple[str, dict, tuple[str, str] | None] | 
         return template, values, None
     r = mine.iloc[0]
     return template, values, (r.url, f"Consulter le Portrait social – édition {r.edition}")
+
+
+def millesime_note(ctx: Context, used: int) -> str:
+    """What the population used is when the one in force in the report's year is not shipped."""
+    if used == ctx.year:
+        return ""
+    return (f", la plus récente des données de référence du projet pour ce département : celle en vigueur en "
+            f"{ctx.year} n’y figure pas")
 
 
 def famille_illustrative(ctx: Context) -> bool:
@@ -179,7 +181,7 @@ def gap_notes(ctx: Context) -> dict[str, str]:
     """What the data say about the gap between a computed and a published figure."""
     t = annee(ctx).totals
     if not t.rounded or ctx.cafdata.illustrative:
-        return {}
+        return _with_warnings(ctx, {})
     bound = t.rounding_bound
     note = (f"somme de {fmt.nombre(t.n_rows)} communes dont chaque effectif est arrondi à 5 : l’arrondi peut "
             f"écarter la somme de {fmt.nombre(bound)} au plus")
@@ -191,10 +193,19 @@ def gap_notes(ctx: Context) -> dict[str, str]:
             continue
         gap = abs(value - published[key])
         out[key] = note + (" ; l’écart tient dans cette marge." if gap <= bound else
-                           " ; l’écart la dépasse : les données ouvertes ne permettent pas d’en établir la cause "
-                           "(le chiffre publié vient sans doute du fichier départemental exact, non publié pour "
-                           "décembre).")
-    return out
+                           " ; l’écart la dépasse : les données ouvertes ne permettent pas d’en établir la cause.")
+    return _with_warnings(ctx, out)
+
+
+def _with_warnings(ctx: Context, notes: dict[str, str]) -> dict[str, str]:
+    """The notes with what the checks of the data found (a commune missing, a total that jumps): said, never
+    explained by a guessed cause."""
+    if not ctx.warnings:
+        return notes
+    from helpers.report.annexes import public_text
+
+    said = " ".join(f"Attention : {public_text(w)}." for w in ctx.warnings)
+    return {key: f"{notes.get(key, '')} {said}".strip() for key in ("foyers_allocataires", "personnes_couvertes")}
 
 
 @sourced
@@ -351,6 +362,9 @@ def tableau_epci(ctx: Context):
         "Taux de couverture": df.taux_couverture.map(fmt.pourcent),
     })
     foy, pers, pop = df.indfoy_ndur.sum(), df.indnbp_ndur.sum(), df.population_municipale.sum()
+    if len(df) == 1:  # Paris: one EPCI, no total row and no ranking
+        only = df.iloc[0]
+        return out, f"Un seul EPCI : {only.nom} ({fmt.pourcent(only.taux_couverture)}).", df
     out.loc[len(out)] = [f"Ensemble des {len(df)} EPCI", fmt.nombre(foy), fmt.nombre(pers), fmt.nombre(pop),
                          fmt.pourcent(pers / pop if pop else float("nan"))]
     hi, lo = df.iloc[0], df.iloc[-1]
@@ -370,15 +384,28 @@ def note_epci(ctx: Context) -> str:
     foy, pers = df.indfoy_ndur.sum(), df.indnbp_ndur.sum()
     origine = "des EPCI (fichier intercommunal)" if ctx.cafdata.epci is not None else "de leurs communes"
     head = f"Note : la ligne « Ensemble des {len(df)} EPCI » est la somme des lignes du tableau, chacune somme {origine}"
+    debord = "".join(f" {n}" for n in ctx.notes_hors_departement())
+    if len(df) == 1:
+        return f"Note :{debord}" if debord else ""
     if foy == tot.foyers and pers == tot.personnes:
         return (f"{head} ; elle est égale aux chiffres du département ({fmt.nombre(tot.foyers)} foyers "
-                f"allocataires, {fmt.nombre(tot.personnes)} personnes couvertes).")
+                f"allocataires, {fmt.nombre(tot.personnes)} personnes couvertes).{debord}")
     dep = "fichier départemental" if tot.source == "s_ben_dep" else "somme des communes"
     ecart = lambda a, b: fmt.variation(a - b)  # noqa: E731
     return (f"{head} ; elle s’écarte des chiffres du département ({fmt.nombre(tot.foyers)} foyers allocataires, "
             f"{fmt.nombre(tot.personnes)} personnes couvertes, {dep}) de {ecart(foy, tot.foyers)} foyers et "
             f"{ecart(pers, tot.personnes)} personnes : chaque fichier de Cafdata arrondit ses effectifs à 5 "
-            "(secret statistique), et la somme de chiffres arrondis n’est pas l’arrondi de leur somme.")
+            "(secret statistique), et la somme de chiffres arrondis n’est pas l’arrondi de leur somme." + debord)
+
+
+def extrait_absent(ctx: Context) -> str | None:
+    """One line when the Caf's internal extract (family configurations) is not there, else None."""
+    if ctx.cafdata.family is not None:
+        return None
+    folder = Path(ctx.p.extraits_dir or "data/extraits") / ctx.p.departement
+    return (f"L’extrait interne de la {ctx.p.caf_name} sur les configurations familiales (« "
+            f"{display_path(folder / f'configuration_familiale_{ctx.p.departement}.csv')} ») n’est pas fourni : la "
+            "composition des familles et la part des foyers sans enfant ne sont pas présentées.")
 
 
 SMALL_COMMUNE = 200  # inhabitants: below, a rate of counts rounded to 5 means little
@@ -393,6 +420,8 @@ def _communes_rates(ctx: Context):
     if pops is None:
         return None
     com = communes_year(ctx.cafdata, ctx.reference, ctx.year)
+    if com.empty or "indnbp_ndur" not in com:  # no commune file (a département-level export only): no map
+        return None
     shapes = ctx.geo.communes(ctx.year + 1)[["code", "geometry"]]
     g = shapes.merge(pops[["code", "population"]], on="code", how="left")
     # Data already on a later geography (a commune merged since): merge the outlines and populations alike.
@@ -421,6 +450,8 @@ def carte_epci(ctx: Context):
     if t is None:
         return None
     _, _, df = t
+    if df.taux_couverture.nunique() < 2:  # one territory (Paris): a map compares nothing
+        return None
     g = ctx.epci_outlines(df[["siren", "nom", "taux_couverture"]])
     if g is None:
         return None
@@ -435,7 +466,7 @@ def carte_epci(ctx: Context):
 @sourced
 def carte_communes(ctx: Context):
     g = _communes_rates(ctx)
-    if g is None:
+    if g is None or g.taux.nunique() < 2:  # one commune (Paris): a map compares nothing
         return None
     outline = ctx.epci_outlines(ctx.reference.epci_names(ctx.year)[["siren", "nom"]])
     if outline is not None:

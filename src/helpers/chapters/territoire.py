@@ -88,7 +88,7 @@ def valeurs(ctx: Context) -> dict[str, str]:
         "nom": nom(ctx), "siren": siren(ctx),
         "foyers": fmt.nombre(t.foyers), "personnes": fmt.nombre(t.personnes),
         "population": fmt.nombre(me.population_municipale), "taux": fmt.pourcent(me.taux_couverture),
-        "rang": "1er" if rang == 1 else f"{rang}e", "n_epci": fmt.nombre(len(table)),
+        "rang": fmt.ordinal(rang), "n_epci": fmt.nombre(len(table)),
         "communes": fmt.nombre(t.n_rows),
         "dep_foyers": fmt.nombre(dep.foyers), "dep_personnes": fmt.nombre(dep.personnes),
         "dep_taux": fmt.pourcent(dep.personnes / dep_population) if dep_population else "n.d.",
@@ -96,6 +96,8 @@ def valeurs(ctx: Context) -> dict[str, str]:
         "arrondi": fmt.nombre(t.rounding_bound),
         "evol": (f" ({fmt.variation(t.foyers / prev.foyers - 1, 1, True)} en un an)"
                  if prev is not None and prev.foyers else ""),
+        # an EPCI that spans départements: its part in this one, said in a note
+        "hors_departement": "".join(f"\n\n**Note.** {n}" for n in ctx.notes_hors_departement(siren(ctx))),
     })
     return v
 

@@ -26,8 +26,14 @@ from helpers.data.schemas import RE_MONTH, read_text_csv, stream_text_csv, text_
 from helpers.errors import DataError, Problem, display_path
 
 MEASURE_RE = re.compile(r"^ind(foy|nbp|mtt|ben)_[a-z0-9]+$")
-RE_COUNT = re.compile(r"^\d+(\.\d*)?$")  # counts are never negative
-RE_COMMUNE = re.compile(r"^(\d{5}|2[AB]\d{3})$")
+# Counts are never negative, whole, in ASCII digits (Python's `\d` and `float()` accept Arabic-Indic digits too);
+# the API writes some as floats (`37793.0`): a decimal part is allowed only when it is zero, so that `24.710`
+# (a thousands dot) or `12.5` is refused, never read as 24,71 or 12,5. Amounts (`indmtt_`, euros): two decimals.
+RE_COUNT = re.compile(r"^[0-9]+(\.0*)?$")
+RE_AMOUNT = re.compile(r"^[0-9]+(\.[0-9]{1,2})?$")
+# The commune and EPCI files round every count to a multiple of 5 (secret statistique; a blank is a secret).
+ROUNDED_TO_5 = ("s_ben_com_f", "s_ben_epci_f")
+RE_COMMUNE = re.compile(r"^([0-9]{5}|2[AB][0-9]{3})$")
 RE_MONTH_C = re.compile(RE_MONTH)
 
 # dataset -> (candidate code fields, candidate name fields)
@@ -61,6 +67,7 @@ class Dataset:
     duplicates_dropped: int = 0  # identical copies of a row
     technical: list[Dropped] = field(default_factory=list)  # small rows beside the real one
     illustrative: bool = False  # a file of the demo set
+    lines: pd.Series | None = None  # the file's line of each row of `frame` (same index), for the checks' messages
 
     @property
     def rows_dropped(self) -> int:
@@ -166,26 +173,43 @@ RE_SPACES = re.compile(r"[\s\u202f\u00a0]")
 
 def _counts(raw: pd.DataFrame, measures: list[str]) -> tuple[pd.DataFrame, list[tuple[int, str, str]]]:
     """The measures as floats (empty = NA: a secret, not zero), and the cells that are not a count (index,
-    column, value). A count is digits with an optional decimal part (`37793.0`), spaces allowed (`68 110`)."""
+    column, value). A count is ASCII digits with an optional zero decimal part (`37793.0`), spaces allowed
+    (`68 110`); an amount (`indmtt_`) may have two decimals."""
     import numpy as np
 
     block = raw[measures].to_numpy(dtype=object)
     out = np.full(block.shape, np.nan)
     bad = []
-    match = RE_COUNT.match
+    matchers = [(RE_AMOUNT if m.startswith("indmtt_") else RE_COUNT).match for m in measures]
     flat_in, flat_out = block.ravel(), out.ravel()
+    width = len(measures)
     for k, x in enumerate(flat_in):
         if not isinstance(x, str):
             continue
+        match = matchers[k % width]
         if match(x) is None:
             y = RE_SPACES.sub("", x)
             if match(y) is None:
-                i, j = divmod(k, len(measures))
+                i, j = divmod(k, width)
                 bad.append((raw.index[i], measures[j], x))
                 continue
             x = y
         flat_out[k] = float(x)
     return pd.DataFrame(out, index=raw.index, columns=measures), bad
+
+
+def _not_rounded(frame: pd.DataFrame, counts: list[str], label: str) -> list[Problem]:
+    """Counts of a file rounded to 5 that are not a multiple of 5: not a value Cafdata publishes there."""
+    problems = []
+    for m in counts:
+        v = frame[m]
+        bad = v.notna() & (v % 5 != 0)
+        for line, x in zip(frame.loc[bad, "_line"], v[bad]):
+            problems.append(Problem(label, f"effectif non arrondi à 5 (valeur « {x:.0f} ») : ce fichier publie des "
+                                           "effectifs arrondis à un multiple de 5", row=int(line), column=m))
+            if len(problems) >= 30:
+                return problems
+    return sorted(problems, key=lambda p: (p.row or 0, p.column or ""))
 
 
 def _dep_of_commune(code: str) -> str:
@@ -260,7 +284,7 @@ def read_export(path: Path, dataset: str, departement: str | None = None) -> Dat
                                        f"{_last_year()})")], nullable=False)}
     if dataset == "s_ben_epci_f":
         # empty = allocataires not localised in an EPCI: allowed, kept out of the département's totals
-        cols[code_col] = pa.Column(str, pa.Check.str_matches(r"^\d{9}$", error="SIREN d’EPCI invalide (9 chiffres)"),
+        cols[code_col] = pa.Column(str, pa.Check.str_matches(r"^[0-9]{9}$", error="SIREN d’EPCI invalide (9 chiffres)"),
                                    nullable=True)
     elif dataset == "s_ben_com_f":
         # empty = allocataires not localised in a commune (national): allowed, kept out of the totals
@@ -271,8 +295,10 @@ def read_export(path: Path, dataset: str, departement: str | None = None) -> Dat
     # pandera check per column cost seconds), with the same message as the other cell checks.
     values, bad = _counts(raw, measures)
     for i, m, v in bad:
-        problems.append(Problem(label, f"un nombre positif ou nul est attendu (valeur « {v} »)", row=int(i) + 2,
-                                column=m))
+        why = ("un montant a au plus deux décimales" if m.startswith("indmtt_") else
+               "un effectif s’écrit en chiffres 0 à 9, sans partie décimale autre que « .0 »")
+        problems.append(Problem(label, f"un nombre positif ou nul est attendu (valeur « {v} ») : {why}",
+                                row=int(i) + 2, column=m))
     if problems:
         problems.sort(key=lambda p: (p.row or 0, p.column or ""))
         raise DataError(problems)
@@ -302,8 +328,43 @@ def read_export(path: Path, dataset: str, departement: str | None = None) -> Dat
         frame = frame[keep]
 
     frame, identical, technical = drop_technical_rows(frame, ["dtreffre", "code"], measures, label, code_col)
-    return Dataset(dataset, Path(path), frame.drop(columns="_line").reset_index(drop=True), measures,
-                   identical, technical)
+    if dataset in ROUNDED_TO_5:  # the rows kept (a technical row left out is never summed)
+        problems = _not_rounded(frame, [m for m in measures if not m.startswith("indmtt_")], label)
+        if problems:
+            raise DataError(problems)
+    if dataset == "s_ben_com_f":
+        frame = fold_arrondissements(frame, measures)
+    frame = frame.reset_index(drop=True)
+    return Dataset(dataset, Path(path), frame.drop(columns="_line"), measures, identical, technical,
+                   lines=frame["_line"])
+
+
+# Municipal arrondissements (COG): Paris 75101-75120, Marseille 13201-13216, Lyon 69381-69389
+RE_ARRONDISSEMENT = re.compile(r"^(751(?:0[1-9]|1\d|20)|132(?:0[1-9]|1[0-6])|6938[1-9])$")
+ARRONDISSEMENT_COMMUNES = {"751": ("75056", "Paris"), "132": ("13055", "Marseille"), "693": ("69123", "Lyon")}
+
+
+def commune_of_arrondissement(code: str) -> str | None:
+    """The commune (75056, 13055, 69123) of a municipal arrondissement code, else None."""
+    if isinstance(code, str) and RE_ARRONDISSEMENT.match(code):
+        return ARRONDISSEMENT_COMMUNES[code[:3]][0]
+    return None
+
+
+def fold_arrondissements(frame: pd.DataFrame, measures: list[str]) -> pd.DataFrame:
+    """Paris, Marseille and Lyon once per month: a genuine export has one row per arrondissement,
+    summed here into the commune; where the commune's own row is also there (a re-laid file), it
+    is their sum already and the arrondissement rows are dropped, never added to it."""
+    arr = frame.code.map(commune_of_arrondissement)
+    if arr.isna().all():
+        return frame
+    parts = frame[arr.notna()].assign(code=arr[arr.notna()])
+    whole = set(zip(frame.dtreffre, frame.code))
+    parts = parts[[(m, c) not in whole for m, c in zip(parts.dtreffre, parts.code)]]
+    summed = parts.groupby(["dtreffre", "code"], as_index=False)[measures].sum(min_count=1)
+    summed["nom"] = summed.code.map({c: n for c, n in ARRONDISSEMENT_COMMUNES.values()})
+    out = pd.concat([frame[arr.isna()], summed], ignore_index=True)[list(frame.columns)]
+    return out.sort_values(["dtreffre", "code"], kind="stable", na_position="first").reset_index(drop=True)
 
 
 @dataclass
@@ -323,7 +384,7 @@ CONFIG_SCHEMA_COLS = {
     "dtreffre": pa.Column(str, pa.Check.str_matches(RE_MONTH, error="date de référence invalide (AAAA-MM)")),
     "configuration": text_col(isin=CONFIGURATIONS),
     "nb_enfants": text_col(isin=ENFANTS),
-    "foyers": pa.Column(str, pa.Check.str_matches(r"^\d+(\.0+)?$", error="un nombre entier positif est attendu")),
+    "foyers": pa.Column(str, pa.Check.str_matches(r"^[0-9]+(\.0+)?$", error="un nombre entier positif est attendu")),
 }
 
 
@@ -335,7 +396,7 @@ def read_family_config(path: Path, departement: str | None = None) -> FamilyConf
     """
     raw = read_text_csv(path)
     cols = dict(CONFIG_SCHEMA_COLS)
-    cols["numdep"] = text_col(r"^(\d{2}|2A|2B|97\d)$", "code de département invalide")
+    cols["numdep"] = text_col(r"^([0-9]{2}|2A|2B|97[0-9])$", "code de département invalide")
     schema = pa.DataFrameSchema(cols, unique=["dtreffre", "numdep", "configuration", "nb_enfants"],
                                 report_duplicates="all")
     problems = validate(raw, schema, path)
@@ -459,13 +520,92 @@ def totals(data: CafData, year: int) -> Totals | None:
 
 def communes_year(data: CafData, ref: Reference, year: int) -> pd.DataFrame:
     """Commune rows of December `year`, localised only, on the geography of 1 January year+1
-    (old codes folded into the commune they were merged into, values summed)."""
+    (or the reference's later one, see Reference.geography; old codes folded into the commune they were merged into, values summed)."""
     if data.com is None:
         return pd.DataFrame(columns=["code", *([] if data.com is None else data.com.measures)])
     df = data.com.december(year)
     df = df[df.code.notna()].copy()
-    df["code"] = fold_codes(df.code, ref.fusions, pd.Timestamp(year + 1, 1, 1))
+    df["code"] = fold_codes(df.code, ref.fusions, ref.geography(year))
     return df.groupby("code", as_index=False)[data.com.measures].sum(min_count=1)
+
+
+# A département's foyers move little from one December to the next: -2,2 % at most over the real figures of the
+# Charente-Maritime, 2020-2024 (125 685, 122 940, 123 845, 122 955, 123 525 foyers). A move of more than 5 % in
+# one year (over twice the largest real one) is far more likely a file that lost or gained rows than the
+# département's population: it is reported (a warning in the check and the build, a line in Annexe 2),
+# never explained by a guessed cause.
+YEARLY_MOVE = 0.05
+
+
+def _geography_year(ref: Reference, year: int) -> int | None:
+    """The year of the reference communes used for the geography of 1 January `year`: that year if the
+    reference has it, else the nearest earlier one, else the earliest."""
+    years = sorted(int(y) for y in ref.communes.annee_vigueur.unique()) if not ref.communes.empty else []
+    if not years:
+        return None
+    earlier = [y for y in years if y <= year]
+    return earlier[-1] if earlier else years[0]
+
+
+def _codes(ds: Dataset, ref: Reference, year: int, geo: int | None) -> pd.Series:
+    """The commune codes of December `year` (localised rows), folded onto the geography of 1 January `geo`."""
+    rows = ds.frame[(ds.frame.dtreffre == december(year)) & ds.frame.code.notna()]
+    return fold_codes(rows.code, ref.fusions, pd.Timestamp(geo if geo is not None else year + 1, 1, 1))
+
+
+def check_communes(data: CafData, ref: Reference) -> list[str]:
+    """The commune file's codes against the reference geography of each December (January N+1): a code the
+    reference does not know is refused (file, line, column); returned, as warnings, each commune present one
+    December and absent the next, and each département total moving by more than YEARLY_MOVE in a year."""
+    from helpers import fmt
+
+    warnings: list[str] = []
+    com = data.com
+    if com is not None and not ref.communes.empty:
+        label = display_path(com.path)
+        problems = []
+        years = sorted({int(m[:4]) for m in com.months() if m.endswith("-12")})
+        for y in years:
+            geo = _geography_year(ref, y + 1)
+            codes = _codes(com, ref, y, geo)
+            known = set(ref.communes.code_commune[ref.communes.annee_vigueur == geo])
+            for i in codes.index[~codes.isin(known)]:
+                line = None if com.lines is None or pd.isna(com.lines[i]) else int(com.lines[i])
+                problems.append(Problem(label, f"code commune « {com.frame.code[i]} » inconnu de la géographie "
+                                        f"au 1er janvier {y + 1} (communes de référence de {geo}) : ce n’est pas une "
+                                        f"commune du département {data.departement}", row=line,
+                                        column=DATASETS["s_ben_com_f"][0][0]))
+                if len(problems) >= 30:
+                    break
+        if problems:
+            raise DataError(sorted(problems, key=lambda p: (p.row or 0)))
+        names = dict(zip(ref.communes.code_commune, ref.communes.nom))
+        for y in years:
+            if y - 1 not in years:
+                continue
+            geo = _geography_year(ref, y + 1)  # both Decembers on the later one's geography
+            before, now = set(_codes(com, ref, y - 1, geo)), set(_codes(com, ref, y, geo))
+            for code in sorted(before - now):
+                warnings.append(f"{label} : la commune {code}" + (f" ({names[code]})" if code in names else "")
+                                + f" a une ligne en décembre {y - 1} et aucune en décembre {y} : les totaux de "
+                                f"{y} sont calculés sans elle")
+    for ds in (data.dep, data.com):
+        if ds is None or "indfoy_ndur" not in ds.measures:
+            continue
+        localised = ds.frame[ds.frame.code.notna() & ds.frame.dtreffre.str.endswith("-12")]
+        sums = localised.groupby(localised.dtreffre.str[:4].astype(int))["indfoy_ndur"].sum(min_count=1)
+        for y, v in sums.items():
+            prev = sums.get(y - 1)
+            if prev is None or pd.isna(prev) or pd.isna(v) or not prev:
+                continue
+            move = v / prev - 1
+            if abs(move) > YEARLY_MOVE:
+                warnings.append(f"{display_path(ds.path)} : {fmt.nombre(v)} foyers allocataires en décembre {y} "
+                                f"contre {fmt.nombre(prev)} en décembre {y - 1} ({fmt.variation(move, 1, True)}), "
+                                f"une variation de plus de {fmt.pourcent(YEARLY_MOVE)} en un an : vérifiez que le "
+                                "fichier a toutes ses lignes")
+        break  # the totals come from the exact file when there is one (see `totals`)
+    return warnings
 
 
 def non_localised(data: CafData, year: int) -> float:

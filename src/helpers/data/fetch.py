@@ -63,8 +63,8 @@ CAFDATA_FILES = ("s_ben_dep", "s_ben_com_f", "s_ben_epci_f")
 
 # The `type` field of /epcis is the DGCL's `nature_juridique` (api-geo build/epcis.js takes it from
 # @etalab/decoupage-administratif, built from epcicomY.xlsx): CA, CC, CU, METRO, and MET69 for the
-# Métropole de Lyon. The project's types (data/reference/epci.csv) are CA, CC, CU and ME.
-EPCI_API_TYPES = {"CA": "CA", "CC": "CC", "CU": "CU", "METRO": "ME", "MET69": "ME"}
+# Métropole de Lyon. The project’s types (data/reference/epci.csv) are CA, CC, CU, ME and ML (Métropole de Lyon).
+EPCI_API_TYPES = {"CA": "CA", "CC": "CC", "CU": "CU", "METRO": "ME", "MET69": "ML"}
 
 # Fallback when the answer has no usable `type`: the type from the start of the name (names of the
 # DGCL's list, as served by the API).
@@ -795,7 +795,7 @@ def run_fetch(req: FetchRequest) -> int:
     year, dep = _params(req)
     out = Path(req.out or (config.DATA_DIR / "cache" / dep)).resolve()
     started = _now()
-    ref = load_reference(config.DATA_DIR / "reference", dep)
+    ref = load_reference(config.DATA_DIR / "reference", dep, national=False)  # its own EPCI queries decide
     sirens = sorted(ref.sirens())
 
     staging = out.with_name(f".{out.name}.partiel-{os.getpid()}")

@@ -1,5 +1,10 @@
 """Reference tables of public facts: the EPCI of the département with their legal
-populations by year in force, their member communes, and commune merges."""
+populations by year in force, their member communes, and commune merges.
+
+The Charente-Maritime (17) has its yearly tables (epci.csv, communes.csv: 2019-2025). Every other
+département takes its EPCI and communes from the national tables of `france/` (COG and DGCL 2025,
+populations in force in 2025): an EPCI that spans départements is restricted to its communes in
+the département (population included), and says which départements it spans."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -17,7 +22,7 @@ EPCI_SCHEMA = pa.DataFrameSchema({
     "siren": text_col(r"^\d{9}$", "SIREN invalide (9 chiffres attendus)"),
     "annee_vigueur": text_col(r"^\d{4}$", "année invalide"),
     "nom": text_col(),
-    "type": text_col(isin=["CA", "CC", "CU", "ME"]),
+    "type": text_col(isin=["CA", "CC", "CU", "ME", "ML"]),
     "population_municipale": num_col(integer=True),
     "source": text_col(),
 })
@@ -31,6 +36,36 @@ COMMUNES_SCHEMA = pa.DataFrameSchema({
     "population_municipale": num_col(integer=True),
     "source": text_col(),
 })
+
+RE_COMMUNE = r"^(\d{5}|2[AB]\d{3})$"
+
+NATIONAL_COMMUNES_SCHEMA = pa.DataFrameSchema({
+    "code_commune": text_col(RE_COMMUNE, "code commune invalide (5 caractères)"),
+    "nom": text_col(),
+    "departement": text_col(r"^(\d{2}|2A|2B|97\d)$", "code de département invalide"),
+    "region": text_col(r"^\d{2}$", "code de région invalide"),
+    "siren_epci": text_col(r"^(\d{9})?$", "SIREN invalide (9 chiffres attendus)", nullable=True),
+    "population_municipale": num_col(integer=True),
+    "annee_vigueur": text_col(r"^\d{4}$", "année invalide"),
+    "origine_population": text_col(isin=["dgcl", "cog"]),
+})
+
+NATIONAL_EPCI_SCHEMA = pa.DataFrameSchema({
+    "siren": text_col(r"^\d{9}$", "SIREN invalide (9 chiffres attendus)"),
+    "nom": text_col(),
+    "type": text_col(isin=["CA", "CC", "CU", "ME", "ML"]),
+    "nb_communes": num_col(integer=True),
+    "population_municipale": num_col(integer=True),
+    "departements": text_col(r"^(\d{2}|2A|2B|97\d)(\|(\d{2}|2A|2B|97\d))*$", "liste de départements invalide"),
+    "annee_vigueur": text_col(r"^\d{4}$", "année invalide"),
+    "millesime_rp": text_col(r"^\d{4}$", "année invalide"),
+})
+
+# The types of EPCI as a reader names them
+EPCI_TYPES = {"CA": "communauté d’agglomération", "CC": "communauté de communes", "CU": "communauté urbaine",
+              "ME": "métropole", "ML": "collectivité à statut particulier (Métropole de Lyon)"}
+
+NATIONAL = "france"  # folder of the national tables, under reference_dir
 
 FUSIONS_SCHEMA = pa.DataFrameSchema({
     "departement": text_col(),
@@ -64,6 +99,35 @@ class Reference:
     def known(self) -> bool:
         return not self.epci.empty
 
+    @property
+    def national(self) -> bool:
+        """The EPCI and communes come from the national tables (only the populations in force in
+        their single year), not from yearly tables of the département."""
+        return any(Path(f).parent.name == NATIONAL for f in self.files)
+
+    def geography(self, year: int) -> pd.Timestamp:
+        """The commune geography that December `year` data are put on: 1 January year+1; for a
+        département known only from the national tables (one geography, 2025), that later one, so
+        that its communes, EPCI and outlines match (merges effective by then folded)."""
+        target = year + 1
+        if self.national and not self.communes.empty:
+            later = sorted(y for y in set(self.communes.annee_vigueur) if y >= target)
+            if later:
+                target = later[0]
+        return pd.Timestamp(target, 1, 1)
+
+    def spanning(self, year: int) -> pd.DataFrame:
+        """The EPCI of `year` with members outside the département: siren, nom, departements (the
+        others, `|`-separated), nb_communes (here), nb_communes_epci, population_municipale (here),
+        population_epci (whole)."""
+        df = self._epci(year)[0]
+        if df.empty or "departements" not in df.columns:
+            return df.iloc[0:0]
+        out = df[df.departements != self.departement].copy()
+        out["departements"] = out.departements.map(
+            lambda d: "|".join(x for x in d.split("|") if x != self.departement))
+        return out.reset_index(drop=True)
+
     def _epci(self, year: int) -> tuple[pd.DataFrame, int]:
         if self.epci.empty:
             return self.epci, year
@@ -89,13 +153,24 @@ class Reference:
         return set(self.epci.siren)
 
 
-def load_reference(reference_dir: Path, departement: str, geo_dir: Path | None = None) -> Reference:
-    """Read the embedded reference tables, or those of geo_dir where it provides them."""
+def load_reference(reference_dir: Path, departement: str, geo_dir: Path | None = None,
+                   national: bool = True) -> Reference:
+    """Read the embedded reference tables, or those of geo_dir where it provides them. A
+    département absent from the yearly tables takes its EPCI and communes from the national tables
+    (`national=False`: it stays unknown, as `rapport fetch` expects)."""
     files: list[Path] = []
     epci_path = Path(reference_dir) / "epci.csv"
     epci = _load(epci_path, EPCI_SCHEMA)
-    files.append(epci_path)
     epci = epci[epci.departement == departement].copy()
+    com_path = Path(reference_dir) / "communes.csv"
+    nat_dir = Path(reference_dir) / NATIONAL
+    if epci.empty and national and (nat_dir / "epci_2025.csv").is_file():
+        epci, communes = national_tables(nat_dir, departement)
+        epci_path, com_path = nat_dir / "epci_2025.csv", nat_dir / "communes_2025.csv"
+    else:
+        communes = None
+        epci["departements"] = departement
+    files.append(epci_path)
     epci_origin = display_path(epci_path)
     if geo_dir is not None:
         geo_epci = Path(geo_dir) / f"epci_{departement}.csv"
@@ -108,12 +183,17 @@ def load_reference(reference_dir: Path, departement: str, geo_dir: Path | None =
             epci_origin = f"{display_path(epci_path)} et {display_path(geo_epci)}"
     epci["annee_vigueur"] = epci.annee_vigueur.astype(int)
     epci["population_municipale"] = pd.to_numeric(epci.population_municipale).astype(int)
+    epci["departements"] = epci.departements.fillna(departement)
+    for col, base in (("population_epci", "population_municipale"), ("nb_communes_epci", "nb_communes")):
+        if col not in epci.columns:
+            epci[col] = epci[base] if base in epci.columns else pd.NA
+        epci[col] = epci[col].fillna(epci[base]) if base in epci.columns else epci[col]
     epci["nom"] = epci.nom.map(display_name)
 
-    com_path = Path(reference_dir) / "communes.csv"
-    communes = _load(com_path, COMMUNES_SCHEMA)
+    if communes is None:
+        communes = _load(com_path, COMMUNES_SCHEMA)
+        communes = communes[communes.departement == departement].copy()
     files.append(com_path)
-    communes = communes[communes.departement == departement].copy()
     communes["annee_vigueur"] = communes.annee_vigueur.astype(int)
     communes["population_municipale"] = pd.to_numeric(communes.population_municipale).astype(int)
 
@@ -124,6 +204,47 @@ def load_reference(reference_dir: Path, departement: str, geo_dir: Path | None =
     fusions["date_effet"] = pd.to_datetime(fusions.date_effet)
     return Reference(departement, epci.reset_index(drop=True), communes.reset_index(drop=True),
                      fusions.reset_index(drop=True), tuple(files), epci_origin)
+
+
+_NATIONAL_CACHE: dict = {}
+
+
+def _national_frames(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The national communes and EPCI tables, read and checked once per process (and file version)."""
+    key = tuple((p, p.stat().st_mtime_ns) for p in (folder / "communes_2025.csv", folder / "epci_2025.csv"))
+    if key not in _NATIONAL_CACHE:
+        _NATIONAL_CACHE.clear()
+        _NATIONAL_CACHE[key] = (_load(folder / "communes_2025.csv", NATIONAL_COMMUNES_SCHEMA),
+                                _load(folder / "epci_2025.csv", NATIONAL_EPCI_SCHEMA))
+    com, epci = _NATIONAL_CACHE[key]
+    return com.copy(), epci.copy()
+
+
+def national_tables(folder: Path, departement: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The EPCI and communes of `departement` from the national tables, in the layout of the yearly
+    tables: each EPCI restricted to its communes in the département (nb_communes and
+    population_municipale of that part), with its whole figures beside them (nb_communes_epci,
+    population_epci) and the départements it spans."""
+    com, epci = _national_frames(Path(folder))
+    com = com[com.departement == departement].copy()
+    com["population_municipale"] = pd.to_numeric(com.population_municipale).astype(int)
+    label = f"DGCL epcicom2025 et Insee COG 2025 ({NATIONAL}/, paquet npm @etalab/decoupage-administratif 5.3.0)"
+    members = com.dropna(subset=["siren_epci"])
+    part = members.groupby("siren_epci").agg(nb_communes=("code_commune", "size"),
+                                             population_municipale=("population_municipale", "sum"))
+    epci = epci[epci.siren.isin(part.index)].rename(columns={"nb_communes": "nb_communes_epci",
+                                                               "population_municipale": "population_epci"})
+    epci = epci.merge(part, left_on="siren", right_index=True)
+    epci["departement"] = departement
+    epci["source"] = label
+    epci["population_epci"] = pd.to_numeric(epci.population_epci).astype(int)
+    epci["nb_communes_epci"] = pd.to_numeric(epci.nb_communes_epci).astype(int)
+    epci["population_municipale"] = epci.population_municipale.astype(str)
+    com["source"] = label
+    communes = com[["departement", "annee_vigueur", "code_commune", "nom", "siren_epci", "population_municipale",
+                    "source"]].copy()
+    communes["population_municipale"] = communes.population_municipale.astype(str)
+    return epci.reset_index(drop=True), communes.reset_index(drop=True)
 
 
 def read_geo_epci(path: Path, departement: str) -> pd.DataFrame:

@@ -36,7 +36,7 @@ EVENT_TYPES = ["fin_cej", "creation_reseau", "portrait_social"]
 
 CTG_SCHEMA = pa.DataFrameSchema({
     "id_ctg": text_col(),
-    "siren_epci": text_col(r"^\d{9}$", "SIREN invalide (9 chiffres attendus)"),
+    "siren_epci": text_col(r"^[0-9]{9}$", "SIREN invalide (9 chiffres attendus)"),
     "date_signature": date_col(),
     "date_debut": date_col(),
     "date_fin": date_col(),
@@ -46,11 +46,11 @@ CTG_SCHEMA = pa.DataFrameSchema({
 
 POSTES_SCHEMA = pa.DataFrameSchema({
     "id_poste": text_col(),
-    "siren_epci": text_col(r"^\d{9}$", "SIREN invalide (9 chiffres attendus)"),
+    "siren_epci": text_col(r"^[0-9]{9}$", "SIREN invalide (9 chiffres attendus)"),
     "type_poste": text_col(isin=POST_TYPES),
     "etp": num_col(),
-    "financement_caf": num_col(),
-    "financement_collectivites": num_col(),
+    "financement_caf": num_col(amount=True),
+    "financement_collectivites": num_col(amount=True),
     "date_debut": date_col(),
     "date_fin": date_col(nullable=True),
     "source": text_col(),

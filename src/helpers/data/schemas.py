@@ -15,14 +15,18 @@ import pandera.pandas as pa
 
 from helpers.errors import DataError, Problem, display_path
 
-RE_INT = r"^-?\d+(\.0+)?$"  # counts: `37793` or `37793.0`
-RE_NUM = r"^-?\d+([.,]\d+)?$"
-RE_DATE = r"^\d{4}-\d{2}-\d{2}$"
-RE_MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
+# ASCII digits only: Python's `\d`, `int()` and `float()` also accept other scripts' digits (Arabic-Indic…).
+RE_INT = r"^-?[0-9]+(\.0+)?$"  # counts: `37793` or `37793.0`; never `24.710` nor `12.5`
+RE_NUM = r"^-?[0-9]+([.,][0-9]+)?$"
+RE_AMOUNT = r"^-?[0-9]+([.,][0-9]{1,2})?$"  # euros: at most two decimals (`23.700` is not 23,70 €)
+RE_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+RE_MONTH = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
 
 
 def _is_date(s: pd.Series) -> pd.Series:
     def ok(v: str) -> bool:
+        if not re.fullmatch(RE_DATE, v):  # fromisoformat would take other scripts' digits
+            return False
         try:
             dt.date.fromisoformat(v)
             return True
@@ -38,9 +42,11 @@ def date_col(required: bool = True, nullable: bool = False) -> pa.Column:
     return pa.Column(str, checks, required=required, nullable=nullable)
 
 
-def num_col(min_value: float | None = 0, integer: bool = False, nullable: bool = False) -> pa.Column:
-    pattern = RE_INT if integer else RE_NUM
-    what = "un nombre entier" if integer else "un nombre"
+def num_col(min_value: float | None = 0, integer: bool = False, nullable: bool = False,
+            amount: bool = False) -> pa.Column:
+    pattern = RE_INT if integer else RE_AMOUNT if amount else RE_NUM
+    what = ("un nombre entier (chiffres 0 à 9, sans décimale)" if integer else
+            "un montant en euros (au plus deux décimales)" if amount else "un nombre (chiffres 0 à 9)")
     checks = [pa.Check.str_matches(pattern, error=f"{what} est attendu", ignore_na=True)]
     if min_value is not None:
         checks.append(pa.Check(

@@ -29,7 +29,7 @@ AF_CF = {
     "CF": ("cf_s_majo_dep", "df_cf_s_majo_dep_data.csv", "cf_majo", "indfoy_cf"),
 }
 BENEFIT_NAMES = {"AF": "allocations familiales", "CF": "complément familial"}
-RE_DEP = r"^(\d{2}|2A|2B|97\d)$"
+RE_DEP = r"^([0-9]{2}|2A|2B|97[0-9])$"
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ def read_dep_series(path: Path, modality: str, measure: str) -> tuple[pd.DataFra
     schema = pa.DataFrameSchema({
         "dtreffre": text_col(RE_MONTH, "date de référence invalide (format attendu AAAA-MM)"),
         "numdep": text_col(RE_DEP, "code de département invalide"),
-        "numregi": text_col(r"^\d{2}$", "code de région invalide"),
+        "numregi": text_col(r"^[0-9]{2}$", "code de région invalide"),
         modality: text_col(),
         measure: num_col(integer=True),
     })
@@ -155,7 +155,7 @@ def load_childcare(folder: Path | None) -> Childcare | None:
     path = hits[0]
     raw = read_text_csv(path, sep=",", strict=True)
     cols = {"niveau": text_col(isin=["france", "region", "departement", "epci", "commune"]),
-            "code": text_col(), "annee": text_col(r"^\d{4}$", "année invalide"),
+            "code": text_col(), "annee": text_col(r"^[0-9]{4}$", "année invalide"),
             "txcouv": num_col()}
     cols.update({c: num_col(nullable=True) for c in PE_PARTS})
     problems = validate(raw, pa.DataFrameSchema(cols), path)
@@ -169,3 +169,26 @@ def load_childcare(folder: Path | None) -> Childcare | None:
     if len(years) != 1:
         raise DataError([Problem(display_path(path), "une seule année attendue", column="annee")])
     return Childcare(f, path, int(years[0]))
+
+
+def national_childcare(reference_dir: Path, departement: str, ref) -> Childcare | None:
+    """The coverage rates of the national table (reference_dir/france/petite-enfance/) kept for one
+    département, as a département's own file holds them: France, its region, the départements of
+    that region, its EPCI (`ref`) and its communes."""
+    import csv
+
+    whole = load_childcare(Path(reference_dir) / "france")
+    deps = Path(reference_dir) / "departements.csv"
+    if whole is None or not deps.is_file():
+        return None
+    with open(deps, encoding="utf-8", newline="") as f:
+        region_of = {r["code"]: r.get("region") for r in csv.DictReader(f, delimiter=";")}
+    region = region_of.get(departement)
+    f = whole.frame
+    keep = ((f.niveau == "france") | ((f.niveau == "region") & (f.code == region))
+            | ((f.niveau == "departement") & f.code.map(lambda c: region_of.get(c) == region))
+            | ((f.niveau == "epci") & f.code.isin(ref.sirens()))
+            | ((f.niveau == "commune") & f.code.str.startswith(departement)))
+    if not ((f.niveau == "departement") & (f.code == departement)).any():
+        return None
+    return Childcare(f[keep].reset_index(drop=True), whole.path, whole.year)

@@ -113,3 +113,12 @@ def index_series(s: DepSeries, base_year: int, up_to: int) -> pd.DataFrame:
     base = f[f.annee == base_year].set_index(["prestation", "territoire"]).foyers
     f["indice"] = f.apply(lambda r: 100 * r.foyers / base.get((r.prestation, r.territoire), float("nan")), axis=1)
     return f.sort_values(["prestation", "territoire", "annee"]).reset_index(drop=True)
+
+
+def couverture_mots(share: float) -> str | None:
+    """The share of inhabitants covered, in words that hold for it (Annexe 2 compares them with the
+    published text's)."""
+    return ("un peu moins de la moitié des habitants" if 0.45 <= share < 0.5 else
+            "plus de quatre habitants sur dix" if 0.4 <= share < 0.45 else
+            "un peu plus de la moitié des habitants" if 0.5 <= share < 0.6 else
+            "plus de trois habitants sur dix" if 0.3 <= share < 0.4 else None)

@@ -110,7 +110,7 @@ def _wordings(resolved: Resolved, computed: dict[str, float], labels) -> list[li
     file): the published words, the words the recomputed value supports, and why."""
     import yaml
 
-    from helpers.chapters.portrait import couverture_mots
+    from helpers.indicators.portrait import couverture_mots
     from helpers.params import published_file
 
     p = resolved.params
@@ -186,6 +186,7 @@ class MethodFacts:
     broken_maps: list[str] = field(default_factory=list)  # why the outlines given could not be used
     childcare_year: int | None = None  # year of the childcare coverage rates
     omitted: list[str] = field(default_factory=list)  # optional content left out (see omissions)
+    caf_name: str = ""  # the Caf that keeps the registers
 
 
 def omissions(contexts: dict) -> list[str]:
@@ -202,8 +203,100 @@ def omissions(contexts: dict) -> list[str]:
 
 
 def sources(facts: MethodFacts) -> str:
-    """Annexe 1, sources and method."""
+    """The technical detail of the sources and method (files, months, rows left out), published in
+    provenance.html."""
     return render("methode.html.j2", m=facts)
+
+
+_DATASETS = {  # Cafdata dataset -> what it is, what was done with it, in the reader's words
+    "s_ben_dep": ("Allocataires et prestations, par département (chaque mois)",
+                  "Effectifs exacts ; le rapport retient le mois de décembre de chaque année."),
+    "s_ben_epci_f": ("Allocataires et prestations, par intercommunalité (EPCI)",
+                     "Effectifs arrondis à 5 par la Cnaf (secret statistique)."),
+    "s_ben_com_f": ("Allocataires et prestations, par commune",
+                    "Effectifs arrondis à 5 par la Cnaf (secret statistique) : additionnées, les communes ne "
+                    "redonnent pas exactement le total du département. Les communes fusionnées sont regroupées "
+                    "dans la commune nouvelle."),
+}
+
+
+def sources_rows(m: MethodFacts) -> list[list]:
+    """The rows of Annexe 1's table: data, producer, period, what was done."""
+    from markupsafe import Markup, escape
+
+    rows = []
+    demo = Markup(" <strong>Jeu de démonstration : chiffres illustratifs.</strong>") if m.demo else ""
+    for i, ds in enumerate(m.cafdata):
+        name, done = _DATASETS.get(ds["name"], (ds["name"], ""))
+        first, last = fmt.mois_annee(str(ds["first"])[:7]), fmt.mois_annee(str(ds["last"])[:7])
+        if ds["name"] != "s_ben_dep" and m.unlocated and i == len(m.cafdata) - 1:
+            done += (f" Les allocataires que la Cnaf ne rattache à aucune commune ({fmt.nombre(m.unlocated)} foyers "
+                     f"en décembre {m.year}) ne sont pas comptés dans le département.")
+        rows.append([name, "Cnaf (Cafdata, data.caf.fr)", last if first == last else f"{first} à {last}",
+                     escape(done) + demo if demo else done])
+    if m.series:
+        rows.append(["Allocations familiales et complément familial, tous les départements", "Cnaf (Cafdata)",
+                     "décembre de chaque année",
+                     f"Comparaison du département avec la région {m.series['region']} (somme de ses départements) "
+                     f"et la France ({m.series['departements']} départements)."])
+    if m.family:
+        note = (Markup(" ; <strong>extrait illustratif</strong> : ce qui en vient porte la mention « Données "
+                       "illustratives ».") if m.family.get("illustrative") else ".")
+        rows.append(["Configurations familiales des allocataires", "Caf (extrait interne)", f"décembre {m.year}",
+                     escape("Part des foyers isolés, en couple, monoparentaux, selon le nombre d’enfants") + note])
+    if m.populations:
+        p = m.populations
+        rows.append(["Populations légales des communes et des EPCI", "Insee, DGCL",
+                     f"en vigueur en {p['year']} (recensement {p['census']})",
+                     f"Nombre d’habitants ({fmt.nombre(p['total'])} dans le département), qui sert à calculer "
+                     "les taux."])
+    if m.childcare_year:
+        rows.append(["Accueil du jeune enfant", "Cnaf (Cafdata)", str(m.childcare_year),
+                     "Places d’accueil pour 100 enfants de moins de 3 ans, par EPCI, pour le département, la région "
+                     "et la France."])
+    if m.portrait and "cartes" not in m.omitted and not m.broken_maps:
+        rows.append(["Contours des communes et des EPCI", "IGN (Admin Express), DGCL", "géographie communale en vigueur",
+                     "Fonds des cartes, simplifiés."])
+    if m.registers:
+        rows.append(["Conventions territoriales globales, postes de coopération, rencontres du réseau",
+                     f"{m.caf_name or 'la Caf'} (registres)", f"au {fmt.date_longue(dt.date(m.year, 12, 31))}",
+                     "Une convention est comptée si elle est en vigueur au 31 décembre ; un poste, s’il est en cours "
+                     "à cette date."])
+    return rows
+
+
+def sources_reader(facts: MethodFacts) -> str:
+    """Annexe 1, sources and method, in the reader's words: data, producer, period, what was done;
+    the definitions. No file name, checksum or format (those are in provenance.html)."""
+    return render("sources.html.j2", m=facts, rows=sources_rows(facts))
+
+
+def acronyms() -> dict[str, str]:
+    """The reference table of the acronyms the report may use (templates/rapport/sigles.yaml)."""
+    import yaml
+
+    return yaml.safe_load((config.TEMPLATES_DIR / "rapport" / "sigles.yaml").read_text(encoding="utf-8"))
+
+
+def used_acronyms(texts: list[str], table: dict[str, str] | None = None) -> list[tuple[str, str]]:
+    """The acronyms of `table` that the visible text of `texts` (HTML) uses, as whole words with their
+    case, in French alphabetical order: (acronym, definition)."""
+    from bs4 import BeautifulSoup
+
+    table = acronyms() if table is None else table
+    words: set[str] = set()
+    for text in texts:
+        soup = BeautifulSoup(text, "html.parser")
+        for el in soup(["style", "script"]):
+            el.decompose()
+        words |= set(re.findall(r"\w+", soup.get_text(" ")))
+    return sorted(((k, v) for k, v in table.items() if k in words), key=lambda kv: kv[0].lower())
+
+
+def glossary(texts: list[str]) -> str:
+    """The glossary of the acronyms this edition uses (empty when it uses none)."""
+    rows = used_acronyms(texts)
+    return str(macro("annexes.html.j2", "glossary")(rows)) if rows else ""
 
 
 def downloads(entries: list[dict]) -> str:
@@ -310,14 +403,19 @@ class Provenance:
                 "fichiers": [{"fichier": f, "taille": int(size), "sha256": h} for f, size, h in self.files],
                 "logiciels": {k: v for k, v in self.versions}}
 
-    def write(self, folder: Path) -> list[Path]:
-        """provenance.html and provenance.json in the output folder."""
+    def write(self, folder: Path, sources_detail: str = "") -> list[Path]:
+        """provenance.html and provenance.json in the output folder. `sources_detail`: the technical
+        detail of Annexe 1 (files, formats, checksums, re-publishers), which the report leaves out."""
         import json
 
         from helpers.report.assemble import standalone_page
 
         title = f"Provenance du rapport d’activité {self.year} — {self.caf_name}"
-        page = standalone_page(title, self.detail_html(), heading=True,
+        body = self.detail_html()
+        if sources_detail:
+            body += ('<section id="sources-detail"><h2>Sources et méthode : détail technique</h2>'
+                     + sources_detail + "</section>")
+        page = standalone_page(title, body, heading=True,
                                links=[(f"rapport-{self.year}.html", "Rapport complet"),
                                       (f"rapport-{self.year}.html#annexe-sources", "Annexes")])
         out = [Path(folder) / "provenance.html", Path(folder) / "provenance.json"]

@@ -211,6 +211,7 @@ class Meta:
     report_title: str
     date_obs: str
     illustrative: bool
+    published: str = ""  # the publication date on the cover: the build's date, in French
 
     @property
     def title(self) -> str:
@@ -252,13 +253,18 @@ def _chapter_page(meta: Meta, chapters: list[Chapter], i: int, section: str) -> 
                   previous=links[i - 1] if i > 0 else None, following=links[i + 1] if i + 1 < len(chapters) else None)
 
 
-def assemble(meta: Meta, chapters: list[Chapter], annexes: list[tuple[str, str, str]]) -> tuple[str, dict[str, str]]:
-    """The whole report, and one standalone page per chapter (name -> HTML)."""
+def assemble(meta: Meta, chapters: list[Chapter], annexes: list[tuple[str, str, str]],
+             front: str = "") -> tuple[str, dict[str, str]]:
+    """The whole report, and one standalone page per chapter (name -> HTML). `front`: the page after
+    the contents (« L'essentiel », a section with id « essentiel »), if any."""
+    entries = _contents(chapters, [(i, t) for i, t, _ in annexes])
+    if front:
+        entries.insert(0, {"ident": "essentiel", "title": "L’essentiel", "subsections": []})
     doc = render("rapport.html.j2", title=meta.title, description=meta.title, css=_css(), meta=meta,
                  chapters=[{"key": c.key, "title": c.title, "fragment": Markup(c.fragment),
                             "illustrative": c.illustrative} for c in chapters],
                  annexes=[{"ident": i, "title": t, "content": Markup(content)} for i, t, content in annexes],
-                 entries=_contents(chapters, [(i, t) for i, t, _ in annexes]))
+                 entries=entries, front=Markup(front))
     soup = BeautifulSoup(doc, "html.parser")
     numbers = _number(soup)
     _resolve_xrefs(soup, numbers, built={c.key for c in chapters})
@@ -285,10 +291,14 @@ def assemble(meta: Meta, chapters: list[Chapter], annexes: list[tuple[str, str, 
     return full, pages
 
 
-def write_pdf(html_text: str, target: Path, base_url: Path) -> int:
-    """The tagged PDF of `html_text`; returns its number of pages."""
+def write_pdf(html_text: str, target: Path, base_url: Path | None = None) -> int:
+    """The tagged PDF of `html_text`; returns its number of pages.
+
+    No base URL by default: the page embeds everything it shows, and WeasyPrint then keeps relative links as
+    they are, so that the PDF's link to `provenance.html` opens the file beside the PDF wherever the report is
+    published or copied (with the staging folder as base URL, it pointed into that folder, gone once published)."""
     from weasyprint import HTML
 
-    document = HTML(string=html_text, base_url=str(base_url)).render()
+    document = HTML(string=html_text, base_url=str(base_url) if base_url is not None else None).render()
     document.write_pdf(target, pdf_variant="pdf/ua-1")
     return len(document.pages)

@@ -333,6 +333,8 @@ def choropleth(gdf, column: str, legend_title: str, percent: bool = True, cmap: 
         else:
             k = min(5, max(2, data[column].nunique()))
             edges = np.unique(data[column].quantile(np.linspace(0, 1, k + 1)).to_numpy())
+            if len(edges) == 1:  # a single value (Paris: one commune, one EPCI): one class
+                edges = np.array([edges[0], edges[0]])
             edges[-1] = np.nextafter(edges[-1], np.inf)  # classes [a, b[: the maximum falls in the last one
         bins = pd.cut(data[column], bins=edges, right=False, include_lowest=True)
         cats = bins.cat.categories
