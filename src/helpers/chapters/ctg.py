@@ -255,7 +255,20 @@ def petite_enfance_valeurs(ctx: Context) -> dict[str, str]:
         "pe_min": fmt.nombre(lo.txcouv, 1), "pe_min_nom": lo.nom,
         "pe_au_dessus": fmt.nombre(int((df.txcouv > c.value("departement", ctx.p.departement)).sum())),
         "pe_n": fmt.nombre(len(df)),
+        "pe_phrase_au_dessus": _au_dessus(int((df.txcouv > c.value("departement", ctx.p.departement)).sum()),
+                                          len(df)),
     }
+
+
+def _au_dessus(k: int, n: int) -> str:
+    """How many EPCI offer more places than the département as a whole (its rate, not a mean of theirs)."""
+    if k == 0:
+        return "aucun EPCI n’offre plus de places que l’ensemble du département"
+    if k == n:
+        return f"les {fmt.nombre(n)} EPCI offrent tous plus de places que l’ensemble du département"
+    if k == 1:
+        return f"un seul des {fmt.nombre(n)} EPCI offre plus de places que l’ensemble du département"
+    return f"{fmt.nombre(k)} des {fmt.nombre(n)} EPCI offrent plus de places que l’ensemble du département"
 
 
 def _ampleur(ratio: float) -> str:

@@ -91,6 +91,8 @@ def _valeurs(ctx: Context) -> dict[str, str]:
         v["sans_enfant_var"] = (fmt.points(y.share_without_children - y.share_without_children_previous)
                                 if has_prev else "n.d.")
         v["sans_enfant_evol"] = f" ({v['sans_enfant_var']} en un an)" if has_prev else ""
+    # the published figures are compared in Annexe 2 only when the edition's file gives some
+    v["renvoi_publies"] = " (voir l’annexe 2)" if ctx.p.published else ""
     share = y.share_covered
     if y.population:
         words = ind.couverture_mots(share)
