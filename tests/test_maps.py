@@ -81,3 +81,47 @@ def test_map_image_is_no_taller_than_its_share_of_a_page(maps, name):
     maps[name].savefig(buf, format="png", dpi=100, bbox_inches="tight")
     width, height = Image.open(buf).size
     assert height / width <= charts.MAP_ASPECT + 0.02, f"{name} : {height / width:.2f} de haut pour 1 de large"
+
+
+def _in_class(n: int, lo, hi) -> bool:
+    return (lo is None or n >= lo) and (hi is None or n <= hi)
+
+
+def test_areas_are_classed_on_the_values_as_printed():
+    """A value printed « 33 % » is never coloured in a class that says « 34 % ou plus », even when its
+    unrounded value straddles a quantile; each class spans at least one printed unit."""
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    values = [0.3349, 0.3351, 0.3449, 0.40, 0.4449, 0.4451, 0.50, 0.2, 0.61, 0.33]
+    g = gpd.GeoDataFrame({"v": values}, geometry=[box(i, 0, i + 1, 1) for i in range(len(values))])
+    fig = charts.choropleth(g, "v", "Part")
+    labels = [c[2] for c in fig.rapport_classes]
+    assert len(set(labels)) == len(labels)
+    for lo, hi, _, rows in fig.rapport_classes:
+        assert lo is None or hi is None or hi >= lo
+        for r in rows:
+            assert _in_class(round(100 * values[r]), lo, hi), (values[r], lo, hi)
+    assert sorted(r for c in fig.rapport_classes for r in c[3]) == list(range(len(values)))
+    plt.close(fig)
+
+
+def test_childcare_map_legend_agrees_with_its_table(maps):
+    """Every EPCI's colour on the childcare map is the class of the rate its table prints (tenths)."""
+    c = open_chapter("ctg", 2023)
+    table, _ = ctg.tableau_petite_enfance(c)
+    printed = {}
+    for _, row in table.iterrows():
+        cell = str(row.iloc[1]).replace("\u202f", "").replace(",", ".")
+        if cell.replace(".", "").isdigit():
+            printed[row.iloc[0]] = round(float(cell) * 10)
+    g = c.epci_outlines(ctg._petite_enfance(c)[["siren", "nom", "txcouv"]])
+    fig = maps["carte-petite-enfance"]
+    checked = 0
+    for lo, hi, _, rows in fig.rapport_classes:
+        for r in rows:
+            name = g.loc[r, "nom"]
+            if name in printed:
+                assert _in_class(printed[name], lo, hi), (name, printed[name], lo, hi)
+                checked += 1
+    assert checked >= 10

@@ -285,14 +285,15 @@ def _label_layout(fig, labels: list[tuple[str, float, float]], sizes: dict[str, 
 def choropleth(gdf, column: str, legend_title: str, percent: bool = True, cmap: str = "Blues",
                missing_label: str = "donnée non disponible", outline=None, categorical: bool = False,
                colors: dict | None = None, names: str | None = None, bounds: list[float] | None = None,
-               outline_names: str | None = None) -> plt.Figure:
+               outline_names: str | None = None, step: float | None = None) -> plt.Figure:
     """A map of `gdf[column]`: quantile classes for numbers, fixed colours for categories; `names`:
     a column whose values label each area, in two columns beside the territory with leader lines
     (labels never overlap); `outline_names`: the same for the areas of `outline` (the EPCI drawn
     over a map of communes). A labelled map is sized to its territory's shape so that its image
     is MAP_ASPECT high for its width, the legend at the foot of a label column (outside the
     territory); a map without labels has its legend beside it, at the text width. `bounds`: inner
-    class limits shared with another map (else quantiles of this one). The boxes drawn are
+    class limits shared with another map (else quantiles of this one); `step`: the precision the tables print
+    the values with (0.01 for whole percentages, 0.1 for tenths by default), on which areas are classed. The boxes drawn are
     recorded in `fig.rapport_boxes` (display units: labels, legend, territory, figure) so that
     tests can check the layout."""
     import textwrap
@@ -327,33 +328,47 @@ def choropleth(gdf, column: str, legend_title: str, percent: bool = True, cmap: 
                 part.plot(ax=ax, color=color, edgecolor="white", linewidth=0.6)
             handles.append(mpatches.Patch(facecolor=color, edgecolor="#666666", label=cat))
     else:
-        if bounds is not None:
-            edges = np.array([min(data[column].min(), bounds[0]) - 1e-9, *bounds,
-                              max(data[column].max(), bounds[-1]) + 1e-9])
+        # Classes of the values as the tables print them (`step`: whole percentages, or tenths): an area's
+        # colour always agrees with the figure shown beside it, and no class is narrower than that rounding.
+        step = step if step is not None else (0.01 if percent else 0.1)
+        scale = 100 if percent else 1
+        decimals = max(0, round(-np.log10(step * scale)))
+
+        def printed(v: float) -> int:  # a value as fmt prints it, in units of its last printed digit
+            return int(round(round(scale * float(v), decimals) * 10 ** decimals))
+
+        grid = data[column].map(printed).astype("int64")
+        if bounds is not None:  # shared with another map: every limit kept, so both legends read alike
+            inner = sorted({printed(b) for b in bounds})
         else:
-            k = min(5, max(2, data[column].nunique()))
-            edges = np.unique(data[column].quantile(np.linspace(0, 1, k + 1)).to_numpy())
-            if len(edges) == 1:  # a single value (Paris: one commune, one EPCI): one class
-                edges = np.array([edges[0], edges[0]])
-            edges[-1] = np.nextafter(edges[-1], np.inf)  # classes [a, b[: the maximum falls in the last one
-        bins = pd.cut(data[column], bins=edges, right=False, include_lowest=True)
-        cats = bins.cat.categories
+            k = min(5, max(2, grid.nunique()))
+            q = np.quantile(grid.to_numpy(dtype=float), np.linspace(0, 1, k + 1)[1:-1])
+            inner = sorted({int(round(x)) for x in q if grid.min() < round(x) <= grid.max()})
+            inner = [b for i, b in enumerate(inner)  # no empty class
+                     if ((grid >= b) & (grid < (inner[i + 1] if i + 1 < len(inner) else grid.max() + 1))).any()]
+        classes = np.searchsorted(np.asarray(inner), grid.to_numpy(), side="right")  # [a, b[ on the grid
+        n_classes = len(inner) + 1
         cm = plt.get_cmap(cmap)
-        shades = [cm(0.2 + 0.75 * i / max(1, len(cats) - 1)) for i in range(len(cats))]
-        decimals = 0
-        while decimals < 2 and len({fmt.pourcent(e, decimals) if percent else fmt.nombre(e, decimals)
-                                    for e in edges[1:-1]}) < len(edges) - 2:
-            decimals += 1  # bounds that round alike get one more decimal
-        show = (lambda v: fmt.pourcent(v, decimals)) if percent else (lambda v: fmt.nombre(v, decimals))
-        for i, (cat, shade) in enumerate(zip(cats, shades)):
-            part = data[bins == cat]
-            part.plot(ax=ax, color=shade, edgecolor="white", linewidth=0.25)
-            if i == 0:
-                label = f"moins de {show(cat.right)}"
-            elif i == len(cats) - 1:
-                label = f"{show(cat.left)} ou plus"
+        shades = [cm(0.2 + 0.75 * i / max(1, n_classes - 1)) for i in range(n_classes)]
+        show = (lambda n: f"{fmt.nombre(n / 10 ** decimals, decimals)}{fmt.NNBSP}%") if percent else \
+            (lambda n: fmt.nombre(n / 10 ** decimals, decimals))
+        fig.rapport_classes = []  # (lowest, highest printed value in grid units, label, row labels): for tests
+        for i, shade in enumerate(shades):
+            lo_i = inner[i - 1] if i > 0 else None
+            hi_i = inner[i] - 1 if i < len(inner) else None
+            part = data[classes == i]
+            if not part.empty:
+                part.plot(ax=ax, color=shade, edgecolor="white", linewidth=0.25)
+            if len(inner) == 0:
+                label = show(int(grid.min())) if grid.min() == grid.max() else \
+                    f"{show(int(grid.min()))} à {show(int(grid.max()))}"
+            elif lo_i is None:
+                label = f"moins de {show(inner[0])}"
+            elif hi_i is None:
+                label = f"{show(lo_i)} ou plus"
             else:
-                label = f"{show(cat.left)} à moins de {show(cat.right)}"
+                label = show(lo_i) if lo_i == hi_i else f"{show(lo_i)} à {show(hi_i)}"
+            fig.rapport_classes.append((lo_i, hi_i, label, list(part.index)))
             handles.append(mpatches.Patch(facecolor=shade, edgecolor="#666666", label=label))
     if not missing.empty:
         handles.append(mpatches.Patch(facecolor="white", edgecolor="#999999", hatch="///", label=missing_label))
