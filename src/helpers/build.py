@@ -293,7 +293,8 @@ def _method_facts(checked: Checked, resolved: Resolved) -> MethodFacts:
         if ctx.series is not None:
             s = ctx.series
             facts.series = {"datasets": list(s.datasets), "region": s.region_name,
-                            "departements": s.n_departements, "dropped": s.dropped}
+                            "departements": s.n_departements, "dropped": s.dropped,
+                            "france_groupes": s.france_groupes is not None}
     any_ctx = next(iter(checked.contexts.values()))
     epci, used = any_ctx.reference.epci_year(p.year)
     if not epci.empty:

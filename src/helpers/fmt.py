@@ -154,3 +154,11 @@ def montant_en(euros, unite: tuple[str, float]) -> str:
         return "n.d."
     symbol, divisor = unite
     return nombre(float(euros) / divisor, 1 if symbol == "M€" else 0)
+
+
+def nom_court(name: str) -> str:
+    """A name set inside brackets of a sentence, without its own bracketed acronym (« CC Vallée des
+    Baux-Alpilles (CC VBA) » -> « CC Vallée des Baux-Alpilles »): no doubled brackets."""
+    import re
+
+    return re.sub(r"\s*\([^()]*\)$", "", str(name)) or str(name)

@@ -244,3 +244,44 @@ def tableau_reunions(ctx: Context):
     })
     resume = f"{fmt.nombre(len(m))} rencontres du réseau en {ctx.year}."
     return out, resume
+
+
+# ---------------------------------------------------------------- commentary computed from each table
+
+def commentaire_types(ctx: Context) -> tuple[str, dict] | None:
+    """After the posts-by-type table: each type's share of the ETP and the Caf's share of the funding."""
+    with lineage.recording() as reads:
+        k = annee(ctx)
+        t = k.by_type
+    if t.empty or not k.fte:
+        return None
+    words = {"coopération": "de la fonction de coopération", "thématique": "de postes thématiques",
+             "infra-territorial": "de postes infra-territoriaux"}
+    parts = [f"{fmt.pourcent(r.etp / k.fte)} {'relèvent ' if i == 0 else ''}{words.get(r.type_poste, r.type_poste)}"
+             for i, r in enumerate(t.sort_values("etp", ascending=False).itertuples())]
+    v = {"etp": fmt.nombre(k.fte, 1), "repartition": fmt.liste(parts)}
+    template = "Sur les {etp} ETP, {repartition}."
+    total = k.caf_funding + k.local_funding
+    if total:
+        v["part_caf"] = fmt.pourcent(k.caf_funding / total)
+        template += " La Caf apporte {part_caf} du financement de ces postes."
+    return template, ctx.tagged(v, reads)
+
+
+def commentaire_epci(ctx: Context) -> tuple[str, dict] | None:
+    """After the posts-by-EPCI table: how many EPCI have a post; which has the most ETP per 10 000
+    inhabitants, only from public rows (illustrative rows never make a ranking)."""
+    with lineage.recording() as reads:
+        b = annee(ctx).by_epci
+    if b.empty:
+        return None
+    n_with = int((b.postes > 0).sum())
+    v = {"avec": ("aucun EPCI n’a" if n_with == 0 else
+                  f"{'un seul' if n_with == 1 else fmt.nombre(n_with)} des {fmt.nombre(len(b))} EPCI "
+                  f"{'a' if n_with == 1 else 'ont'}")}
+    template = "Au {date_obs}, {avec} au moins un poste de coopération en cours."
+    if not illustratif(ctx) and n_with >= 2:
+        top = b.sort_values("etp_10000_hab", ascending=False).iloc[0]
+        v["top"], v["top_taux"] = top.nom, fmt.nombre(top.etp_10000_hab, 2)
+        template += " Rapporté à la population, {top} est le mieux doté ({top_taux} ETP pour 10 000 habitants)."
+    return template, {**ctx.tagged(v, reads), **ctx.base_values()}

@@ -343,3 +343,100 @@ def carte_petite_enfance(ctx: Context):
            f"de {v['pe_min']} ({v['pe_min_nom']}) à {v['pe_max']} ({v['pe_max_nom']}) places pour 100 enfants de "
            f"moins de 3 ans ; département {v['pe_dep']}.")
     return fig, alt
+
+
+# ---------------------------------------------------------------- commentary computed from each table
+
+def commentaire_frise(ctx: Context) -> tuple[str, dict] | None:
+    """After the timeline: how many conventions were signed, over which years, and the year with most."""
+    with lineage.recording() as reads:
+        ctg = ctx.registers.ctg[ctx.registers.ctg.date_signature <= ind.end_of_year(ctx.year)]
+    if len(ctg) < 2:
+        return None
+    years = ctg.date_signature.dt.year
+    counts = years.value_counts().sort_index()
+    top = counts[counts == counts.max()]
+    v = {"n": fmt.nombre(len(ctg)), "debut": str(int(years.min())), "fin": str(int(years.max())),
+         "max": fmt.pluriel(int(counts.max()), "signature"),
+         "annees_max": fmt.liste([str(y) for y in top.index])}
+    template = ("Les {n} conventions du registre ont été signées de {debut} à {fin} ; "
+                + ("l’année {annees_max} en compte le plus ({max})." if len(top) == 1 else
+                   "les années {annees_max} en comptent le plus ({max} chacune)."))
+    return template, ctx.tagged(v, reads)
+
+
+def commentaire_thematiques(ctx: Context) -> tuple[str, dict] | None:
+    """After the themes table: the themes every convention in force covers, and the rarer ones with their
+    count."""
+    from helpers.data.registers import THEMES
+    with lineage.recording() as reads:
+        c = annee(ctx)
+        st = c.status[c.status.statut != ind.STATUS_NONE]
+    n = len(st)
+    if n < 2:
+        return None
+    counts = {t: int(st.themes.map(lambda ts, t=t: isinstance(ts, list) and t in ts).sum()) for t in THEMES}
+    every = [t for t in THEMES if counts[t] == n]
+    some = sorted(((t, k) for t, k in counts.items() if 0 < k < n), key=lambda x: -x[1])
+    none = [t for t in THEMES if counts[t] == 0]
+    parts = []
+    if every:
+        parts.append(f"les {fmt.nombre(n)} CTG en vigueur couvrent toutes {fmt.liste([_theme(t) for t in every])}")
+    if some:  # grouped by count: « le logement et le handicap dans 3 »
+        groups = {}
+        for t, k in some:
+            groups.setdefault(k, []).append(_theme(t))
+        said = []
+        for i, (k, names) in enumerate(groups.items()):
+            where = ("une seule" if k == 1 else fmt.nombre(k)) + (" d’entre elles" if every else
+                                                                   f" des {fmt.nombre(n)} CTG en vigueur")
+            verb = ("figurent" if len(names) > 1 else "figure") + " dans " if i == 0 else "dans "
+            said.append(f"{fmt.liste(names)} {verb}{where if i == 0 or not every else where.split(' d’')[0]}")
+        parts.append(", ".join(said))
+    if none:
+        parts.append(f"aucune ne traite {fmt.liste([_theme(t, de=True) for t in none])}")
+    text = " ; ".join(parts)
+    return "{texte}.", ctx.tagged({"texte": text[:1].upper() + text[1:]}, reads)
+
+
+def _theme(t: str, de: bool = False) -> str:
+    articles = {"petite enfance": ("la petite enfance", "de la petite enfance"),
+                "jeunesse": ("la jeunesse", "de la jeunesse"),
+                "soutien à la parentalité": ("le soutien à la parentalité", "du soutien à la parentalité"),
+                "animation de la vie sociale": ("l’animation de la vie sociale", "de l’animation de la vie sociale"),
+                "accès aux droits et inclusion numérique": ("l’accès aux droits et l’inclusion numérique",
+                                                            "de l’accès aux droits et de l’inclusion numérique"),
+                "logement": ("le logement", "du logement"), "handicap": ("le handicap", "du handicap")}
+    pair = articles.get(t, (t, f"de {t}"))
+    return pair[1] if de else pair[0]
+
+
+def commentaire_petite_enfance(ctx: Context) -> tuple[str, dict] | None:
+    """After the childcare table: the ratio between the best and the least endowed EPCI (a ratio, said as
+    such) and how many EPCI are below France."""
+    c = ctx.childcare
+    with lineage.recording() as reads:
+        df = _petite_enfance(ctx).dropna(subset=["txcouv"])
+    fr = c.value("france", "FR")
+    if len(df) < 2:
+        return None
+    hi, lo = df.iloc[0], df.iloc[-1]
+    v = {}
+    parts = []
+    if lo.txcouv:
+        v["rapport"] = fmt.nombre(hi.txcouv / lo.txcouv, 1)
+        v["max_nom"], v["min_nom"] = fmt.nom_court(hi.nom), fmt.nom_court(lo.nom)
+        parts.append("l’EPCI le mieux doté ({max_nom}) offre {rapport} fois plus de places que le moins doté "
+                     "({min_nom})" if round(hi.txcouv / lo.txcouv, 1) > 1 else "l’offre est la même dans tous les EPCI")
+    if fr is not None:
+        below = int((df.txcouv.round(1) < round(fr, 1)).sum())
+        v["france"] = fmt.nombre(fr, 1)
+        v["sous_france"] = ("aucun EPCI n’est sous le niveau de la France" if below == 0 else
+                            "tous les EPCI sont sous le niveau de la France" if below == len(df) else
+                            f"{'un seul' if below == 1 else fmt.nombre(below)} des {fmt.nombre(len(df))} EPCI "
+                            f"{'est' if below == 1 else 'sont'} sous le niveau de la France")
+        parts.append("{sous_france} ({france} places)")
+    if not parts:
+        return None
+    template = "Pour 100 enfants de moins de 3 ans, " + " ; ".join(parts) + "."
+    return template, ctx.tagged(v, reads)

@@ -482,3 +482,232 @@ def carte_communes(ctx: Context):
            f"{fmt.pourcent(known.taux.max())} ; {len(g) - len(known)} communes sans donnée ou de moins de "
            f"{fmt.nombre(SMALL_COMMUNE)} habitants.")
     return fig, alt
+
+
+# ---------------------------------------------------------------- commentary computed from each table
+
+def _sens(x: float) -> str:
+    """« hausse », « baisse » or « stable » for a relative change already rounded to 0,1 %."""
+    if round(100 * x, 1) == 0:
+        return "stable"
+    return "hausse" if x > 0 else "baisse"
+
+
+# A benefit group's label inside a sentence, with its article (« le », « de »): data/cafdata.py BENEFIT_GROUPS
+_LE = {"Aides au logement": "les aides au logement", "Revenu de solidarité active": "le revenu de solidarité active",
+       "Prime d’activité": "la prime d’activité", "Allocations familiales": "les allocations familiales",
+       "Petite enfance (Paje)": "les prestations petite enfance (Paje)",
+       "Handicap (AAH)": "l’allocation aux adultes handicapés (AAH)"}
+_DE = {"Aides au logement": "des aides au logement", "Revenu de solidarité active": "du revenu de solidarité active",
+       "Prime d’activité": "de la prime d’activité", "Allocations familiales": "des allocations familiales",
+       "Petite enfance (Paje)": "des prestations petite enfance (Paje)",
+       "Handicap (AAH)": "de l’allocation aux adultes handicapés (AAH)"}
+
+
+def _minuscule(label: str) -> str:
+    """A label inside a sentence (« Petite enfance (Paje) » -> « petite enfance (Paje) »)."""
+    return label[:1].lower() + label[1:]
+
+
+def commentaire_evolution(ctx: Context) -> tuple[str, dict] | None:
+    """After the yearly table: the change over the whole period and the largest yearly change (none for the
+    demonstration set, whose evolutions are not real)."""
+    if ctx.cafdata.illustrative:
+        return None
+    with lineage.recording() as reads:
+        df = evolution(ctx)
+    if len(df) < 2:
+        return None
+    first, last = df.iloc[0], df.iloc[-1]
+    v = {"debut": str(int(first.annee)), "fin": str(int(last.annee))}
+    total = last.foyers / first.foyers - 1 if first.foyers else float("nan")
+    if round(100 * total, 1) == 0:
+        v["bilan"] = "le nombre de foyers allocataires est stable"
+    else:
+        v["bilan"] = (f"le nombre de foyers allocataires {'augmente' if total > 0 else 'diminue'} de "
+                      f"{fmt.nombre(abs(100 * total), 1)}{fmt.NNBSP}% ({fmt.variation(last.foyers - first.foyers)} "
+                      "foyers)")
+    pers = last.personnes / first.personnes - 1 if first.personnes else float("nan")
+    v["personnes"] = ("celui des personnes couvertes est stable" if round(100 * pers, 1) == 0 else
+                      f"celui des personnes couvertes {'augmente' if pers > 0 else 'diminue'} de "
+                      f"{fmt.nombre(abs(100 * pers), 1)}{fmt.NNBSP}%")
+    template = "De décembre {debut} à décembre {fin}, {bilan} ; {personnes}."
+    if len(df) >= 3:
+        yearly = (df.foyers / df.foyers.shift() - 1).iloc[1:]
+        i = yearly.abs().idxmax()
+        v["annee_max"], v["variation_max"] = str(int(df.annee[i])), fmt.variation(yearly[i], 1, True)
+        template += " La variation annuelle la plus marquée est celle de {annee_max} ({variation_max} de foyers)."
+    return template, ctx.tagged(v, reads)
+
+
+def _compare(dep: float, other: float, name: str) -> str:
+    """The département's change beside another territory's, in words that hold for both signs."""
+    d, o = round(100 * dep, 1), round(100 * other, 1)
+    if (d > 0 > o) or (d < 0 < o):
+        return (f"{fmt.variation(dep, 1, True)} dans le département, alors que {name} est en "
+                f"{_sens(other)} ({fmt.variation(other, 1, True)})")
+    if abs(d - o) < 0.5:
+        return (f"{fmt.variation(dep, 1, True)} dans le département, une évolution proche de celle de {name} "
+                f"({fmt.variation(other, 1, True)})")
+    stronger = abs(d) > abs(o)
+    word = ("hausse" if d > 0 else "baisse") if d else "évolution"
+    return (f"{fmt.variation(dep, 1, True)} dans le département, une {word} "
+            f"{'plus' if stronger else 'moins'} marquée qu’en {name.removeprefix('la ')} "
+            f"({fmt.variation(other, 1, True)})")
+
+
+def commentaire_af_cf(ctx: Context) -> tuple[str, dict] | None:
+    """After the AF/CF table: each benefit's change over the period in the département against France
+    and the region."""
+    res = af_cf(ctx)
+    if res is None:
+        return None
+    with lineage.recording() as reads:
+        df, names, first, last = af_cf(ctx)
+        ind.index_series(ctx.series, first, last)  # the read, for the marks
+    parts = []
+    for b in ("AF", "CF"):
+        end = df[(df.prestation == b) & (df.annee == last)].set_index("territoire").indice
+        if "departement" not in end or "france" not in end:
+            continue
+        dep, fr = end["departement"] / 100 - 1, end["france"] / 100 - 1
+        text = f"{ind_series.BENEFIT_NAMES[b]} : {_compare(dep, fr, 'la France')}"
+        if "region" in end:
+            text += f" ; {fmt.variation(end['region'] / 100 - 1, 1, True)} en {names['region']}"
+        parts.append(text)
+    if not parts:
+        return None
+    v = {"debut": str(first), "fin": str(last), "detail": " ; ".join(parts)}
+    return "De décembre {debut} à décembre {fin}, foyers bénéficiaires des {detail}.", ctx.tagged(v, reads)
+
+
+def plus_repandues(ctx: Context) -> tuple[str, dict] | None:
+    """The most common benefit groups of the year, by share of the foyers (a sentence computed from the
+    benefits table, not typed)."""
+    with lineage.recording() as reads:
+        b = ind.benefit_groups(totaux(ctx, ctx.year), None)
+    b = b.dropna(subset=["part"]).sort_values("foyers", ascending=False)
+    if b.empty:
+        return None
+    top = b.head(3)
+    items = [f"{_LE.get(g, _minuscule(g))} ({fmt.pourcent(p)}{' des foyers allocataires' if i == 0 else ''})"
+             for i, (g, p) in enumerate(zip(top.groupe, top.part))]
+    v = {"annee": str(ctx.year), "liste": fmt.liste(items)}
+    template = ("Un même foyer peut percevoir plusieurs prestations. En décembre {annee}, "
+                + ("la prestation la plus répandue est {liste}." if len(items) == 1 else
+                   "les prestations les plus répandues sont {liste}."))
+    return template, ctx.tagged(v, reads)
+
+
+@sourced
+def comparaison_prestations(ctx: Context):
+    """Each benefit group's change in one year, in the département beside its region and France where the
+    shipped series give them (AF: the three from the département series af_s_majo_dep; RSA, prime d'activité,
+    aides au logement: France from s_ben_nat). None without series, for the demonstration set, or when no
+    group has a comparison."""
+    s = ctx.series
+    if s is None or ctx.cafdata.illustrative:
+        return None
+    prev = totaux(ctx, ctx.year - 1)
+    if prev is None:
+        return None
+    b = ind.benefit_groups(totaux(ctx, ctx.year), prev).sort_values("foyers", ascending=False)
+    row = departement_row(ctx.p.departement, ctx.p.reference_dir)
+    dep_name = row["nom"] if row else f"département {ctx.p.departement}"
+    rows, facts, none, af_compared = [], [], [], False
+    af = s.between(ctx.year - 1, ctx.year) if "Allocations familiales" in set(b.groupe) else None
+    for r in b.itertuples():
+        dep, reg, fr = r.variation, float("nan"), float("nan")
+        if r.groupe == "Allocations familiales" and af is not None:
+            x = af[af.prestation == "AF"].set_index(["territoire", "annee"]).foyers
+            get = lambda t: (x[t, ctx.year] / x[t, ctx.year - 1] - 1) if (t, ctx.year) in x and (t, ctx.year - 1) in x else float("nan")  # noqa: E731
+            if pd.notna(get("departement")):  # else the series stop before the year: no comparison
+                dep, reg, fr = get("departement"), get("region"), get("france")
+                af_compared = True
+        elif r.groupe in ind_series.NATIONAL_SERIES.values():
+            a, z = s.france(r.groupe, ctx.year), s.france(r.groupe, ctx.year - 1)
+            fr = a / z - 1 if a and z else float("nan")
+        if pd.isna(fr) and pd.isna(reg):
+            none.append(r.groupe)
+        else:
+            facts.append((r.groupe, dep, reg, fr))
+        rows.append({"Prestation": r.groupe, dep_name: fmt.variation(dep, 1, True),
+                     s.region_name: "–" if pd.isna(reg) else fmt.variation(reg, 1, True),
+                     "France": "–" if pd.isna(fr) else fmt.variation(fr, 1, True)})
+    if not facts:
+        return None
+    table = pd.DataFrame(rows)
+    resume = (f"Évolution du nombre de foyers bénéficiaires entre décembre {ctx.year - 1} et décembre {ctx.year}. "
+              + ("Allocations familiales : les trois territoires d’après la série départementale de Cafdata ; autres "
+                 "prestations : " if af_compared else "")
+              + "département d’après ses fichiers Cafdata, France d’après la série nationale. « – » : "
+              "pas de série pour ce territoire dans les données du projet (aucune série régionale hors allocations "
+              "familiales)" + (f", ni nationale pour : {fmt.liste([_minuscule(n) for n in none])}" if none else "") + ".")
+    return table, resume, facts
+
+
+def commentaire_prestations(ctx: Context) -> tuple[str, dict] | None:
+    """After the comparison table: the benefit whose change departs most from France's."""
+    with lineage.recording() as reads:
+        res = comparaison_prestations(ctx)
+    if res is None:
+        return None
+    _, _, facts = res
+    known = [(g, d, r, f) for g, d, r, f in facts if pd.notna(f) and pd.notna(d)]
+    if not known:
+        return None
+    g, d, r, f = max(known, key=lambda t: abs(t[1] - t[3]))
+    v = {"groupe": _DE.get(g, _minuscule(g)), "annee": str(ctx.year), "comparaison": _compare(d, f, "la France")}
+    template = "En un an, l’évolution qui s’écarte le plus de celle de la France est celle {groupe} : {comparaison}."
+    if len(known) > 1:
+        close = [_DE.get(k[0], _minuscule(k[0])) for k in known if k[0] != g and abs(round(100 * k[1], 1) - round(100 * k[3], 1)) < 0.5]
+        if close:
+            v["proches"] = fmt.liste(close)
+            template += " L’évolution {proches} est proche de celle de la France."
+    return template, ctx.tagged(v, reads)
+
+
+def commentaire_epci(ctx: Context) -> tuple[str, dict] | None:
+    """After the EPCI table: the range of the share of inhabitants covered, in points, and how many EPCI
+    are above the share of the EPCI taken together (a rate of the whole, not a mean of the EPCI)."""
+    with lineage.recording() as reads:
+        t = tableau_epci(ctx)
+    if t is None:
+        return None
+    _, _, df = t
+    df = df.dropna(subset=["taux_couverture"])
+    if len(df) < 2:
+        return None
+    pop = df.population_municipale.sum()
+    whole = df.indnbp_ndur.sum() / pop if pop else float("nan")
+    hi, lo = df.loc[df.taux_couverture.idxmax()], df.loc[df.taux_couverture.idxmin()]
+    above = int((df.taux_couverture.map(lambda x: round(100 * x)) > round(100 * whole)).sum())
+    v = {"max": fmt.pourcent(hi.taux_couverture), "max_nom": fmt.nom_court(hi.nom),
+         "min": fmt.pourcent(lo.taux_couverture), "min_nom": fmt.nom_court(lo.nom), "ecart": fmt.nombre(round(100 * hi.taux_couverture) - round(100 * lo.taux_couverture)),
+         "ensemble": fmt.pourcent(whole), "n": fmt.nombre(len(df)),
+         "au_dessus": ("aucun EPCI ne dépasse" if above == 0 else
+                       f"{'un seul' if above == 1 else fmt.nombre(above)} des {fmt.nombre(len(df))} EPCI "
+                       f"{'dépasse' if above == 1 else 'dépassent'}")}
+    points = "point" if abs(round(100 * hi.taux_couverture) - round(100 * lo.taux_couverture)) < 2 else "points"
+    template = ("La part des habitants couverts va de {min} ({min_nom}) à {max} ({max_nom}), soit un écart de "
+                "{ecart} " + points + " ; {au_dessus} celle de l’ensemble des EPCI ({ensemble}).")
+    return template, ctx.tagged(v, reads)
+
+
+def commentaire_communes(ctx: Context) -> tuple[str, dict] | None:
+    """After the commune map: the spread of the share among communes large enough for it to mean something
+    (quartiles), and the number of communes left out."""
+    with lineage.recording() as reads:
+        g = _communes_rates(ctx)
+    if g is None:
+        return None
+    known = g.taux.dropna()
+    if len(known) < 8:
+        return None
+    q1, med, q3 = known.quantile([0.25, 0.5, 0.75])
+    v = {"n": fmt.nombre(len(known)), "seuil": fmt.nombre(SMALL_COMMUNE), "q1": fmt.pourcent(q1),
+         "mediane": fmt.pourcent(med), "q3": fmt.pourcent(q3)}
+    template = ("Parmi les {n} communes d’au moins {seuil} habitants, la part des habitants couverts est "
+                "inférieure à {q1} dans un quart d’entre elles et supérieure à {q3} dans un autre quart ; la part "
+                "médiane est de {mediane}.")
+    return template, ctx.tagged(v, reads)

@@ -29,6 +29,11 @@ AF_CF = {
     "CF": ("cf_s_majo_dep", "df_cf_s_majo_dep_data.csv", "cf_majo", "indfoy_cf"),
 }
 BENEFIT_NAMES = {"AF": "allocations familiales", "CF": "complément familial"}
+# France's December foyers of three benefits (Cafdata s_ben_nat, in thousands, re-published): series -> the
+# benefit group of the commune and département files it compares with (data/cafdata.py BENEFIT_GROUPS)
+NATIONAL_FILE = "allocataires-cnaf.csv"
+NATIONAL_SERIES = {"apl": "Aides au logement", "prime-activite": "Prime d’activité",
+                   "rsa": "Revenu de solidarité active"}
 RE_DEP = r"^([0-9]{2}|2A|2B|97[0-9])$"
 
 
@@ -44,6 +49,7 @@ class DepSeries:
     datasets: tuple[str, ...]
     dropped: int  # technical rows left out, all files
     n_departements: int  # départements summed for France
+    france_groupes: pd.DataFrame | None = None  # annee, groupe, foyers: France, s_ben_nat (NATIONAL_SERIES)
 
     def years(self) -> list[int]:
         return sorted(int(y) for y in self.frame.annee.unique())
@@ -54,6 +60,38 @@ class DepSeries:
         lineage.record(*(lineage.Lu("cafdata", "Cnaf, Cafdata", name, int(y)) for name in self.datasets
                          for y in f.annee.unique()))
         return f
+
+    def france(self, groupe: str, year: int) -> float | None:
+        """France's December foyers of a benefit group (s_ben_nat), a read for the source lines; None when the
+        national file does not give it."""
+        f = self.france_groupes
+        if f is None:
+            return None
+        row = f[(f.groupe == groupe) & (f.annee == year)]
+        if row.empty:
+            return None
+        lineage.record(lineage.Lu("cafdata", "Cnaf, Cafdata", "s_ben_nat", int(year)))
+        return float(row.foyers.iloc[0])
+
+
+def read_national_benefits(path: Path) -> pd.DataFrame:
+    """France's December foyers by benefit group from the re-published s_ben_nat series (period, series,
+    value in thousands): checked like every input, row and column named on a fault."""
+    raw = read_text_csv(path, sep=",", strict=True)
+    schema = pa.DataFrameSchema({
+        "period": text_col(r"^[0-9]{4}$", "année invalide (AAAA attendu)"),
+        "series": text_col(isin=list(NATIONAL_SERIES)),
+        "value": num_col(),
+    })
+    problems = validate(raw, schema, path)
+    if not problems:
+        dup = raw.duplicated(["period", "series"], keep="first")
+        problems = [Problem(display_path(path), f"année {raw.period[i]} répétée pour la série « {raw.series[i]} »",
+                            i + 2, "period") for i in raw.index[dup]]
+    if problems:
+        raise DataError(problems)
+    return pd.DataFrame({"annee": raw.period.astype(int), "groupe": raw.series.map(NATIONAL_SERIES),
+                         "foyers": 1000 * pd.to_numeric(raw.value.str.replace(",", "."))})
 
 
 def read_dep_series(path: Path, modality: str, measure: str) -> tuple[pd.DataFrame, list[Dropped]]:
@@ -112,8 +150,13 @@ def load_dep_series(folder: Path | None, departement: str, reference_dir: Path |
                     rows.append({"annee": year, "prestation": benefit, "territoire": territoire,
                                  "foyers": float(part[measure].sum())})
     names = _region_names(reference_dir)
+    national = Path(folder).parent / NATIONAL_FILE
+    france = None
+    if national.is_file():
+        france = read_national_benefits(national)
+        files.append(national)
     return DepSeries(pd.DataFrame(rows), departement, region, names.get(region, f"région {region}"),
-                     tuple(files), tuple(v[0] for v in AF_CF.values()), dropped, n_dep)
+                     tuple(files), tuple(v[0] for v in AF_CF.values()), dropped, n_dep, france)
 
 
 # ---------------------------------------------------------------- childcare coverage

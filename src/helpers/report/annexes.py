@@ -239,6 +239,11 @@ def sources_rows(m: MethodFacts) -> list[list]:
                      "décembre de chaque année",
                      f"Comparaison du département avec la région {m.series['region']} (somme de ses départements) "
                      f"et la France ({m.series['departements']} départements)."])
+        if m.series.get("france_groupes"):
+            rows.append(["Foyers bénéficiaires du RSA, de la prime d’activité et des aides au logement en France",
+                         "Cnaf (Cafdata)", "décembre de chaque année",
+                         "Comparaison de l’évolution en un an de ces prestations dans le département avec celle de "
+                         "la France (aucune série régionale n’est publiée pour elles)."])
     if m.family:
         note = (Markup(" ; <strong>extrait illustratif</strong> : ce qui en vient porte la mention « Données "
                        "illustratives ».") if m.family.get("illustrative") else ".")
