@@ -361,7 +361,7 @@ def tableau_epci(ctx: Context):
         "Foyers allocataires": df.indfoy_ndur.map(fmt.nombre),
         "Personnes couvertes": df.indnbp_ndur.map(fmt.nombre),
         "Population municipale": df.population_municipale.map(fmt.nombre),
-        "Taux de couverture": df.taux_couverture.map(fmt.pourcent),
+        "Part des habitants couverts": df.taux_couverture.map(fmt.pourcent),
     })
     foy, pers, pop = df.indfoy_ndur.sum(), df.indnbp_ndur.sum(), df.population_municipale.sum()
     if len(df) == 1:  # Paris: one EPCI, no total row and no ranking
@@ -370,8 +370,8 @@ def tableau_epci(ctx: Context):
     out.loc[len(out)] = [f"Ensemble des {len(df)} EPCI", fmt.nombre(foy), fmt.nombre(pers), fmt.nombre(pop),
                          fmt.pourcent(pers / pop if pop else float("nan"))]
     hi, lo = df.iloc[0], df.iloc[-1]
-    resume = (f"Taux de couverture le plus élevé : {hi.nom} ({fmt.pourcent(hi.taux_couverture)}) ; "
-              f"le plus bas : {lo.nom} ({fmt.pourcent(lo.taux_couverture)}) ; ensemble des EPCI : "
+    resume = (f"Part des habitants couverts la plus élevée : {hi.nom} ({fmt.pourcent(hi.taux_couverture)}) ; "
+              f"la plus basse : {lo.nom} ({fmt.pourcent(lo.taux_couverture)}) ; ensemble des EPCI : "
               f"{fmt.pourcent(pers / pop if pop else float('nan'))}.")
     return out, resume, df
 
@@ -460,7 +460,7 @@ def carte_epci(ctx: Context):
     fig = charts.choropleth(g, "taux_couverture", "Personnes couvertes / population", names="nom",
                             bounds=_bounds(ctx))
     hi, lo = df.iloc[0], df.iloc[-1]
-    alt = (f"Carte des {len(df)} EPCI colorés selon le taux de couverture, de {fmt.pourcent(lo.taux_couverture)} "
+    alt = (f"Carte des {len(df)} EPCI colorés selon la part des habitants couverts par la Caf, de {fmt.pourcent(lo.taux_couverture)} "
            f"({lo.nom}) à {fmt.pourcent(hi.taux_couverture)} ({hi.nom}).")
     return fig, alt
 

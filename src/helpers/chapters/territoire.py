@@ -163,7 +163,7 @@ def tableau_communes(ctx: Context):
         "Population municipale": c.population.map(show),
         "Foyers allocataires": c.indfoy_ndur.map(show),
         "Personnes couvertes": c.indnbp_ndur.map(show),
-        "Taux de couverture": c.taux.map(lambda x: "–" if pd.isna(x) else fmt.pourcent(x)),
+        "Part des habitants couverts": c.taux.map(lambda x: "–" if pd.isna(x) else fmt.pourcent(x)),
     })
     small = int((c.population < SMALL_COMMUNE).sum())
     resume = (f"{fmt.nombre(len(c))} communes ; effectifs arrondis à 5 par la Cnaf"

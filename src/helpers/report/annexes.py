@@ -235,15 +235,14 @@ def sources_rows(m: MethodFacts) -> list[list]:
         rows.append([name, "Cnaf (Cafdata, data.caf.fr)", last if first == last else f"{first} à {last}",
                      escape(done) + demo if demo else done])
     if m.series:
-        rows.append(["Allocations familiales et complément familial, tous les départements", "Cnaf (Cafdata)",
+        national = m.series.get("france_groupes")
+        rows.append([("Allocations familiales et complément familial, tous les départements ; RSA, prime d’activité "
+                      "et aides au logement, France") if national else
+                     "Allocations familiales et complément familial, tous les départements", "Cnaf (Cafdata)",
                      "décembre de chaque année",
-                     f"Comparaison du département avec la région {m.series['region']} (somme de ses départements) "
-                     f"et la France ({m.series['departements']} départements)."])
-        if m.series.get("france_groupes"):
-            rows.append(["Foyers bénéficiaires du RSA, de la prime d’activité et des aides au logement en France",
-                         "Cnaf (Cafdata)", "décembre de chaque année",
-                         "Comparaison de l’évolution en un an de ces prestations dans le département avec celle de "
-                         "la France (aucune série régionale n’est publiée pour elles)."])
+                     f"Comparaison du département avec la région {m.series['region']} (somme de ses départements"
+                     + (", allocations familiales et complément familial seulement" if national else "")
+                     + f") et la France ({m.series['departements']} départements)."])
     if m.family:
         note = (Markup(" ; <strong>extrait illustratif</strong> : ce qui en vient porte la mention « Données "
                        "illustratives ».") if m.family.get("illustrative") else ".")
