@@ -235,9 +235,19 @@ def execute(chapter: str, src: Path, dst: Path, parameters: dict, kernels: Kerne
     try:
         if km is not None:  # started in NOTEBOOKS_DIR; no chdir, which would change every thread's folder
             hooks["km"] = km
-        pm.execute_notebook(str(src), str(dst), parameters=parameters, kernel_name=KERNEL,
-                            cwd=None if km is not None else str(config.NOTEBOOKS_DIR), progress_bar=False,
-                            log_output=False, kernel_manager_class=kernels.manager_class(), **hooks)
+        from helpers.narration import executable, restore_source
+
+        # the Markdown cells' MyST expressions become calls of page.markdown (papermill runs code cells only):
+        # that notebook, written in the kernels' private folder, is the one executed
+        run_src = executable(src, Path(kernels.dir))
+        try:
+            pm.execute_notebook(str(run_src), str(dst), parameters=parameters, kernel_name=KERNEL,
+                                cwd=None if km is not None else str(config.NOTEBOOKS_DIR), progress_bar=False,
+                                log_output=False, kernel_manager_class=kernels.manager_class(), **hooks)
+        finally:
+            if run_src != src:
+                restore_source(dst, src)
+                run_src.unlink(missing_ok=True)
     except PapermillExecutionError as exc:
         # Number the cell as in the source notebook: Papermill inserted its injected-parameters cell.
         index = exc.cell_index

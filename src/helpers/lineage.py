@@ -90,6 +90,27 @@ class Valeur(str):
     def __reduce__(self):  # pickled with its reads (the build hands the checked context to the kernel)
         return (Valeur, (str(self), self._lineage))
 
+    def _repr_pretty_(self, p, cycle) -> None:  # shown as the reader reads it (JupyterLab, MyST {eval})
+        p.text(str(self))
+
+
+class Valeurs(dict):
+    """A chapter's values, also as attributes (`v.foyers`), for the Markdown cells' MyST expressions
+    (« {eval}`v.foyers` »): each text comes back as a Valeur, shown without quotes in JupyterLab."""
+
+    def __getitem__(self, key):
+        value = super().__getitem__(key)
+        return Valeur(value) if type(value) is str else value
+
+    def __getattr__(self, name: str):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(f"aucune valeur « {name} » (valeurs : {', '.join(sorted(self))})") from None
+
+    def __reduce__(self):
+        return (Valeurs, (dict(self),))
+
 
 def tag(values: dict, reads: Iterable[Lu]) -> dict:
     """Each text value of `values` as a Valeur that carries `reads` (what the values were computed from);

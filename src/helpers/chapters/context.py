@@ -88,8 +88,8 @@ class Context:
         """A chapter's values with what they were computed from (lineage.Valeur), except the report's
         own parameters (year, date, Caf), which read no data: the page marks what shows an illustrative one."""
         base = self.base_values()
-        return {**lineage.tag({k: v for k, v in values.items() if k not in base}, reads),
-                **{k: v for k, v in values.items() if k in base}}
+        return lineage.Valeurs({**lineage.tag({k: v for k, v in values.items() if k not in base}, reads),
+                                **{k: v for k, v in values.items() if k in base}})
 
     def notes_hors_departement(self, siren: str | None = None) -> list[str]:
         """One sentence per EPCI (or for `siren`) that spans other départements: only its communes

@@ -52,7 +52,7 @@ def valeurs(ctx: Context) -> dict[str, str]:
         v = _valeurs_postes(ctx)
     with lineage.recording() as meetings:
         m = _valeurs_reunions(ctx)
-    return {**ctx.tagged(v, posts), **ctx.tagged(m, meetings)}
+    return lineage.Valeurs({**ctx.tagged(v, posts), **ctx.tagged(m, meetings)})
 
 
 def _valeurs_postes(ctx: Context) -> dict[str, str]:

@@ -57,7 +57,8 @@ def valeurs(ctx: Context) -> dict[str, str]:
         ind.share_without_children(ctx.cafdata, ctx.year)
     v = _valeurs(ctx)
     fam = {k: x for k, x in v.items() if k.startswith("sans_enfant")}
-    return {**ctx.tagged({k: x for k, x in v.items() if k not in fam}, reads), **ctx.tagged(fam, family)}
+    return lineage.Valeurs({**ctx.tagged({k: x for k, x in v.items() if k not in fam}, reads),
+                            **ctx.tagged(fam, family)})
 
 
 def _valeurs(ctx: Context) -> dict[str, str]:

@@ -155,6 +155,31 @@ class Page:
         carries the mark (derived from the values' lineage, never placed by hand)."""
         self._show(f'<div class="texte">{render_text(template, values, marks=True)}</div>')
 
+    def markdown(self, source: str, namespace: dict) -> None:
+        """A Markdown cell of the notebook with its MyST expressions (« {eval}`v.foyers` ») evaluated in the
+        notebook's namespace: rendered like `texte` (values escaped, a paragraph showing an illustrative
+        value marked). The build turns such a cell into a call of this method (helpers.narration)."""
+        from helpers.narration import ROLE
+
+        values: dict = {}
+
+        def slot(m: re.Match) -> str:
+            expr = m.group(1).strip()
+            try:
+                value = eval(expr, namespace)  # noqa: S307 (the notebook's own expression, as JupyterLab runs it)
+            except Exception as exc:
+                raise NameError(f"expression « {expr} » d’une cellule Markdown : {type(exc).__name__} : {exc}") from None
+            name = f"_e{len(values)}"
+            values[name] = value if isinstance(value, str) else str(value)
+            return "{" + name + "}"
+
+        parts, last = [], 0
+        for m in ROLE.finditer(source):  # the text around the expressions is literal: its braces escaped
+            parts += [source[last:m.start()].replace("{", "{{").replace("}", "}}"), slot(m)]
+            last = m.end()
+        parts.append(source[last:].replace("{", "{{").replace("}", "}}"))
+        self.texte("".join(parts), values)
+
     def avertissement(self, template: str, values: dict | None = None, kind: str = "illustratif") -> None:
         self._show(f'<aside class="avertissement {kind}" role="note">{render_text(template, values)}</aside>')
 

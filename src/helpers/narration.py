@@ -1,0 +1,65 @@
+"""The report's narrative in Markdown cells. A Markdown cell of a chapter notebook may hold MyST inline
+expressions, « {eval}`v.foyers` » (the syntax jupyterlab-myst renders in JupyterLab with the live kernel's
+values). Papermill executes code cells only: before a build executes a notebook, each Markdown cell that
+holds such an expression becomes a code cell that asks the page to render it (`page.markdown`), at the
+same place, so that the sentence is filled with the values computed by the cells above it, escaped, and
+marked illustrative when one of them is (their lineage). A Markdown cell without an expression stays as it
+is (nbconvert renders it)."""
+from __future__ import annotations
+
+import re
+
+import nbformat
+
+ROLE = re.compile(r"\{eval\}`([^`\n]+)`")
+TAG = "narration"  # the tag of a code cell made from a Markdown cell
+
+
+def has_expressions(source: str) -> bool:
+    return bool(ROLE.search(source))
+
+
+def expressions_to_code(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """The notebook to execute: each Markdown cell with an {eval} expression replaced, in place, by a code
+    cell `page.markdown(<its text>, globals())`, tagged « narration », its Markdown kept in its metadata."""
+    out = nbformat.from_dict(nb)
+    cells = []
+    for cell in out.cells:
+        if cell.cell_type == "markdown" and has_expressions(cell.source):
+            code = nbformat.v4.new_code_cell(f"page.markdown({cell.source!r}, globals())",
+                                             metadata={"tags": [TAG], "rapport": {"markdown": cell.source}})
+            if "id" in cell:
+                code["id"] = cell["id"]
+            cells.append(code)
+        else:
+            cells.append(cell)
+    out.cells = cells
+    return out
+
+
+def executable(src, folder):
+    """The notebook papermill should execute for `src`: `src` itself when none of its Markdown cells holds
+    an expression, else its transformed copy written in `folder` (the build's private kernels folder)."""
+    import uuid
+    from pathlib import Path
+
+    nb = nbformat.read(src, as_version=4)
+    if not any(c.cell_type == "markdown" and has_expressions(c.source) for c in nb.cells):
+        return Path(src)
+    path = Path(folder) / f"narration-{uuid.uuid4().hex[:8]}-{Path(src).name}"
+    nbformat.write(expressions_to_code(nb), path)
+    return path
+
+
+def restore_source(executed, src) -> None:
+    """The executed notebook names its source notebook, never the transformed copy (gone with the build)."""
+    from pathlib import Path
+
+    path = Path(executed)
+    if not path.is_file():
+        return
+    nb = nbformat.read(path, as_version=4)
+    pm = nb.metadata.get("papermill")
+    if pm is not None and pm.get("input_path") != str(src):
+        pm["input_path"] = str(src)
+        nbformat.write(nb, path)
