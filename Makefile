@@ -1,8 +1,14 @@
 # Rapport d'activité de la Caf — commandes courantes. `make help` liste les cibles.
 SHELL := /bin/bash
-# Python 3.11, 3.12 or 3.13 (requirements.lock installs on each): `python3` when it is one of them, else the
-# first of python3.11, python3.12, python3.13 found. Another one: make test PYTHON=python3.13 VENV=.venv-3.13
-SUPPORTED_PY := import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 13))
+comma := ,
+# Python 3.11.2 (Debian 12's) to 3.13 (requirements.lock installs on each; tests/test_lock.py checks every pin's
+# Requires-Python against PY_OLDEST, and that pyproject.toml, environment.yml and the README say the same range):
+# `python3` when it is one of them, else the first of python3.11, python3.12, python3.13 found.
+# Another one: make test PYTHON=python3.13 VENV=.venv-3.13
+PY_OLDEST := 3.11.2
+PY_NEWEST := 3.13
+SUPPORTED_PY := import sys; sys.exit(not (($(subst .,$(comma) ,$(PY_OLDEST))) <= sys.version_info[:3] \
+                and sys.version_info[:2] <= ($(subst .,$(comma) ,$(PY_NEWEST)))))
 ifeq ($(origin PYTHON),undefined)
 PYTHON := $(shell for p in python3 python3.11 python3.12 python3.13; do \
             $$p -c '$(SUPPORTED_PY)' >/dev/null 2>&1 && { echo $$p; break; }; done)
@@ -15,11 +21,12 @@ PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
 # Debian packages, the only list (scripts/paquets-debian installs the missing ones as root, else stops and
-# names the command; .ci/run calls `make paquets`). For the report: python3-venv (the virtual environment),
+# names the command to run as root). For the report: python3-venv (the virtual environment),
 # Pango and HarfBuzz for WeasyPrint (PDF), the fonts.
 PAQUETS_RAPPORT := python3-venv libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
-# For the tests too: Chromium, Node.js (>= 20) and npm for the checks in the browser (tests/test_browser.py).
-PAQUETS_TEST := chromium nodejs npm
+# For the tests too: Chromium for the checks in the browser (tests/test_browser.py, test_preview.py: driven from
+# Python by playwright, axe-core from PyPI: no Node.js), poppler-utils for pdftoppm (tests/test_pages.py).
+PAQUETS_TEST := chromium poppler-utils
 
 .DEFAULT_GOAL := help
 .PHONY: help report test test-unit golden paquets paquets-rapport lab check demo lock clean bench
@@ -29,13 +36,13 @@ help: ## Afficher cette aide
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | awk -F'\t' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 paquets-rapport:
-	@PYTHON="$(PYTHON)" scripts/paquets-debian $(PAQUETS_RAPPORT)
+	@PYTHON="$(PYTHON)" PAQUETS_AUSSI="$(PAQUETS_TEST)" scripts/paquets-debian $(PAQUETS_RAPPORT)
 
 paquets: ## Vérifier les paquets Debian du rapport et des tests (les installe avec apt-get en root)
 	@PYTHON="$(PYTHON)" scripts/paquets-debian $(PAQUETS_RAPPORT) $(PAQUETS_TEST)
 
 $(STAMP): pyproject.toml requirements.lock | paquets-rapport
-	@"$(PYTHON)" -c '$(SUPPORTED_PY)' >/dev/null 2>&1 || { echo "Il faut Python 3.11, 3.12 ou 3.13 (PYTHON=$(PYTHON)) : \
+	@"$(PYTHON)" -c '$(SUPPORTED_PY)' >/dev/null 2>&1 || { echo "Il faut Python $(PY_OLDEST) à $(PY_NEWEST) (PYTHON=$(PYTHON)) : \
 	installez-en un ou indiquez son chemin, par exemple : make $(MAKECMDGOALS) PYTHON=/chemin/vers/python3.12" >&2; exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
@@ -46,12 +53,7 @@ $(STAMP): pyproject.toml requirements.lock | paquets-rapport
 report: $(STAMP) ## Construire le rapport de l'année YEAR dans outputs/YEAR (HTML et PDF)
 	$(BIN)/rapport build --year $(YEAR)
 
-NODE_DEPS := tests/browser/node_modules/.package-lock.json
-
-$(NODE_DEPS): tests/browser/package.json tests/browser/package-lock.json | paquets
-	npm ci --prefix tests/browser --ignore-scripts --no-audit --no-fund
-
-test: paquets $(STAMP) $(NODE_DEPS) ## Lancer les tests (ruff, unitaires, construction complète, contrôles dans Chromium)
+test: paquets $(STAMP) ## Lancer les tests (ruff, unitaires, construction complète, contrôles dans Chromium)
 	$(BIN)/ruff check src tests
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
@@ -75,9 +77,11 @@ demo: $(STAMP) ## Régénérer le jeu de démonstration intégré (data/demo)
 
 lock: $(STAMP) ## Réécrire requirements.lock à partir de l'environnement installé
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^rapport-caf' > requirements.lock.tmp
-	(echo "# Exact versions installed by \`make\` (pip install -r requirements.lock), tested on Python 3.11 and 3.13 (.ci/run)."; \
+	(echo "# Exact versions installed by \`make\` (pip install -r requirements.lock), on Python $(PY_OLDEST) to $(PY_NEWEST): tested on Debian 12 and 13 (.ci/run)."; \
 	 echo "# Regenerate after changing pyproject.toml: make lock"; cat requirements.lock.tmp) > requirements.lock
 	rm requirements.lock.tmp
+	$(BIN)/python tests/test_lock.py --write-environment
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/test_lock.py
 
 clean: ## Supprimer les sorties (outputs/) et l'environnement virtuel (VENV, par défaut .venv)
 	rm -rf outputs $(VENV)

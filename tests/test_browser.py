@@ -3,27 +3,24 @@
 For the whole report and each chapter page: no request but the file itself and data: URIs, no console error
 nor page error, no axe-core violation of impact serious or critical, and a few structural facts.
 
-Driver: tests/browser/check-pages.js (Node, playwright-core and axe-core pinned in tests/browser/package-lock.json,
-installed by `make test` with `npm ci --prefix tests/browser`). It opens every page in a fresh Chromium profile and
-prints one JSON document that the tests below read. A canary page with known faults checks the harness itself.
+Driven from Python by playwright (tests/headless.py); axe-core is the axe.min.js shipped by the pinned PyPI
+package axe-playwright-python (requirements.lock). Every page is opened in a fresh Chromium profile and its facts
+collected into one dict that the tests below read. A canary page with known faults checks the harness itself.
 """
 from __future__ import annotations
 
-import json
+import importlib.resources
 import shutil
-import subprocess
 import warnings
 from pathlib import Path
 
 import pytest
+from headless import chromium
 
 from helpers import cli
 
 pytestmark = pytest.mark.e2e
 
-BROWSER_DIR = Path(__file__).resolve().parent / "browser"
-RUNNER = BROWSER_DIR / "check-pages.js"
-CHROMIUM = Path("/usr/bin/chromium")
 YEAR = 2023
 PAGES = [f"rapport-{YEAR}.html", f"rapport-{YEAR}-portrait.html", f"rapport-{YEAR}-ctg.html",
          f"rapport-{YEAR}-cooperation.html", "provenance.html"]
@@ -47,23 +44,160 @@ CANARY = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>canari</titl
 """
 
 
+# Network cut, first layer: no host name resolves (no DNS query leaves the browser).
+NO_DNS = ["--host-resolver-rules=MAP * ~NOTFOUND"]
+AXE_SOURCE = (importlib.resources.files("axe_playwright_python") / "axe.min.js").read_text(encoding="utf-8")
+
+# Scroll through the whole page so that lazy images and late resources get requested.
+SCROLL_JS = """async () => {
+  const frame = () => new Promise((resolve) => requestAnimationFrame(() => resolve()));
+  for (let y = 0; y < document.documentElement.scrollHeight; y += window.innerHeight) {
+    window.scrollTo(0, y);
+    await frame();
+  }
+  window.scrollTo(0, 0);
+  await frame();
+}"""
+FRAME_JS = "() => new Promise((resolve) => requestAnimationFrame(() => resolve()))"
+DOM_JS = """() => {
+  const text = (el) => (el.textContent || '').replace(/\\s+/g, ' ').trim().slice(0, 80);
+  const headings = [...document.querySelectorAll('h1, h2, h3, h4, h5, h6, [role="heading"]')].map((h) => {
+    const aria = h.getAttribute('aria-level');
+    const level = aria ? Number(aria) : /^H[1-6]$/.test(h.tagName) ? Number(h.tagName[1]) : 2;
+    return { tag: h.tagName.toLowerCase(), level, id: h.id, text: text(h) };
+  });
+  const images = [...document.querySelectorAll('img')].map((img) => ({
+    src: (img.getAttribute('src') || '').slice(0, 80), alt: img.getAttribute('alt'), id: img.id,
+  }));
+  const tables = [...document.querySelectorAll('table')].map((t, index) => ({
+    index, id: t.id, caption: t.caption ? text(t.caption) : '', th: t.querySelectorAll('th').length,
+    rows: t.rows.length,
+  }));
+  // Connection hints open sockets without any request event: reported as requests.
+  const hints = [...document.querySelectorAll('link[rel]')]
+    .filter((l) => /(^|\\s)(preconnect|dns-prefetch)(\\s|$)/i.test(l.rel)).map((l) => l.href);
+  return { lang: document.documentElement.getAttribute('lang'), title: document.title, headings, images, tables,
+           hints };
+}"""
+# Horizontal overflow, the scale of the charts, the position of the contents, the navigation links.
+LAYOUT_JS = """() => {
+  const vw = document.documentElement.clientWidth;
+  const scrollers = (el) => {
+    for (let p = el.parentElement; p; p = p.parentElement) {
+      const o = getComputedStyle(p).overflowX;
+      if (o === 'auto' || o === 'scroll' || o === 'hidden') return true;
+    }
+    return false;
+  };
+  const overflowing = [...document.body.querySelectorAll('*')]
+    .filter((el) => {
+      const r = el.getBoundingClientRect();
+      return r.width > 0 && (r.right > vw + 1 || r.left < -1) && !scrollers(el) &&
+        getComputedStyle(el).position !== 'fixed';
+    })
+    .slice(0, 10)
+    .map((el) => `${el.tagName.toLowerCase()}${el.id ? '#' + el.id : ''}.${el.className} (${Math.round(el.getBoundingClientRect().right)} px)`);
+  const charts = [...document.querySelectorAll('figure.figure img')].map((img) => ({
+    id: img.closest('figure').id,
+    scale: img.naturalWidth ? img.getBoundingClientRect().width / img.naturalWidth : 0,
+  }));
+  const toc = document.querySelector('nav.sommaire');
+  return {
+    viewport: vw,
+    scrollWidth: document.documentElement.scrollWidth,
+    overflowing,
+    charts,
+    tocPosition: toc ? getComputedStyle(toc).position : null,
+    current: [...document.querySelectorAll('nav.chapitres a[aria-current="page"]')].map((a) => a.textContent),
+    prev: !!document.querySelector('nav.suite a[rel="prev"]'),
+    next: !!document.querySelector('nav.suite a[rel="next"]'),
+    annexLink: [...document.querySelectorAll('a[href]')].some((a) => /#annexe-/.test(a.getAttribute('href'))),
+    backToTop: !!document.querySelector('a[href="#haut"]') && !!document.getElementById('haut'),
+  };
+}"""
+AXE_JS = """async () => {
+  const r = await window.axe.run(document, { resultTypes: ['violations', 'incomplete'] });
+  const slim = (items) => items.map((v) => ({
+    id: v.id, impact: v.impact, help: v.help, helpUrl: v.helpUrl,
+    nodes: v.nodes.map((n) => ({ target: n.target, impact: n.impact, html: n.html.slice(0, 300),
+                                 summary: n.failureSummary || '' })),
+  }));
+  return { version: window.axe.version, violations: slim(r.violations), incomplete: slim(r.incomplete),
+           passes: r.passes.map((p) => p.id), inapplicable: r.inapplicable.length };
+}"""
+
+
+def check_page(file: Path, shots: Path) -> dict:
+    """Open `file` in a fresh Chromium profile, network cut; record every request, console message and page
+    error, a few DOM facts, the layout at 390 and 1280 px (with a full-page screenshot of each into `shots`),
+    then run axe-core in the page. A page that cannot be checked gets an "error" field."""
+    page_url = file.resolve().as_uri()
+    result = {"file": str(file), "url": page_url, "requests": [], "console": [], "pageErrors": []}
+
+    def allowed(url: str) -> bool:
+        return url == page_url or url.startswith("data:")
+
+    def record(req) -> None:
+        result["requests"].append({"url": req.url, "method": req.method, "type": req.resource_type})
+
+    def on_console(msg) -> None:
+        loc = msg.location
+        result["console"].append({"type": msg.type, "text": msg.text,
+                                  "location": f"{loc['url']}:{loc['lineNumber']}" if loc else ""})
+
+    try:
+        # Second layer: DevTools network emulation says "offline" to every http(s) request. bypass_csp only so
+        # that the injected axe-core script runs whatever Content-Security-Policy the page declares.
+        with chromium(NO_DNS, offline=True, service_workers="block", accept_downloads=False, bypass_csp=True,
+                      viewport={"width": 1280, "height": 900}) as context:
+            result["browserVersion"] = context.browser.version if context.browser else None
+            # Every request of every page and frame of the context is recorded, whatever its scheme.
+            context.on("request", record)
+            # Third layer: anything but the page itself and data: URIs is aborted before it reaches the network.
+            context.route("**/*", lambda route: route.continue_() if allowed(route.request.url)
+                          else route.abort("blockedbyclient"))
+            context.on("page", lambda p: result["requests"].append({"url": "popup: " + p.url, "method": "",
+                                                                    "type": "page"}))
+            page = context.pages[0] if context.pages else context.new_page()
+            page.on("console", on_console)
+            page.on("pageerror", lambda err: result["pageErrors"].append(err.stack or str(err)))
+            page.on("crash", lambda _: result["pageErrors"].append("page crashed"))
+            page.on("websocket", lambda ws: result["requests"].append({"url": ws.url, "method": "GET",
+                                                                       "type": "websocket"}))
+            response = page.goto(page_url, wait_until="load")
+            result["status"] = response.status if response else None
+
+            # Every part scrolled into view, then rendered once for print (print-only stylesheets, fonts and
+            # images), and time for late requests to show.
+            page.evaluate(SCROLL_JS)
+            page.emulate_media(media="print")
+            page.evaluate(FRAME_JS)
+            page.emulate_media(media="screen")
+            page.wait_for_timeout(300)
+            result["dom"] = page.evaluate(DOM_JS)
+
+            # A phone and a desk, a screenshot of the whole page at each width.
+            result["layout"] = {}
+            for width in (390, 1280):
+                page.set_viewport_size({"width": width, "height": 900})
+                page.evaluate(FRAME_JS)
+                layout = result["layout"][str(width)] = page.evaluate(LAYOUT_JS)
+                shots.mkdir(parents=True, exist_ok=True)
+                shot = shots / f"{file.stem}-{width}.png"
+                page.screenshot(path=str(shot), full_page=True)
+                layout["screenshot"] = str(shot)
+            page.set_viewport_size({"width": 1280, "height": 900})
+
+            page.add_script_tag(content=AXE_SOURCE)
+            result["axe"] = page.evaluate(AXE_JS)
+    except Exception as e:  # the harness reports it; the tests fail naming the page
+        result["error"] = f"{type(e).__name__}: {e}"
+    return result
+
+
 @pytest.fixture(scope="module")
 def checked(tmp_path_factory) -> dict[str, dict]:
     """Build the HTML report once, then check its pages and the canary in Chromium: file name -> result."""
-    # Never skipped: without Chromium or Node.js these checks fail and say what to run.
-    if not CHROMIUM.exists():
-        pytest.fail(f"Chromium absent ({CHROMIUM}) : lancer « make paquets » (en root, il installe le paquet Debian "
-                    "chromium) ou « sudo apt-get install --no-install-recommends chromium »", pytrace=False)
-    node = shutil.which("node")
-    if not node:
-        pytest.fail("node introuvable : Node.js 20 ou plus est nécessaire aux contrôles dans le navigateur ; lancer "
-                    "« make paquets » (en root) ou « sudo apt-get install --no-install-recommends nodejs npm »",
-                    pytrace=False)
-    for dep in ("playwright-core", "axe-core"):
-        if not (BROWSER_DIR / "node_modules" / dep).is_dir():
-            pytest.fail(f"paquet npm {dep} absent : lancer « make test » (ou « npm ci --prefix tests/browser »)",
-                        pytrace=False)
-
     tmp = tmp_path_factory.mktemp("navigateur")
     out = tmp / str(YEAR)
     assert cli.main(["-q", "build", "--year", str(YEAR), "--out", str(out), "--formats", "html"]) == 0
@@ -72,15 +206,8 @@ def checked(tmp_path_factory) -> dict[str, dict]:
     files = [out / name for name in PAGES] + [canary]
     for f in files:
         assert f.is_file(), f
-
-    import os
-
     shutil.rmtree(ARTIFACTS, ignore_errors=True)
-    proc = subprocess.run([node, str(RUNNER), *map(str, files)], cwd=BROWSER_DIR, capture_output=True, text=True,
-                          timeout=600, stdin=subprocess.DEVNULL, env={**os.environ, "SHOTS_DIR": str(ARTIFACTS)})
-    assert proc.returncode == 0, f"check-pages.js a échoué ({proc.returncode}) :\n{proc.stderr[-4000:]}"
-    pages = json.loads(proc.stdout)["pages"]
-    return {Path(p["file"]).name: p for p in pages}
+    return {f.name: check_page(f, ARTIFACTS) for f in files}
 
 
 def _page(checked, name) -> dict:

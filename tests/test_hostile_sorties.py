@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 from conftest import FAST
 
@@ -194,8 +195,8 @@ def test_territoires_workers_die_with_their_parent(tmp_path):
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
 
     def children() -> list[int]:
-        ps = subprocess.run(["ps", "-eo", "pid,ppid"], capture_output=True, text=True).stdout.split()[2:]
-        return [int(a) for a, b in zip(ps[::2], ps[1::2]) if int(b) == proc.pid]
+        # psutil, not ps: procps is not in a minimal Debian (nor in the Makefile's package list)
+        return [p.info["pid"] for p in psutil.process_iter(["pid", "ppid"]) if p.info["ppid"] == proc.pid]
 
     deadline = time.monotonic() + 60
     workers: list[int] = []
