@@ -18,6 +18,9 @@ BLUE, ORANGE, GREEN, VERMILION, SKY, PURPLE = PALETTE[:6]
 GREY = "#BBBBBB"
 WIDTH = 6.3  # inches: the text width of an A4 page with 2 cm margins
 DPI = 200
+# inches: the narrow variant of each chart, shown on a phone (a 366 CSS px column at 390 px): its smallest
+# text (7 pt) stays at 11 px or more (7 / 72 * 366 / 3.15 = 11.3)
+NARROW = 3.15
 
 
 def theme() -> None:
@@ -35,6 +38,19 @@ def theme() -> None:
 theme()
 
 
+def _with_narrow(fig: plt.Figure, draw, *args, **kwargs) -> plt.Figure:
+    """Record on `fig` how to draw the same chart for a phone (`fig.rapport_narrow()`): the report
+    shows that variant on narrow screens and the wide one on a desk and in the PDF."""
+    fig.rapport_narrow = lambda: draw(*args, **kwargs, width=NARROW)
+    return fig
+
+
+def _wrap(label, width: int) -> str:
+    import textwrap
+
+    return "\n".join(textwrap.wrap(str(label), width, break_long_words=False, break_on_hyphens=False)) or str(label)
+
+
 def _fr_axis(ax, axis: str = "y", decimals: int = 0, percent: bool = False) -> None:
     f = (lambda v, _: fmt.pourcent(v, decimals)) if percent else (lambda v, _: fmt.nombre(v, decimals))
     (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(mticker.FuncFormatter(f))
@@ -50,12 +66,15 @@ def evolution_span(df: pd.DataFrame, cols=("foyers", "personnes")) -> float:
     return max(EVOLUTION_SPAN, round(rel * 1.6 + 0.005, 2))
 
 
-def evolution(df: pd.DataFrame, year: int) -> plt.Figure:
+def evolution(df: pd.DataFrame, year: int, width: float = WIDTH) -> plt.Figure:
     """Foyers allocataires and personnes couvertes by December, with the report's year marked.
     The vertical axes are cut (the values are far from zero) at the same relative scale: each
-    panel's height is the same share of its mean value (said on the chart)."""
+    panel's height is the same share of its mean value (said on the chart). Narrow: one panel
+    above the other."""
     span = evolution_span(df)
-    fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 2.8), sharex=True)
+    narrow = width < WIDTH
+    fig, axes = plt.subplots(2 if narrow else 1, 1 if narrow else 2, figsize=(width, 5.0 if narrow else 2.8),
+                             sharex=True)
     for ax, col, title, color in ((axes[0], "foyers", "Foyers allocataires", BLUE),
                                   (axes[1], "personnes", "Personnes couvertes", ORANGE)):
         ax.plot(df.annee, df[col], marker="o", color=color, linewidth=2, markersize=4)
@@ -74,21 +93,29 @@ def evolution(df: pd.DataFrame, year: int) -> plt.Figure:
         ax.set_xticks(df.annee)
         ax.set_xlim(df.annee.min() - 0.5, df.annee.max() + 0.5)
         ax.xaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _: f"{int(v)}"))
-        if len(df) > 6:
+        if len(df) > (4 if narrow else 6):
             for label in ax.get_xticklabels()[1::2]:
                 label.set_visible(False)
-    fig.text(0.01, 0.0, f"Axes verticaux coupés, à la même échelle : la hauteur de chaque graphique représente "
-             f"{fmt.pourcent(span)} de sa valeur moyenne.", fontsize=7.5, color="#555555", ha="left", va="bottom")
-    fig.tight_layout(rect=(0, 0.04, 1, 1))
-    return fig
+        if narrow:
+            ax.tick_params(axis="x", labelbottom=True)
+    note = (f"Axes verticaux coupés, à la même échelle : la hauteur de chaque graphique représente "
+            f"{fmt.pourcent(span)} de sa valeur moyenne.")
+    fig.text(0.01, 0.0, _wrap(note, 58) if narrow else note, fontsize=7.5, color="#555555", ha="left",
+             va="bottom")
+    fig.tight_layout(rect=(0, 0.07 if narrow else 0.04, 1, 1))
+    return fig if narrow else _with_narrow(fig, evolution, df, year)
 
 
 def index_panels(df: pd.DataFrame, names: dict[str, str], order: list[str], titles: dict[str, str],
-                 base_year: int) -> plt.Figure:
+                 base_year: int, width: float = WIDTH) -> plt.Figure:
     """One panel per benefit, one line per territory, as an index (base_year = 100): the
-    territories are compared on the same scale whatever their size."""
+    territories are compared on the same scale whatever their size. Narrow: the panels one above
+    the other, the legend in one column below."""
     benefits = list(dict.fromkeys(df.prestation))
-    fig, axes = plt.subplots(1, len(benefits), figsize=(WIDTH, 3.0), sharey=True)
+    narrow = width < WIDTH
+    n = len(benefits)
+    height = 1.9 * n + 0.25 * len(order) + 0.3 if narrow else 3.0
+    fig, axes = plt.subplots(n if narrow else 1, 1 if narrow else n, figsize=(width, height), sharey=True)
     axes = list(axes) if len(benefits) > 1 else [axes]
     colors = dict(zip(order, [BLUE, ORANGE, "#555555"]))
     styles = dict(zip(order, ["-", "--", ":"]))
@@ -107,41 +134,55 @@ def index_panels(df: pd.DataFrame, names: dict[str, str], order: list[str], titl
         for label in ax.get_xticklabels()[1::2]:
             label.set_visible(False)
         _fr_axis(ax)
-    axes[0].set_ylabel(f"indice, base 100 en {base_year}")
+    for ax in axes if narrow else axes[:1]:
+        ax.set_ylabel(f"indice, base 100 en {base_year}")
     handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False, bbox_to_anchor=(0.5, 0.0))
-    fig.tight_layout(rect=(0, 0.09, 1, 1))
-    return fig
+    fig.legend(handles, labels, loc="lower center", ncol=1 if narrow else len(labels), frameon=False,
+               bbox_to_anchor=(0.5, 0.0))
+    fig.tight_layout(rect=(0, (0.22 * len(labels) + 0.1) / height if narrow else 0.09, 1, 1))
+    return fig if narrow else _with_narrow(fig, index_panels, df, names, order, titles, base_year)
 
 
 def barh(labels, values, value_fmt=fmt.nombre, color=BLUE, highlight=None, xlabel: str = "",
-         height_per_bar: float = 0.32, percent: bool = False, axis_decimals: int = 0) -> plt.Figure:
-    """Horizontal bars sorted as given, with the value printed at the end of each bar."""
+         height_per_bar: float = 0.32, percent: bool = False, axis_decimals: int = 0,
+         width: float = WIDTH) -> plt.Figure:
+    """Horizontal bars sorted as given, with the value printed at the end of each bar. Narrow: the
+    labels wrapped, the bars taller for their lines."""
     labels, values = list(labels), list(values)
-    fig, ax = plt.subplots(figsize=(WIDTH, 0.6 + height_per_bar * len(labels)))
+    narrow = width < WIDTH
+    shown = [_wrap(lab, 16) for lab in labels] if narrow else labels
+    lines = max((s.count("\n") + 1 for s in shown), default=1)
+    per_bar = max(height_per_bar, 0.16 * lines + 0.08) if narrow else height_per_bar
+    fig, ax = plt.subplots(figsize=(width, 0.6 + per_bar * len(labels)))
     colors = [VERMILION if highlight is not None and lab in highlight else color for lab in labels]
     ax.barh(range(len(labels)), values, color=colors)
-    ax.set_yticks(range(len(labels)), labels)
+    ax.set_yticks(range(len(labels)), shown)
     ax.invert_yaxis()
     vmax = max(values) if values else 1
     for i, v in enumerate(values):
         ax.text(v + vmax * 0.01, i, value_fmt(v), va="center", fontsize=8.5)
-    ax.set_xlim(0, vmax * 1.15)
-    ax.xaxis.set_major_locator(mticker.MaxNLocator(5))
+    ax.set_xlim(0, vmax * (1.3 if narrow else 1.15))
+    ax.xaxis.set_major_locator(mticker.MaxNLocator(3 if narrow else 5))
     _fr_axis(ax, "x", decimals=axis_decimals, percent=percent)
     ax.set_xlabel(xlabel)
     ax.grid(axis="y", visible=False)
     fig.tight_layout()
-    return fig
+    return fig if narrow else _with_narrow(fig, barh, labels, values, value_fmt=value_fmt, color=color,
+                                           highlight=highlight, xlabel=xlabel, height_per_bar=height_per_bar,
+                                           percent=percent, axis_decimals=axis_decimals)
 
 
 FAMILY_LABELS = {"isolé": "Personne seule", "couple": "Couple", "monoparent": "Famille monoparentale"}
 
 
-def stacked_family(table: pd.DataFrame) -> plt.Figure:
-    """Shares of foyers by family configuration, stacked by number of children, totals at the end."""
-    fig, ax = plt.subplots(figsize=(WIDTH, 2.5))
+def stacked_family(table: pd.DataFrame, width: float = WIDTH) -> plt.Figure:
+    """Shares of foyers by family configuration, stacked by number of children, totals at the end.
+    Narrow: the names wrapped, the legend in two columns."""
+    narrow = width < WIDTH
+    fig, ax = plt.subplots(figsize=(width, 3.0 if narrow else 2.5))
     names = [FAMILY_LABELS.get(i, i) for i in table.index]
+    if narrow:
+        names = [_wrap(n, 12) for n in names]
     left = pd.Series(0.0, index=table.index)
     labels = {"0": "sans enfant", "1": "1 enfant", "2": "2 enfants", "3+": "3 enfants ou plus"}
     colors = {"0": ORANGE, "1": SKY, "2": BLUE, "3+": "#003F66"}
@@ -151,21 +192,25 @@ def stacked_family(table: pd.DataFrame) -> plt.Figure:
         left += table[col]
     for i, total in enumerate(left):
         ax.text(total + left.max() * 0.01, i, fmt.pourcent(total), va="center", fontsize=8.5)
-    ax.set_xlim(0, left.max() * 1.15)
+    ax.set_xlim(0, left.max() * (1.3 if narrow else 1.15))
     ax.invert_yaxis()
-    ax.xaxis.set_major_locator(mticker.MaxNLocator(5))
+    ax.xaxis.set_major_locator(mticker.MaxNLocator(3 if narrow else 5))
     _fr_axis(ax, "x", percent=True)
     ax.set_xlabel("part des foyers allocataires")
-    ax.legend(ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.3), frameon=False)
+    ax.legend(ncol=2 if narrow else 4, loc="upper center", bbox_to_anchor=(0.5, -0.3), frameon=False)
     ax.grid(axis="y", visible=False)
     fig.tight_layout()
-    return fig
+    return fig if narrow else _with_narrow(fig, stacked_family, table)
 
 
-def timeline(ctg: pd.DataFrame, names: dict[str, str], year: int) -> plt.Figure:
-    """Convention periods by EPCI (bars) and signature dates (diamonds)."""
+def timeline(ctg: pd.DataFrame, names: dict[str, str], year: int, width: float = WIDTH) -> plt.Figure:
+    """Convention periods by EPCI (bars) and signature dates (diamonds). Narrow: the names wrapped,
+    fewer year labels."""
+    narrow = width < WIDTH
     order = sorted(ctg.siren_epci.unique(), key=lambda s: (ctg[ctg.siren_epci == s].date_signature.min(), names.get(s, s)))
-    fig, ax = plt.subplots(figsize=(WIDTH, 0.55 + 0.3 * len(order)))
+    shown = [_wrap(names.get(s, s), 16) if narrow else names.get(s, s) for s in order]
+    lines = max((s.count("\n") + 1 for s in shown), default=1)
+    fig, ax = plt.subplots(figsize=(width, 0.55 + (0.16 * lines + 0.14 if narrow else 0.3) * len(order)))
     for i, s in enumerate(order):
         for _, r in ctg[ctg.siren_epci == s].iterrows():
             start, end = r.date_debut, r.date_fin + pd.Timedelta(days=1)
@@ -175,7 +220,8 @@ def timeline(ctg: pd.DataFrame, names: dict[str, str], year: int) -> plt.Figure:
     import matplotlib.patches as mpatches
 
     first, last = ctg.date_debut.min().year, (ctg.date_fin.max() + pd.Timedelta(days=1)).year
-    ax.xaxis.set_major_locator(mdates.YearLocator(1 if last - first <= 6 else 2))  # labels never run together
+    step = (1 if last - first <= 3 else 2 if last - first <= 8 else 4) if narrow else 1 if last - first <= 6 else 2
+    ax.xaxis.set_major_locator(mdates.YearLocator(step))  # labels never run together
     ax.xaxis.set_minor_locator(mdates.YearLocator(1))
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
     ax.tick_params(axis="x", labelsize=8)
@@ -183,15 +229,16 @@ def timeline(ctg: pd.DataFrame, names: dict[str, str], year: int) -> plt.Figure:
     ax.axvline(pd.Timestamp(year, 12, 31), color="black", linewidth=1, linestyle="--")
     ax.text(pd.Timestamp(year, 12, 31), -0.75, f"31 déc. {year}", ha="center", va="bottom", fontsize=8,
             bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none"})
-    ax.set_yticks(range(len(order)), [names.get(s, s) for s in order])
+    ax.set_yticks(range(len(order)), shown)
     ax.set_ylim(len(order) - 0.4, -1.2)
     ax.grid(axis="y", visible=False)
     # the legend's swatches are built with the very colours drawn (an empty bar would take the cycle's colour)
     handles = [plt.Line2D([], [], marker="D", linestyle="none", markersize=6, color=VERMILION, label="signature"),
                mpatches.Patch(facecolor=SKY, edgecolor=BLUE, label="période de la convention")]
-    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.07), ncol=2, frameon=False)
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.07), ncol=1 if narrow else 2,
+              frameon=False)
     fig.tight_layout()
-    return fig
+    return fig if narrow else _with_narrow(fig, timeline, ctg, names, year)
 
 
 def class_bounds(values, k: int = 5, step: float = 0.01) -> list[float]:
@@ -229,15 +276,15 @@ MAP_ASPECT = 0.6  # height / width of a labelled map's image: two maps and their
 MAP_MAX_HEIGHT = 5.2  # inches
 
 
-def _legend(fig, handles, title: str, ncol: int, narrow: bool = False, **where):
+def _legend(fig, handles, title: str, ncol: int, narrow: bool = False, wrap: int = 26, **where):
     """The map's legend; `narrow`: one column whose title and long entries are wrapped (the foot of
     a label column)."""
     import textwrap
 
     labels = [h.get_label() for h in handles]
     if narrow:
-        title = title if "\n" in title else textwrap.fill(title, 24)
-        labels = [textwrap.fill(label, 26) for label in labels]
+        title = title if "\n" in title else textwrap.fill(title, wrap - 2)
+        labels = [textwrap.fill(label, wrap) for label in labels]
     legend = fig.legend(handles=handles, labels=labels, title=title, ncol=ncol, frameon=False, fontsize=8.5,
                         title_fontsize=9, **where)
     legend._legend_box.align = "left"
@@ -245,13 +292,16 @@ def _legend(fig, handles, title: str, ncol: int, narrow: bool = False, **where):
 
 
 def _label_layout(fig, labels: list[tuple[str, float, float]], sizes: dict[str, tuple[float, float]],
-                  legend_size: tuple[float, float], ratio: float, median_x: float) -> dict:
+                  legend_size: tuple[float, float], ratio: float, median_x: float,
+                  width: float = WIDTH) -> dict:
     """Where a labelled map, its two label columns and its legend go (inches), for an image of
     MAP_ASPECT (the figure is cropped to what is drawn, then shown at the text width): the map
     between the columns, the legend at the foot of the column whose lowest label is highest,
     with the labels of that column above it; below the map if they do not fit there. `labels`:
     (name, x, y) of each anchor, y as a share of the territory's height; `sizes`: width and height
-    of each name's box; `median_x`: anchors at or left of it are labelled in the left column."""
+    of each name's box; `median_x`: anchors at or left of it are labelled in the left column; `width`:
+    the figure's largest width."""
+    fig_width = width
     gap, margin, pad = 0.05, 0.05, 0.06  # between boxes; above and below; a label and the map
     sides = {"left": [lab for lab in labels if lab[1] <= median_x], "right": [lab for lab in labels if lab[1] > median_x]}
     width = {k: max((sizes[n][0] for n, _, _ in v), default=0.0) + pad for k, v in sides.items()}
@@ -261,8 +311,8 @@ def _label_layout(fig, labels: list[tuple[str, float, float]], sizes: dict[str, 
 
     def solve(columns: float, extra_h: float) -> tuple[float, float]:
         # map width m: (ratio * m + extra_h) / (columns + m) = MAP_ASPECT, within the figure's width and height
-        m = (MAP_ASPECT * columns - extra_h) / (ratio - MAP_ASPECT) if ratio > MAP_ASPECT else WIDTH
-        m = min(m, WIDTH - columns, (MAP_MAX_HEIGHT - extra_h) / ratio)
+        m = (MAP_ASPECT * columns - extra_h) / (ratio - MAP_ASPECT) if ratio > MAP_ASPECT else fig_width
+        m = min(m, fig_width - columns, (MAP_MAX_HEIGHT - extra_h) / ratio)
         return m, ratio * m
 
     columns = width["left"] + width["right"] + max(0.0, lw - width[side])
@@ -275,7 +325,7 @@ def _label_layout(fig, labels: list[tuple[str, float, float]], sizes: dict[str, 
         return {"size": (fig_w, fig_h), "map": (left, margin, map_w, map_h), "legend": legend_at,
                 "legend_side": side, "floor": margin + lh + gap}
     map_w, map_h = solve(width["left"] + width["right"], lh + 3 * margin)  # the legend below the map
-    map_w = min(max(map_w, 0.45 * WIDTH), WIDTH - width["left"] - width["right"])  # never a tiny map
+    map_w = min(max(map_w, 0.45 * fig_width), fig_width - width["left"] - width["right"])  # never a tiny map
     map_h = ratio * map_w
     fig_w = max(width["left"] + map_w + width["right"], lw)
     return {"size": (fig_w, map_h + lh + 3 * margin), "map": (width["left"], lh + 2 * margin, map_w, map_h),
@@ -285,7 +335,7 @@ def _label_layout(fig, labels: list[tuple[str, float, float]], sizes: dict[str, 
 def choropleth(gdf, column: str, legend_title: str, percent: bool = True, cmap: str = "Blues",
                missing_label: str = "donnée non disponible", outline=None, categorical: bool = False,
                colors: dict | None = None, names: str | None = None, bounds: list[float] | None = None,
-               outline_names: str | None = None, step: float | None = None) -> plt.Figure:
+               outline_names: str | None = None, step: float | None = None, width: float = WIDTH) -> plt.Figure:
     """A map of `gdf[column]`: quantile classes for numbers, fixed colours for categories; `names`:
     a column whose values label each area, in two columns beside the territory with leader lines
     (labels never overlap); `outline_names`: the same for the areas of `outline` (the EPCI drawn
@@ -295,7 +345,8 @@ def choropleth(gdf, column: str, legend_title: str, percent: bool = True, cmap: 
     class limits shared with another map (else quantiles of this one); `step`: the precision the tables print
     the values with (0.01 for whole percentages, 0.1 for tenths by default), on which areas are classed. The boxes drawn are
     recorded in `fig.rapport_boxes` (display units: labels, legend, territory, figure) so that
-    tests can check the layout."""
+    tests can check the layout. Narrow (`width` < WIDTH): names and legend wrapped shorter, a map
+    without labels above its legend."""
     import textwrap
 
     import matplotlib.patches as mpatches
@@ -306,14 +357,23 @@ def choropleth(gdf, column: str, legend_title: str, percent: bool = True, cmap: 
     labelled, name_col = ((gdf, names) if names is not None else (outline, outline_names) if outline_names
                           else (None, None))
     ratio = (ymax - ymin) / (xmax - xmin) / 0.7  # about 1/cos(46°N): no distortion at this latitude
-    if labelled is None:  # the map on the left, its legend beside it
+    narrow = width < WIDTH
+    wrap = 14 if narrow else 22  # a name's line, in characters
+    if labelled is None and narrow:  # the map across the width, its legend below
+        map_w = width * 0.96
+        map_h = min(map_w * ratio, MAP_MAX_HEIGHT)
+        map_w = map_h / ratio
+        below = 1.6  # inches left for the legend, cropped when saved
+        fig = plt.figure(figsize=(width, map_h + below))
+        ax = fig.add_axes(((1 - map_w / width) / 2, below / (map_h + below), map_w / width, map_h / (map_h + below)))
+    elif labelled is None:  # the map on the left, its legend beside it
         map_w = WIDTH * 0.58
         map_h = min(map_w * ratio, MAP_MAX_HEIGHT)
         map_w = map_h / ratio
         fig = plt.figure(figsize=(WIDTH, map_h + 0.1))
         ax = fig.add_axes((0.02, 0.05 / (map_h + 0.1), map_w / WIDTH, map_h / (map_h + 0.1)))
     else:  # placed once the labels and the legend are measured
-        fig = plt.figure(figsize=(WIDTH, 0.4 * WIDTH * ratio / 0.9))  # a box of the territory's shape
+        fig = plt.figure(figsize=(width, 0.4 * width * ratio / 0.9))  # a box of the territory's shape
         ax = fig.add_axes((0.3, 0.05, 0.4, 0.9))
     ax.set_axis_off()
     missing = gdf[gdf[column].isna()]
@@ -379,14 +439,17 @@ def choropleth(gdf, column: str, legend_title: str, percent: bool = True, cmap: 
     ax.set_aspect(1 / 0.7, adjustable="datalim", anchor="C")
     renderer = fig.canvas.get_renderer()
     labels = []
-    if labelled is None:
+    if labelled is None and narrow:
+        legend = _legend(fig, handles, legend_title, 1, narrow=True, wrap=30, loc="upper center",
+                         bbox_to_anchor=(0.5, (below - 0.05) / (map_h + below)))
+    elif labelled is None:
         legend = _legend(fig, handles, legend_title, 1, loc="center left",
                          bbox_to_anchor=(0.02 + map_w / WIDTH + 0.02, 0.5))
     else:
         anchors = []
         for _, row in labelled.iterrows():
             pt = row.geometry.representative_point()
-            anchors.append((pt.x, pt.y, "\n".join(textwrap.wrap(str(row[name_col]), 22))))
+            anchors.append((pt.x, pt.y, "\n".join(textwrap.wrap(str(row[name_col]), wrap))))
         sizes = {}
         for *_, name in anchors:  # each name's box, at its final size (inches)
             t = fig.text(0, 0, name, fontsize=7, linespacing=1.05, bbox={"boxstyle": "square,pad=0.1"})
@@ -395,18 +458,20 @@ def choropleth(gdf, column: str, legend_title: str, percent: bool = True, cmap: 
             sizes[name] = (b.width / fig.dpi, b.height / fig.dpi)
             t.remove()
         shares = [(name, x, (y - ymin) / (ymax - ymin)) for x, y, name in anchors]
-        probe = _legend(fig, handles, legend_title, 1, narrow=True, loc="lower left")
+        probe = _legend(fig, handles, legend_title, 1, narrow=True, wrap=18 if narrow else 26, loc="lower left")
         box = probe.get_window_extent(renderer)
         corner = (box.width / fig.dpi, box.height / fig.dpi)
         probe.remove()
         median_x = float(np.median([a[0] for a in anchors]))  # the left column: anchors at or left of it
-        plan = _label_layout(fig, shares, sizes, corner, ratio, median_x)
-        if plan["legend_side"] is None:  # below the map, in two columns
-            probe = _legend(fig, handles, legend_title.replace("\n", " "), 2 if len(handles) > 3 else len(handles),
-                            loc="lower left")
+        plan = _label_layout(fig, shares, sizes, corner, ratio, median_x, width=width)
+        below_cols = 1 if narrow else 2 if len(handles) > 3 else len(handles)
+        if plan["legend_side"] is None:  # below the map, in two columns (one when narrow)
+            probe = _legend(fig, handles, legend_title.replace("\n", " ") if below_cols > 1 else legend_title,
+                            below_cols, narrow=below_cols == 1, wrap=40, loc="lower left")
             box = probe.get_window_extent(renderer)
             probe.remove()
-            plan = _label_layout(fig, shares, sizes, (box.width / fig.dpi, box.height / fig.dpi), ratio, median_x)
+            plan = _label_layout(fig, shares, sizes, (box.width / fig.dpi, box.height / fig.dpi), ratio, median_x,
+                                 width=width)
             plan["legend_side"] = None
         fig_w, fig_h = plan["size"]
         fig.set_size_inches(fig_w, fig_h)
@@ -414,10 +479,10 @@ def choropleth(gdf, column: str, legend_title: str, percent: bool = True, cmap: 
         ax.set_position((x / fig_w, y / fig_h, w / fig_w, h / fig_h))
         ax.set_xlim(xmin, xmax)  # the measuring draws fitted the limits to the provisional box
         ax.set_ylim(ymin, ymax)
-        ncol = 1 if plan["legend_side"] else 2 if len(handles) > 3 else len(handles)
+        ncol = 1 if plan["legend_side"] else below_cols
         lx, ly = plan["legend"]
         legend = _legend(fig, handles, legend_title if ncol == 1 else legend_title.replace("\n", " "), ncol,
-                         narrow=ncol == 1, loc="lower left", bbox_to_anchor=(lx / fig_w, ly / fig_h),
+                         narrow=ncol == 1, wrap=(18 if plan["legend_side"] else 40) if narrow else 26, loc="lower left", bbox_to_anchor=(lx / fig_w, ly / fig_h),
                          borderaxespad=0, borderpad=0)
         fig.canvas.draw()
         box = ax.get_window_extent(renderer)
@@ -456,4 +521,6 @@ def choropleth(gdf, column: str, legend_title: str, percent: bool = True, cmap: 
         "territory": Bbox(tl),
         "figure": fig.bbox,
     }
-    return fig
+    return fig if narrow else _with_narrow(fig, choropleth, gdf, column, legend_title, percent=percent, cmap=cmap,
+                                           missing_label=missing_label, outline=outline, categorical=categorical,
+                                           colors=colors, names=names, bounds=bounds, outline_names=outline_names)

@@ -49,6 +49,14 @@ def mark_figure(fig: plt.Figure) -> None:
              color="#9B1C1C", alpha=0.10, zorder=0)
 
 
+def _png(fig: plt.Figure) -> str:
+    """The figure as a PNG at print resolution, in base64; the figure is closed."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=200, bbox_inches="tight")
+    plt.close(fig)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
 class FigureError(RapportError):
     """A figure or table lacks its number anchor, caption, source or alt text."""
 
@@ -197,14 +205,15 @@ class Page:
         source = self.source("Figure", id, fig)
         self._unique(id)
         illustratif = illustratif or self.illustrative or lineage.illustrative(fig)
+        # the same chart drawn for a phone (charts.NARROW), shown on narrow screens; the PDF keeps the wide one
+        narrow = fig.rapport_narrow() if callable(getattr(fig, "rapport_narrow", None)) else None
         if illustratif:
-            mark_figure(fig)
+            for f in (fig, narrow):
+                if f is not None:
+                    mark_figure(f)
             alt = f"{MARK}. {alt}"
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=200, bbox_inches="tight")
-        plt.close(fig)
-        data = base64.b64encode(buf.getvalue()).decode("ascii")
-        self._show(str(_element("figure")(id, data, titre, source, alt, _mark(illustratif))))
+        data, narrow_data = (None if f is None else _png(f) for f in (fig, narrow))
+        self._show(str(_element("figure")(id, data, titre, source, alt, _mark(illustratif), narrow_data)))
 
     def tableau(self, df: pd.DataFrame, id: str, titre: str, resume: str,
                 row_header: bool = True, numeric: list[str] | None = None, total: bool = False,
