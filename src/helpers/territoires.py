@@ -129,7 +129,7 @@ def cle_francaise(nom: str) -> tuple[str, str]:
 
     s = fold(nom).replace("’", "'")
     s = re.sub(r"^(ca|cc|cu|communaute (d'agglomeration|de communes|urbaine)|metropole)\s+", "", s)
-    s = re.sub(r"^(de la |de l'|du |des |de |d')", "", s)
+    s = re.sub(r"^(de l'|du |des |de |d')", "", s)  # « La » of La Rochelle is the town's name: kept
     return re.sub(r"[^0-9a-z]+", " ", s).strip(), fold(nom)
 
 

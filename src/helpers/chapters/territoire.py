@@ -532,4 +532,4 @@ def commentaire(ctx: Context) -> tuple[str, dict]:
 
 DE_GROUPE = {"Aides au logement": "des aides au logement", "Revenu de solidarité active": "du revenu de solidarité active",
              "Prime d’activité": "de la prime d’activité", "Allocations familiales": "des allocations familiales",
-             "Petite enfance (Paje)": "de la Paje (petite enfance)", "Handicap (AAH)": "de l’allocation aux adultes handicapés"}
+             "Petite enfance (Paje)": "de la Paje", "Handicap (AAH)": "de l’allocation aux adultes handicapés"}
