@@ -119,18 +119,19 @@ def _one(year, departement, params_file, overrides, siren, nom, staging: str) ->
 
 def cle_francaise(nom: str) -> tuple[str, str]:
     """Sort key of an EPCI's name in French order: accents folded and case ignored (« Île » with the I), the
-    legal form (« CA », « CC », « CU », « Métropole ») and the « de », « du », « des » after it ignored: « CA de La
-    Rochelle » sorts at L, « CC de l’Île de Ré » at I, « CA Royan Atlantique » at R; the folded name breaks ties."""
+    legal form (« CA », « CC », « CU », « Métropole ») and the lower-case « de », « du », « des », « de la », « de l’ »
+    after it ignored, a capital article kept as part of a town's name: « CA de La Rochelle » sorts at L, « CC de la
+    Pieve de l’Ornano » at P, « CC de l’Île de Ré » at I, « CA Royan Atlantique » at R; the folded name breaks ties."""
     import unicodedata
 
     def fold(text: str) -> str:
         text = unicodedata.normalize("NFD", text.replace("œ", "oe").replace("Œ", "Oe").replace("æ", "ae"))
         return "".join(ch for ch in text if not unicodedata.combining(ch)).casefold()
 
-    s = fold(nom).replace("’", "'")
-    s = re.sub(r"^(ca|cc|cu|communaute (d'agglomeration|de communes|urbaine)|metropole)\s+", "", s)
-    s = re.sub(r"^(de l'|du |des |de |d')", "", s)  # « La » of La Rochelle is the town's name: kept
-    return re.sub(r"[^0-9a-z]+", " ", s).strip(), fold(nom)
+    s = nom.replace("’", "'").strip()
+    s = re.sub(r"^(CA|CC|CU|Communauté (d'agglomération|de communes|urbaine)|Métropole)\s+", "", s)
+    s = re.sub(r"^(de la |de l'|du |des |de |d')", "", s)  # case-sensitive: « La » of La Rochelle is kept
+    return re.sub(r"[^0-9a-z]+", " ", fold(s)).strip(), fold(nom)
 
 
 @dataclass

@@ -521,8 +521,9 @@ def commentaire(ctx: Context) -> tuple[str, dict]:
             top = b.loc[b.variation.abs().idxmax()]
             dep = c.loc[f"{top.groupe} : évolution en un an des foyers bénéficiaires", "departement"]
             if round(abs(top.variation), 3) >= 0.0005:  # not « 0,0 % » called a change
-                parts.append(f"En un an, l’évolution la plus marquée parmi les prestations est celle des foyers "
-                             f"bénéficiaires {DE_GROUPE.get(top.groupe, 'de ' + top.groupe)} ("
+                parts.append(f"Parmi les prestations perçues par au moins {fmt.nombre(MIN_FOYERS_COMMENT)} foyers "
+                             "de l’EPCI, l’évolution la plus marquée en un an est celle des foyers bénéficiaires "
+                             f"{DE_GROUPE.get(top.groupe, 'de ' + top.groupe)} ("
                              f"{_show(top.variation, 'variation')}"
                              + (f", contre {_show(dep, 'variation')} dans le département" if pd.notna(dep) else "")
                              + ").")
