@@ -64,10 +64,11 @@ def test_index_and_combined_pdf(built):
     assert {f"{RE}-cc-de-lile-de-re.html", f"{RE}-cc-de-lile-de-re.pdf", "portraits-2023.pdf"} <= links
     assert "29" in index.get_text() and "Échec" not in index.get_text()
     pages = PdfReader(built / "portraits-2023.pdf").pages
-    text = pages[0].extract_text()
-    assert "Sommaire" in text and "CC Aunis Atlantique" in text and "page 1" not in text
+    assert not any("page" in pages[i].extract_text().split() for i in range(2))  # cover, contents and method note
+    text = pages[1].extract_text()
+    assert "Sommaire" in text and "CC Aunis Atlantique" in text and "Note de méthode" in text
     # every portrait page is numbered in the combined document, as its contents number it
-    for i, page in enumerate(pages[1:], start=2):
+    for i, page in enumerate(pages[2:], start=3):
         assert re.search(rf"\bpage {i}\b", page.extract_text()), f"page {i} du PDF combiné mal numérotée"
 
 
@@ -115,7 +116,7 @@ def test_portrait_beside_departement_region_and_france(built):
     table = soup.select_one("#tab-territoire-comparaisons")
     heads = [th.get_text(strip=True) for th in table.select("thead th")]
     assert heads[1:] == ["CC de l’Île de Ré", "Charente-Maritime", "Nouvelle-Aquitaine", "France"]
-    rows = {tr.select_one("th").get_text(strip=True): [td.get_text(strip=True) for td in tr.select("td")]
+    rows = {tr.select_one("th").get_text(strip=True).replace("\u00a0", " "): [td.get_text(strip=True) for td in tr.select("td")]
             for tr in table.select("tbody tr")}
     af = rows["Allocations familiales : évolution en un an des foyers bénéficiaires"]
     assert all(x != "–" for x in af)  # the AF in every territory
@@ -127,7 +128,7 @@ def test_portrait_beside_departement_region_and_france(built):
     assert "moyenne" not in text
     # commune names on the map (all ten communes of Ré), posts named by what they are
     alt = soup.select_one("#carte-territoire-communes img")["alt"]
-    assert "communes nommées : " in alt and "Saint-Martin-de-Ré" in alt
+    assert "communes nommées\u00a0: " in alt and "Saint-Martin-de-Ré" in alt
     posts = [tr.select_one("th").get_text(strip=True) for tr in soup.select("#tab-territoire-postes tbody tr")]
     assert posts and all("CC de l’Île de Ré" in p and "ETP" in p for p in posts)
     assert not re.search(r"\bP[0-9]{3}\b", text)
@@ -146,7 +147,9 @@ def test_index_in_french_order_with_departement_row(built):
 def test_combined_pdf_cover_contents_method_and_no_page_of_footer_only(built):
     pages = PdfReader(built / "portraits-2023.pdf").pages
     assert "Portraits des EPCI 2023" in pages[0].extract_text() and "Publié le" in pages[0].extract_text()
-    assert "Sommaire" in pages[1].extract_text() and "Note de méthode" in pages[2].extract_text()
+    assert "Sommaire" in pages[1].extract_text() and "Note de méthode" in pages[1].extract_text()
+    assert re.search(r"Note de méthode\s*2\b", pages[1].extract_text())
+    assert re.search(r"CC Aunis Atlantique\s*3\b", pages[1].extract_text())
     for f in [built / "portraits-2023.pdf", *built.glob("2*.pdf")]:
         for i, page in enumerate(PdfReader(f).pages, start=1):
             if f.name.startswith("portraits") and i == 1:

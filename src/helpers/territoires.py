@@ -242,21 +242,23 @@ def _combined_pdf(results: list[Result], folder: Path, year: int, caf: str, fron
     ok = [r for r in results if not r.erreur]
     front = {"published": "", "date_obs": "", "departement": "", **(front or {})}
 
-    def contents(first_page: int) -> str:
+    def contents(first_page: int, methode: int) -> str:
         page, entries = first_page, []
         for r in ok:  # each portrait's page count is its own PDF's, written by _one
             entries.append((r.nom, page))
             page += r.pages
         title = f"Portraits des EPCI {year} — {caf}"
         # the first pages are numbered in their own document: no « page 1 / 1 » at their foot
-        css = _css() + Markup("@page { @bottom-right { content: none; } } "
-                              "@media print { .note-methode { break-before: page; } }")
+        css = _css() + Markup("@page { @bottom-right { content: none; } }")
         return render("territoires-sommaire.html.j2", title=title, description=title, css=css, year=year,
-                      caf=caf, entries=entries, methode=first_page - 1, **front)
+                      caf=caf, entries=entries, methode=methode, **front)
 
-    toc = HTML(string=contents(4)).render()  # a cover, the contents, the method note
-    if len(toc.pages) != 3:  # their page count shifts the page numbers
-        toc = HTML(string=contents(1 + len(toc.pages))).render()
+    def note_page(doc) -> int:
+        return next(i for i, pg in enumerate(doc.pages, start=1) if "methode" in pg.anchors)
+
+    toc = HTML(string=contents(3, 2)).render()  # a cover, then the contents and the method note
+    if (len(toc.pages), note_page(toc)) != (2, 2):  # a longer contents shifts the page numbers
+        toc = HTML(string=contents(1 + len(toc.pages), note_page(toc))).render()
     # each portrait, numbered from its page in the combined document (the contents give those numbers)
     first = 1 + len(toc.pages)
     numbered = []
