@@ -1,6 +1,7 @@
 """Territorial portraits: the same notebook for every EPCI (a `territoire` parameter), real figures summed
 from the commune file, an index and a combined PDF; a failing EPCI is listed, not fatal."""
 import csv
+import json
 import re
 from pathlib import Path
 
@@ -9,7 +10,7 @@ from bs4 import BeautifulSoup
 from pypdf import PdfReader
 
 from helpers import cli
-from helpers.territoires import Result, _index, cle_francaise
+from helpers.territoires import Result, _index, _navigation, cle_francaise, rapport_departement
 
 ROOT = Path(__file__).resolve().parents[1]
 RE = "241700459"  # CC de l'Île de Ré
@@ -167,3 +168,23 @@ def test_french_order_of_epci_names():
         "CC de l’Île de Ré", "CA de La Rochelle", "CC de la Pieve de l’Ornano et du Taravo", "CA Rochefort Océan",
         "CA Royan Atlantique", "CA Saintes",
         "CC Vals de Saintonge Communauté"]
+
+
+def test_link_to_the_departement_report_only_when_it_exists(tmp_path):
+    out = tmp_path / "outputs" / "territoires" / "2023"
+    out.mkdir(parents=True)
+    assert rapport_departement(out, 2023, "17") is None
+    report = tmp_path / "outputs" / "2023"
+    report.mkdir()
+    (report / "rapport-2023.html").write_text("<html></html>", encoding="utf-8")
+    (report / "provenance.json").write_text(json.dumps({"parametres": [{"cle": "departement", "valeur": "2A"}]}),
+                                            encoding="utf-8")
+    assert rapport_departement(out, 2023, "17") is None  # another département's report
+    assert rapport_departement(out, 2023, "2A") == "../../2023/rapport-2023.html"
+    page = ('<nav class="chapitres"><ul><li><a href="rapport-2023.html">Rapport complet</a></li></ul></nav>'
+            '<main></main><nav class="suite"><a href="rapport-2023.html#annexe-sources">Suite</a></nav>')
+    results = [Result("1", "CC A", "1-a"), Result("2", "CC B", erreur="x"), Result("3", "CC C", "3-c")]
+    soup = BeautifulSoup(_navigation(page, results, 0, "../../2023/rapport-2023.html"), "html.parser")
+    assert [a["href"] for a in soup.select("a")] == ["index.html", "../../2023/rapport-2023.html", "3-c.html"]
+    soup = BeautifulSoup(_navigation(page, results, 2, None), "html.parser")
+    assert [a["href"] for a in soup.select("a")] == ["index.html", "1-a.html"]  # the failed portrait skipped
