@@ -13,7 +13,6 @@ from helpers.chapters import portrait
 from helpers.chapters.context import Context, once
 from helpers.chapters.registry import ChapterSpec
 from helpers.data.cafdata import Totals
-from helpers.data.series import load_national_counts
 from helpers.indicators import cooperation as ind_coop
 from helpers.indicators import ctg as ind_ctg
 from helpers.indicators import portrait as ind_portrait
@@ -22,7 +21,7 @@ from helpers.lineage import sourced
 from helpers.report import charts
 
 SPEC = ChapterSpec(key="territoire", notebook="04_territoire.ipynb", title="portrait d’un EPCI",
-                   reads=("cafdata", "registers", "childcare", "series"), labels={})
+                   reads=("cafdata", "registers", "childcare", "series", "national"), labels={})
 SMALL_COMMUNE = portrait.SMALL_COMMUNE
 
 
@@ -385,12 +384,6 @@ def noms_postes(act: pd.DataFrame, epci: str) -> list[str]:
 
 # ---------------------------------------------------------------- the EPCI beside the département, region, France
 
-@once
-def national(ctx: Context):
-    """Foyers of the RSA, prime d'activité and aides au logement in France (national file), or None."""
-    return load_national_counts(ctx.p.national_dir)
-
-
 def _series_change(ctx: Context, territoire: str, prestation: str) -> float | None:
     """One-year change of the December foyers of the AF (or CF) in the département's region or France."""
     s = ctx.series
@@ -404,7 +397,7 @@ def _series_change(ctx: Context, territoire: str, prestation: str) -> float | No
 
 
 def _national_change(ctx: Context, groupe: str) -> float | None:
-    n = national(ctx)
+    n = ctx.national  # foyers of the RSA, prime d'activité and aides au logement in France, or None
     if n is None:
         return None
     now, before = n.foyers(groupe, ctx.year), n.foyers(groupe, ctx.year - 1)
