@@ -1,6 +1,7 @@
 """Territorial portraits: the same notebook for every EPCI (a `territoire` parameter), real figures summed
 from the commune file, an index and a combined PDF; a failing EPCI is listed, not fatal."""
 import csv
+import json
 import re
 from pathlib import Path
 
@@ -9,7 +10,7 @@ from bs4 import BeautifulSoup
 from pypdf import PdfReader
 
 from helpers import cli
-from helpers.territoires import Result, _index
+from helpers.territoires import Result, _index, _navigation, cle_francaise, rapport_departement
 
 ROOT = Path(__file__).resolve().parents[1]
 RE = "241700459"  # CC de l'Île de Ré
@@ -47,8 +48,10 @@ def test_ile_de_re_portrait_shows_its_real_figures(built):
     assert any(k.startswith(f"2{NNBSP}110 foyers allocataires") for k in keys)
     assert any(k.startswith(f"5{NNBSP}000 personnes couvertes") for k in keys)
     assert any(k.startswith("96,7 places") for k in keys)
-    assert "13\u1d49 des 13 EPCI" in html and "arrondi à 5" in html
-    assert len(soup.select("#tab-territoire-communes tbody tr")) == 10
+    assert "13\u1d49 sur 13\u00a0EPCI" in html or "13\u1d49 sur 13 EPCI" in html and "arrondi à 5" in html
+    assert len(soup.select("#tab-territoire-communes tbody tr")) == 11  # 10 communes and the EPCI's total
+    total = [td.get_text(strip=True) for td in soup.select("#tab-territoire-communes tbody tr")[-1].select("th, td")]
+    assert total[0].startswith("Ensemble de l’EPCI") and total[2] == f"2{NNBSP}110" and total[3] == f"5{NNBSP}000"
     assert soup.select_one("#carte-territoire-communes img") is not None
     # the posts come from illustrative register rows: marked
     assert soup.select_one("#tab-territoire-postes .marque-illustratif") is not None
@@ -62,10 +65,11 @@ def test_index_and_combined_pdf(built):
     assert {f"{RE}-cc-de-lile-de-re.html", f"{RE}-cc-de-lile-de-re.pdf", "portraits-2023.pdf"} <= links
     assert "29" in index.get_text() and "Échec" not in index.get_text()
     pages = PdfReader(built / "portraits-2023.pdf").pages
-    text = pages[0].extract_text()
-    assert "Sommaire" in text and "CC Aunis Atlantique" in text and "page 1" not in text
+    assert not any("page" in pages[i].extract_text().split() for i in range(2))  # cover, contents and method note
+    text = pages[1].extract_text()
+    assert "Sommaire" in text and "CC Aunis Atlantique" in text and "Note de méthode" in text
     # every portrait page is numbered in the combined document, as its contents number it
-    for i, page in enumerate(pages[1:], start=2):
+    for i, page in enumerate(pages[2:], start=3):
         assert re.search(rf"\bpage {i}\b", page.extract_text()), f"page {i} du PDF combiné mal numérotée"
 
 
@@ -80,3 +84,107 @@ def test_unknown_epci_refused_before_anything(capsys, tmp_path):
     assert cli.main(["-q", "territoires", "--year", "2023", "--epci", "123456789", "--out", str(tmp_path / "t")]) == 2
     assert "SIREN inconnu pour le département 17" in capsys.readouterr().err
     assert not (tmp_path / "t").exists()
+
+
+@pytest.mark.e2e
+def test_every_link_of_the_folder_resolves(built):
+    """Every href and src of every HTML file of the portraits' folder: a file that exists, an anchor to an id of
+    the page it points to; each portrait leads back to the index and to its neighbours."""
+    pages = sorted(built.glob("*.html"))
+    assert len(pages) == 3
+    for page in pages:
+        soup = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")
+        for tag in soup.find_all(href=True) + soup.find_all(src=True):
+            link = tag.get("href") or tag.get("src")
+            if link.startswith("data:"):
+                continue
+            assert not re.match(r"^[a-z]+:", link), f"{page.name} : lien externe {link}"
+            target, _, anchor = link.partition("#")
+            path = (page.parent / target) if target else page
+            assert path.is_file(), f"{page.name} : lien mort {link}"
+            if anchor and path.suffix == ".html":
+                ids = {t["id"] for t in BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser")
+                       .find_all(id=True)}
+                assert anchor in ids, f"{page.name} : ancre absente {link}"
+        if page.name != "index.html":
+            hrefs = {a["href"] for a in soup.select("nav a")}
+            assert "index.html" in hrefs and len(hrefs) == 2  # the index and the other portrait
+
+
+@pytest.mark.e2e
+def test_portrait_beside_departement_region_and_france(built):
+    soup = BeautifulSoup((built / f"{RE}-cc-de-lile-de-re.html").read_text(encoding="utf-8"), "html.parser")
+    table = soup.select_one("#tab-territoire-comparaisons")
+    heads = [th.get_text(strip=True) for th in table.select("thead th")]
+    assert heads[1:] == ["CC de l’Île de Ré", "Charente-Maritime", "Nouvelle-Aquitaine", "France"]
+    rows = {tr.select_one("th").get_text(strip=True).replace("\u00a0", " "): [td.get_text(strip=True) for td in tr.select("td")]
+            for tr in table.select("tbody tr")}
+    af = rows["Allocations familiales : évolution en un an des foyers bénéficiaires"]
+    assert all(x != "–" for x in af)  # the AF in every territory
+    assert rows["Places d’accueil pour 100 enfants de moins de 3 ans (2023)"] == ["96,7", "75,1", "66,2", "60,9"]
+    text = soup.get_text(" ", strip=True)
+    assert "est inférieure de 12\u00a0points à celle du département" in text or \
+        "est inférieure de 12 points à celle du département" in text
+    assert "supérieure de 35,8 places pour 100 enfants à celle de la France (60,9)" in text
+    assert "moyenne" not in text
+    # commune names on the map (all ten communes of Ré), posts named by what they are
+    alt = soup.select_one("#carte-territoire-communes img")["alt"]
+    assert "communes nommées\u00a0: " in alt and "Saint-Martin-de-Ré" in alt
+    posts = [tr.select_one("th").get_text(strip=True) for tr in soup.select("#tab-territoire-postes tbody tr")]
+    assert posts and all("CC de l’Île de Ré" in p and "ETP" in p for p in posts)
+    assert not re.search(r"\bP[0-9]{3}\b", text)
+
+
+@pytest.mark.e2e
+def test_index_in_french_order_with_departement_row(built):
+    index = BeautifulSoup((built / "index.html").read_text(encoding="utf-8"), "html.parser")
+    names = [tr.select_one("th").get_text(strip=True) for tr in index.select("tbody tr")]
+    assert names == ["CC Aunis Atlantique", "CC de l’Île de Ré", "Charente-Maritime"]
+    text = index.get_text(" ", strip=True)
+    assert "Taux de couverture" in text and "population municipale" in text and "illustratif" in text
+
+
+@pytest.mark.e2e
+def test_combined_pdf_cover_contents_method_and_no_page_of_footer_only(built):
+    pages = PdfReader(built / "portraits-2023.pdf").pages
+    assert "Portraits des EPCI 2023" in pages[0].extract_text() and "Publié le" in pages[0].extract_text()
+    assert "Sommaire" in pages[1].extract_text() and "Note de méthode" in pages[1].extract_text()
+    assert re.search(r"Note de méthode\s*2\b", pages[1].extract_text())
+    assert re.search(r"CC Aunis Atlantique\s*3\b", pages[1].extract_text())
+    for f in [built / "portraits-2023.pdf", *built.glob("2*.pdf")]:
+        for i, page in enumerate(PdfReader(f).pages, start=1):
+            if f.name.startswith("portraits") and i == 1:
+                continue  # the cover
+            words = page.extract_text().split()
+            assert len(words) > 25, f"{f.name}, page {i} : presque vide ({' '.join(words)})"
+
+
+def test_french_order_of_epci_names():
+    names = ["CC de la Pieve de l’Ornano et du Taravo", "CA Royan Atlantique", "CA de La Rochelle", "CC de l’Île de Ré", "CC Aunis Sud", "CC de l'Île d'Oléron",
+             "CA Rochefort Océan", "CC Vals de Saintonge Communauté", "Métropole Aix-Marseille-Provence",
+             "CC Haute Saintonge", "CA Saintes"]
+    assert sorted(names, key=cle_francaise) == [
+        "Métropole Aix-Marseille-Provence", "CC Aunis Sud", "CC Haute Saintonge", "CC de l'Île d'Oléron",
+        "CC de l’Île de Ré", "CA de La Rochelle", "CC de la Pieve de l’Ornano et du Taravo", "CA Rochefort Océan",
+        "CA Royan Atlantique", "CA Saintes",
+        "CC Vals de Saintonge Communauté"]
+
+
+def test_link_to_the_departement_report_only_when_it_exists(tmp_path):
+    out = tmp_path / "outputs" / "territoires" / "2023"
+    out.mkdir(parents=True)
+    assert rapport_departement(out, 2023, "17") is None
+    report = tmp_path / "outputs" / "2023"
+    report.mkdir()
+    (report / "rapport-2023.html").write_text("<html></html>", encoding="utf-8")
+    (report / "provenance.json").write_text(json.dumps({"parametres": [{"cle": "departement", "valeur": "2A"}]}),
+                                            encoding="utf-8")
+    assert rapport_departement(out, 2023, "17") is None  # another département's report
+    assert rapport_departement(out, 2023, "2A") == "../../2023/rapport-2023.html"
+    page = ('<nav class="chapitres"><ul><li><a href="rapport-2023.html">Rapport complet</a></li></ul></nav>'
+            '<main></main><nav class="suite"><a href="rapport-2023.html#annexe-sources">Suite</a></nav>')
+    results = [Result("1", "CC A", "1-a"), Result("2", "CC B", erreur="x"), Result("3", "CC C", "3-c")]
+    soup = BeautifulSoup(_navigation(page, results, 0, "../../2023/rapport-2023.html"), "html.parser")
+    assert [a["href"] for a in soup.select("a")] == ["index.html", "../../2023/rapport-2023.html", "3-c.html"]
+    soup = BeautifulSoup(_navigation(page, results, 2, None), "html.parser")
+    assert [a["href"] for a in soup.select("a")] == ["index.html", "1-a.html"]  # the failed portrait skipped

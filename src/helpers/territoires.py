@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -34,6 +35,9 @@ class Result:
     erreur: str | None = None
     secondes: float = 0.0
     pages: int = 0  # of its own PDF
+    dep_personnes: str = ""  # the département's figures, for the index's département row
+    dep_taux: str = ""
+    illustratif: bool = False  # the portrait shows a figure marked illustrative
 
 
 _PR_SET_PDEATHSIG = 1
@@ -100,6 +104,8 @@ def _one(year, departement, params_file, overrides, siren, nom, staging: str) ->
         # the values of the index come from the context the build checked (data read and checked once)
         v = territoire.valeurs(written.contexts["territoire"])
         res.personnes, res.taux = v["personnes"], v["taux"]
+        res.dep_personnes, res.dep_taux = v["dep_personnes"], v["dep_taux"]
+        res.illustratif = "marque-illustratif" in page
         shutil.rmtree(out.resolve(), ignore_errors=True)
         if out.is_symlink():
             out.unlink()
@@ -111,7 +117,93 @@ def _one(year, departement, params_file, overrides, siren, nom, staging: str) ->
     return res
 
 
-def _index(results: list[Result], year: int, caf: str) -> str:
+def cle_francaise(nom: str) -> tuple[str, str]:
+    """Sort key of an EPCI's name in French order: accents folded and case ignored (« Île » with the I), the
+    legal form (« CA », « CC », « CU », « Métropole ») and the lower-case « de », « du », « des », « de la », « de l’ »
+    after it ignored, a capital article kept as part of a town's name: « CA de La Rochelle » sorts at L, « CC de la
+    Pieve de l’Ornano » at P, « CC de l’Île de Ré » at I, « CA Royan Atlantique » at R; the folded name breaks ties."""
+    import unicodedata
+
+    def fold(text: str) -> str:
+        text = unicodedata.normalize("NFD", text.replace("œ", "oe").replace("Œ", "Oe").replace("æ", "ae"))
+        return "".join(ch for ch in text if not unicodedata.combining(ch)).casefold()
+
+    s = nom.replace("’", "'").strip()
+    s = re.sub(r"^(CA|CC|CU|Communauté (d'agglomération|de communes|urbaine)|Métropole)\s+", "", s)
+    s = re.sub(r"^(de la |de l'|du |des |de |d')", "", s)  # case-sensitive: « La » of La Rochelle is kept
+    return re.sub(r"[^0-9a-z]+", " ", fold(s)).strip(), fold(nom)
+
+
+@dataclass
+class Departement:
+    """The département's row of the index: its name, persons covered and rate, and its report if published."""
+    nom: str
+    personnes: str
+    taux: str
+    rapport: str | None = None  # relative link to the département's report, when it exists
+    illustratif: bool = False  # some figure of the portraits reads illustrative register rows
+
+
+def rapport_departement(out: Path, year: int, departement: str) -> str | None:
+    """The département's report beside the portraits' folder (outputs/ANNÉE or outputs/DÉP/ANNÉE, built for the
+    same département, as its provenance says), as a link relative to `out`; None when it is not published."""
+    import json
+
+    base = out.parent.parent  # outputs/territoires/ANNÉE -> outputs
+    for folder in (base / str(year), base / departement / str(year)):
+        page = folder / f"rapport-{year}.html"
+        prov = folder / "provenance.json"
+        if not page.is_file() or not prov.is_file():
+            continue
+        try:
+            params = {p["cle"]: p["valeur"] for p in json.loads(prov.read_text(encoding="utf-8")).get("parametres", [])}
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if str(params.get("departement")) == departement:
+            return os.path.relpath(page, out)
+    return None
+
+
+def _navigation(html: str, results: list[Result], i: int, rapport: str | None) -> str:
+    """A portrait's navigation inside the portraits' folder: the index, the département's report when it exists,
+    the previous and next portraits (French order); the report's chapter links, which lead nowhere here, removed."""
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(html, "html.parser")
+    ok = [r for r in results if not r.erreur]
+    here = next(j for j, r in enumerate(ok) if r.siren == results[i].siren)
+    nav = soup.select_one("nav.chapitres")
+    if nav is not None:
+        nav["aria-label"] = "Portraits des EPCI"
+        ul = soup.new_tag("ul")
+        links = [("index.html", "Tous les portraits")] + ([(rapport, "Rapport du département")] if rapport else [])
+        for href, text in links:
+            li = soup.new_tag("li")
+            a = soup.new_tag("a", href=href)
+            a.string = text
+            li.append(a)
+            ul.append(li)
+        nav.clear()
+        nav.append(ul)
+    suite = soup.select_one("nav.suite")
+    if suite is not None:
+        suite["aria-label"] = "Portrait précédent et suivant"
+        suite.clear()
+        for j, cls, rel, sens in ((here - 1, "precedent", "prev", "Portrait précédent"),
+                                  (here + 1, "suivant", "next", "Portrait suivant")):
+            if 0 <= j < len(ok):
+                a = soup.new_tag("a", href=f"{ok[j].fichier}.html", rel=rel)
+                a["class"] = cls
+                span = soup.new_tag("span")
+                span["class"] = "sens"
+                span.string = sens
+                a.append(span)
+                a.append(f" {ok[j].nom}")
+                suite.append(a)
+    return str(soup)
+
+
+def _index(results: list[Result], year: int, caf: str, departement: Departement | None = None) -> str:
     from bs4 import BeautifulSoup
     from markupsafe import Markup
 
@@ -126,15 +218,21 @@ def _index(results: list[Result], year: int, caf: str) -> str:
         else:
             rows.append([Markup('<a href="{}.html">{}</a>').format(r.fichier, r.nom), r.personnes, r.taux,
                          Markup('<a href="{}.pdf">PDF</a>').format(r.fichier)])
+    if departement is not None:
+        name = (Markup('<a href="{}">{}</a>').format(departement.rapport, departement.nom) if departement.rapport
+                else departement.nom)
+        rows.append([Markup("<strong>{}</strong>").format(name), departement.personnes, departement.taux, "–"])
     title = f"Portraits des EPCI {year} — {caf}"
     soup = BeautifulSoup(render("territoires.html.j2", title=title, description=title, css=_css(), year=year, caf=caf,
-                                rows=rows, failed=sum(1 for r in results if r.erreur)), "html.parser")
+                                rows=rows, failed=sum(1 for r in results if r.erreur), departement=departement),
+                         "html.parser")
     typographie(soup)  # French spaces, as in the report's pages
     return str(soup)
 
 
-def _combined_pdf(results: list[Result], folder: Path, year: int, caf: str) -> Path:
-    """All portraits in one PDF, after a contents page giving each one's first page."""
+def _combined_pdf(results: list[Result], folder: Path, year: int, caf: str, front: dict | None = None) -> Path:
+    """All portraits in one PDF, after a cover, a contents page giving each one's first page and a method note.
+    `front`: the cover's `published` date, `date_obs` and `departement` name."""
     from markupsafe import Markup
     from weasyprint import HTML
 
@@ -142,21 +240,25 @@ def _combined_pdf(results: list[Result], folder: Path, year: int, caf: str) -> P
     from helpers.report.templating import render
 
     ok = [r for r in results if not r.erreur]
+    front = {"published": "", "date_obs": "", "departement": "", **(front or {})}
 
-    def contents(first_page: int) -> str:
+    def contents(first_page: int, methode: int) -> str:
         page, entries = first_page, []
         for r in ok:  # each portrait's page count is its own PDF's, written by _one
             entries.append((r.nom, page))
             page += r.pages
         title = f"Portraits des EPCI {year} — {caf}"
-        # the contents page is numbered in its own document: no « page 1 / 1 » at its foot
+        # the first pages are numbered in their own document: no « page 1 / 1 » at their foot
         css = _css() + Markup("@page { @bottom-right { content: none; } }")
         return render("territoires-sommaire.html.j2", title=title, description=title, css=css, year=year,
-                      caf=caf, entries=entries)
+                      caf=caf, entries=entries, methode=methode, **front)
 
-    toc = HTML(string=contents(2)).render()
-    if len(toc.pages) > 1:  # the contents page count shifts the page numbers
-        toc = HTML(string=contents(1 + len(toc.pages))).render()
+    def note_page(doc) -> int:
+        return next(i for i, pg in enumerate(doc.pages, start=1) if "methode" in pg.anchors)
+
+    toc = HTML(string=contents(3, 2)).render()  # a cover, then the contents and the method note
+    if (len(toc.pages), note_page(toc)) != (2, 2):  # a longer contents shifts the page numbers
+        toc = HTML(string=contents(1 + len(toc.pages), note_page(toc))).render()
     # each portrait, numbered from its page in the combined document (the contents give those numbers)
     first = 1 + len(toc.pages)
     numbered = []
@@ -170,6 +272,18 @@ def _combined_pdf(results: list[Result], folder: Path, year: int, caf: str) -> P
     target = folder / f"portraits-{year}.pdf"
     toc.copy(pages).write_pdf(target)
     return target
+
+
+def _departement(results: list[Result], p, out: Path) -> Departement | None:
+    from helpers.chapters.portrait import departement_row
+
+    done = [r for r in results if not r.erreur]
+    if not done:
+        return None
+    row = departement_row(p.departement, p.reference_dir)
+    return Departement(row["nom"] if row else f"Département {p.departement}", done[0].dep_personnes,
+                       done[0].dep_taux, rapport_departement(out, p.year, p.departement),
+                       any(r.illustratif for r in done))
 
 
 def run_territoires(year, departement, params_file, overrides: dict, epci: list[str] | None, out: Path | None) -> int:
@@ -212,10 +326,20 @@ def run_territoires(year, departement, params_file, overrides: dict, epci: list[
                 results.append(r)
                 log.info("%s : %s en %s s", r.nom, "échec" if r.erreur else "fait",
                          fmt.nombre(r.secondes, 1))
-        results.sort(key=lambda r: r.nom)
-        (staging / "index.html").write_text(_index(results, p.year, p.caf_name), encoding="utf-8")
+        results.sort(key=lambda r: cle_francaise(r.nom))
+        dep = _departement(results, p, out)
+        for i, r in enumerate(results):  # navigation inside the published folder, once the order is known
+            if not r.erreur:
+                f = staging / f"{r.fichier}.html"
+                f.write_text(_navigation(f.read_text(encoding="utf-8"), results, i, dep.rapport if dep else None),
+                             encoding="utf-8")
+        (staging / "index.html").write_text(_index(results, p.year, p.caf_name, dep), encoding="utf-8")
         if any(not r.erreur for r in results):
-            _combined_pdf(results, staging, p.year, p.caf_name)
+            from datetime import date
+
+            _combined_pdf(results, staging, p.year, p.caf_name,
+                          {"published": fmt.date_longue(date.today()), "departement": dep.nom if dep else "",
+                           "date_obs": fmt.date_longue(p.observation_date)})
         for f in staging.iterdir():
             if not f.name.startswith("."):
                 shutil.move(str(f), publish / f.name)

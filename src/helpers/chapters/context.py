@@ -13,7 +13,15 @@ from helpers.data.cafdata import CafData, check_communes, load_cafdata
 from helpers.data.geo import Geo, load_geo
 from helpers.data.reference import Reference, load_reference
 from helpers.data.registers import Registers, load_registers
-from helpers.data.series import Childcare, DepSeries, load_childcare, load_dep_series, national_childcare
+from helpers.data.series import (
+    Childcare,
+    DepSeries,
+    NationalCounts,
+    load_childcare,
+    load_dep_series,
+    load_national_counts,
+    national_childcare,
+)
 from helpers.errors import DataError, Problem, display_path
 from helpers.params import Parametres, Resolved, resolve
 from helpers.report.page import Page
@@ -31,6 +39,7 @@ class Context:
     geo: Geo | None = None
     series: DepSeries | None = None  # AF/CF by December: département, region, France
     childcare: Childcare | None = None  # childcare coverage rates (EPCI, département, region, France)
+    national: NationalCounts | None = None  # RSA, prime d'activité, aides au logement in France by December
     geo_problems: list = field(default_factory=list)  # why the boundaries given could not be used
     warnings: list = field(default_factory=list)  # what the data checks report without refusing (check_communes)
     _memo: dict = field(default_factory=dict, repr=False, compare=False)  # results computed once (see `once`)
@@ -59,6 +68,8 @@ class Context:
             out += list(self.series.files)
         if self.childcare is not None:
             out.append(self.childcare.path)
+        if self.national is not None:
+            out.append(self.national.path)
         if self.registers is not None:
             out += list(self.registers.files)
         return sorted(set(out))
@@ -203,6 +214,8 @@ def load_for(chapter: str, p: Parametres, resolved: Resolved) -> Context:
         ctx.warnings = check_communes(ctx.cafdata, ref)
     if "series" in reads:
         ctx.series = load_dep_series(p.national_dir, p.departement, p.reference_dir)
+    if "national" in reads:
+        ctx.national = load_national_counts(p.national_dir)
     if "registers" in reads:
         folder = registers_folder(p)
         if folder.is_dir():

@@ -22,7 +22,7 @@ CHAPTER_MODULES = ("portrait", "ctg", "cooperation")
 EXTRA_MODULES = ("territoire",)
 
 # What a context can read (chapters.context.load_for loads exactly these).
-INPUTS = ("cafdata", "series", "registers", "childcare")
+INPUTS = ("cafdata", "series", "registers", "childcare", "national")
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from helpers.lineage import sourced
 from helpers.report import charts
 
 SPEC = ChapterSpec(key="territoire", notebook="04_territoire.ipynb", title="portrait d’un EPCI",
-                   reads=("cafdata", "registers", "childcare"), labels={})
+                   reads=("cafdata", "registers", "childcare", "series", "national"), labels={})
 SMALL_COMMUNE = portrait.SMALL_COMMUNE
 
 
@@ -89,6 +89,10 @@ def valeurs(ctx: Context) -> dict[str, str]:
         "foyers": fmt.nombre(t.foyers), "personnes": fmt.nombre(t.personnes),
         "population": fmt.nombre(me.population_municipale), "taux": fmt.pourcent(me.taux_couverture),
         "rang": fmt.ordinal(rang), "n_epci": fmt.nombre(len(table)),
+        "rang_explique": rang_explique(rang, len(table)),
+        "phrase_rang": (f"ce qui le place au {fmt.ordinal(rang)} rang sur {fmt.nombre(len(table))} EPCI du département "
+                        "(classés de la part la plus élevée à la plus basse)" if len(table) > 1
+                        else "pour le seul EPCI du département"),
         "communes": fmt.nombre(t.n_rows),
         "dep_foyers": fmt.nombre(dep.foyers), "dep_personnes": fmt.nombre(dep.personnes),
         "dep_taux": fmt.pourcent(dep.personnes / dep_population) if dep_population else "n.d.",
@@ -102,12 +106,19 @@ def valeurs(ctx: Context) -> dict[str, str]:
     return v
 
 
+def rang_explique(rang: int, n: int) -> str:
+    """What a rank is: « 3ᵉ sur 13 EPCI, de la part la plus élevée à la plus basse » (none for a lone EPCI)."""
+    if n <= 1:
+        return "seul EPCI du département"
+    return f"{fmt.ordinal(rang)} sur {fmt.nombre(n)} EPCI, de la part la plus élevée à la plus basse"
+
+
 def chiffres_cles(ctx: Context) -> list[tuple]:
     v = valeurs(ctx)
     items = [(v["foyers"], "foyers allocataires", f"département : {v['dep_foyers']}"),
              (v["personnes"], "personnes couvertes", f"{v['part_dep']} de celles du département"),
              (v["taux"], "des habitants couverts par la Caf",
-              f"{v['rang']} des {v['n_epci']} EPCI ; département : {v['dep_taux']}")]
+              f"département : {v['dep_taux']} ; {v['rang_explique']}")]
     pe = petite_enfance(ctx)
     if pe is not None:
         items.append((fmt.nombre(pe["epci"], 1), "places d’accueil pour 100 enfants de moins de 3 ans",
@@ -165,6 +176,10 @@ def tableau_communes(ctx: Context):
         "Personnes couvertes": c.indnbp_ndur.map(show),
         "Part des habitants couverts": c.taux.map(lambda x: "–" if pd.isna(x) else fmt.pourcent(x)),
     })
+    if len(c) > 1:  # the EPCI's total: sums of the rows above (the population of the communes with one)
+        pop, foy, pers = c.population.sum(min_count=1), c.indfoy_ndur.sum(min_count=1), c.indnbp_ndur.sum(min_count=1)
+        out.loc[len(out)] = [f"Ensemble de l’EPCI ({fmt.nombre(len(c))} communes)", show(pop), show(foy), show(pers),
+                             "–" if pd.isna(pop) or not pop or pd.isna(pers) else fmt.pourcent(pers / pop)]
     small = int((c.population < SMALL_COMMUNE).sum())
     resume = (f"{fmt.nombre(len(c))} communes ; effectifs arrondis à 5 par la Cnaf"
               + (f" ; pas de taux pour {fmt.pluriel(small, 'commune', 'communes')} de moins de "
@@ -181,13 +196,28 @@ def carte_communes(ctx: Context):
     g = shapes[shapes.code.isin(set(c.code))][["code", "geometry"]].merge(c[["code", "nom", "taux"]], on="code")
     if g.empty:
         return None
+    villes = villes_principales(c)
+    towns = g[g.code.isin(set(villes.code))]
     fig = charts.choropleth(g, "taux", "Personnes couvertes / population",
-                            missing_label=f"moins de {fmt.nombre(SMALL_COMMUNE)} habitants ou sans donnée")
+                            missing_label=f"moins de {fmt.nombre(SMALL_COMMUNE)} habitants ou sans donnée",
+                            outline=towns, outline_names="nom")
     known = g.dropna(subset=["taux"])
     alt = (f"Carte des {len(g)} communes de l’EPCI colorées selon la part des habitants couverts par la Caf"
            + (f", de {fmt.pourcent(known.taux.min())} à {fmt.pourcent(known.taux.max())}" if not known.empty else "")
-           + f" ; {len(g) - len(known)} communes sans taux.")
+           + f" ; {len(g) - len(known)} communes sans taux"
+           + (f" ; communes nommées : {', '.join(towns.nom)}." if not towns.empty else "."))
     return fig, alt
+
+
+MAIN_TOWNS = 10  # communes named on an EPCI's map: all of a small EPCI, else its most populated
+
+
+def villes_principales(c: pd.DataFrame, n: int = MAIN_TOWNS) -> pd.DataFrame:
+    """The communes named on the map: every commune of an EPCI of at most `n`, else the `n` most populated
+    (ties by name, so the choice is stable)."""
+    if len(c) <= n:
+        return c
+    return c.sort_values(["population", "nom"], ascending=[False, True], na_position="last").head(n)
 
 
 def petite_enfance(ctx: Context) -> dict | None:
@@ -329,10 +359,171 @@ def postes(ctx: Context):
     if act.empty:
         return None
     out = pd.DataFrame({
-        "Poste": act.id_poste, "Type": act.type_poste, "ETP": act.etp.map(lambda x: fmt.nombre(x, 1)),
+        "Poste": noms_postes(act, nom(ctx)), "ETP": act.etp.map(lambda x: fmt.nombre(x, 1)),
         "Financement Caf": act.financement_caf.map(fmt.montant),
         "Financement des collectivités": act.financement_collectivites.map(fmt.montant),
     })
     resume = (f"{fmt.pluriel(len(act), 'poste', 'postes')} en cours au {ctx.date_obs}, "
               f"{fmt.nombre(act.etp.sum(), 1)} ETP.")
     return out, resume, _illustrative_rows(act)
+
+
+def noms_postes(act: pd.DataFrame, epci: str) -> list[str]:
+    """Each post by what it is: « Chargé de coopération thématique (2 sur 3), CC Aunis Atlantique, 0,8 ETP »,
+    never by its register id."""
+    total = act.type_poste.value_counts()
+    seen: dict[str, int] = {}
+    names = []
+    for t, etp in zip(act.type_poste, act.etp):
+        seen[t] = seen.get(t, 0) + 1
+        rank = f" ({seen[t]} sur {total[t]})" if total[t] > 1 else ""
+        kind = "Chargé de coopération" + ("" if t == "coopération" else f" {t}")
+        names.append(f"{kind}{rank}, {epci}, {fmt.nombre(etp, 1)} ETP")
+    return names
+
+
+# ---------------------------------------------------------------- the EPCI beside the département, region, France
+
+def _series_change(ctx: Context, territoire: str, prestation: str) -> float | None:
+    """One-year change of the December foyers of the AF (or CF) in the département's region or France."""
+    s = ctx.series
+    if s is None or ctx.year not in s.years() or ctx.year - 1 not in s.years():
+        return None
+    f = s.between(ctx.year - 1, ctx.year)
+    f = f[(f.territoire == territoire) & (f.prestation == prestation)].set_index("annee").foyers
+    if ctx.year not in f.index or ctx.year - 1 not in f.index or not f[ctx.year - 1]:
+        return None
+    return float(f[ctx.year] / f[ctx.year - 1] - 1)
+
+
+def _national_change(ctx: Context, groupe: str) -> float | None:
+    n = ctx.national  # foyers of the RSA, prime d'activité and aides au logement in France, or None
+    if n is None:
+        return None
+    now, before = n.foyers(groupe, ctx.year), n.foyers(groupe, ctx.year - 1)
+    return now / before - 1 if now is not None and before else None
+
+
+@once
+def comparaisons(ctx: Context) -> pd.DataFrame:
+    """Each indicator of the portrait for the EPCI, the département, its region and France (None where no
+    figure is published at that level): the share of inhabitants covered, the one-year change of the foyers
+    of each benefit group, the childcare coverage. Columns: indicateur, unite (part, variation, places),
+    epci, departement, region, france."""
+    rows = []
+    table = classement(ctx)
+    me = table[table.siren == siren(ctx)].iloc[0]
+    dep = portrait.totaux(ctx, ctx.year)
+    dep_population = int(ctx.reference.epci_year(ctx.year)[0].population_municipale.sum())
+    rows.append({"indicateur": "Part des habitants couverts par la Caf", "unite": "part",
+                 "epci": float(me.taux_couverture), "departement": dep.personnes / dep_population
+                 if dep_population else None, "region": None, "france": None})
+    if ctx.year - 1 in ctx.cafdata.years():
+        mine = ind_portrait.benefit_groups(totaux(ctx), totaux(ctx, ctx.year - 1)).set_index("groupe")
+        theirs = ind_portrait.benefit_groups(dep, portrait.totaux(ctx, ctx.year - 1)).set_index("groupe")
+        for g in mine.index:
+            if pd.isna(mine.variation[g]):
+                continue
+            af = g == "Allocations familiales"
+            rows.append({"indicateur": f"{g} : évolution en un an des foyers bénéficiaires", "unite": "variation",
+                         "epci": float(mine.variation[g]),
+                         "departement": float(theirs.variation[g]) if g in theirs.index
+                         and pd.notna(theirs.variation[g]) else None,
+                         "region": _series_change(ctx, "region", "AF") if af else None,
+                         "france": _series_change(ctx, "france", "AF") if af else _national_change(ctx, g)})
+    pe = petite_enfance(ctx)
+    if pe is not None:
+        rows.append({"indicateur": f"Places d’accueil pour 100 enfants de moins de 3 ans ({pe['annee']})",
+                     "unite": "places", "epci": pe["epci"], "departement": pe["departement"],
+                     "region": pe["region"], "france": pe["france"]})
+    return pd.DataFrame(rows, columns=["indicateur", "unite", "epci", "departement", "region", "france"])
+
+
+def _show(x, unite: str) -> str:
+    if x is None or pd.isna(x):
+        return "–"
+    return {"part": lambda v: fmt.pourcent(v), "variation": lambda v: fmt.variation(v, 1, True),
+            "places": lambda v: fmt.nombre(v, 1)}[unite](x)
+
+
+def region_nom(ctx: Context) -> str:
+    if ctx.series is not None:
+        return ctx.series.region_name
+    pe = petite_enfance(ctx)
+    return pe["region_nom"] if pe is not None else "Région"
+
+
+@sourced
+def tableau_comparaisons(ctx: Context):
+    c = comparaisons(ctx)
+    dep_row = portrait.departement_row(ctx.p.departement, ctx.p.reference_dir)
+    out = pd.DataFrame({
+        "Indicateur": c.indicateur,
+        nom(ctx): [_show(x, u) for x, u in zip(c.epci, c.unite)],
+        dep_row["nom"] if dep_row else "Département": [_show(x, u) for x, u in zip(c.departement, c.unite)],
+        region_nom(ctx): [_show(x, u) for x, u in zip(c.region, c.unite)],
+        "France": [_show(x, u) for x, u in zip(c.france, c.unite)],
+    })
+    absent = bool(c[["departement", "region", "france"]].isna().to_numpy().any())
+    resume = (f"Décembre {ctx.year} ; l’EPCI est la somme de ses communes (effectifs arrondis à 5)"
+              + (" ; « – » : aucun chiffre publié à cet échelon dans les données ouvertes utilisées." if absent
+                 else "."))
+    return out, resume
+
+
+def _ecart(a: float, b: float, unite: str) -> tuple[str, str]:
+    """The gap between two values as the tables print them: (« supérieure de 4 points à », sign word)."""
+    if unite == "part":
+        d = round(a * 100) - round(b * 100)
+        size = fmt.pluriel(abs(d), "point", "points")
+    else:  # places for 100 children, printed to a tenth
+        d = round(round(a, 1) - round(b, 1), 1)
+        size = f"{fmt.nombre(abs(d), 1)} {'place' if abs(d) < 2 else 'places'} pour 100 enfants"
+    if d == 0:
+        return "égale à", "="
+    return (f"supérieure de {size} à" if d > 0 else f"inférieure de {size} à"), ("+" if d > 0 else "-")
+
+
+MIN_FOYERS_COMMENT = 100  # a group of fewer foyers in the EPCI is not commented (counts rounded to 5)
+
+
+def commentaire(ctx: Context) -> tuple[str, dict]:
+    """Two or three computed sentences: the EPCI's coverage against the département and its rank, its
+    childcare against France, the benefit group whose foyers changed most in a year, against the département."""
+    v = ctx.base_values()
+    c = comparaisons(ctx).set_index("indicateur")
+    table = classement(ctx)
+    parts = []
+    cov = c.loc["Part des habitants couverts par la Caf"]
+    if pd.notna(cov.departement):
+        gap, _ = _ecart(cov.epci, cov.departement, "part")
+        parts.append(f"La part des habitants couverts par la Caf ({_show(cov.epci, 'part')}) est {gap} celle du "
+                     f"département ({_show(cov.departement, 'part')})"
+                     + (f" ; l’EPCI est {rang_explique(int(table.index[table.siren == siren(ctx)][0]) + 1, len(table))}."
+                        if len(table) > 1 else "."))
+    pe = c[c.unite == "places"]
+    if not pe.empty and pd.notna(pe.france.iloc[0]):
+        r = pe.iloc[0]
+        gap, _ = _ecart(r.epci, r.france, "places")
+        parts.append(f"L’offre d’accueil des enfants de moins de 3 ans ({_show(r.epci, 'places')} places pour 100 "
+                     f"enfants) est {gap} celle de la France ({_show(r.france, 'places')}).")
+    if ctx.year - 1 in ctx.cafdata.years():
+        b = ind_portrait.benefit_groups(totaux(ctx), totaux(ctx, ctx.year - 1))
+        b = b[(b.foyers >= MIN_FOYERS_COMMENT) & b.variation.notna()]
+        if not b.empty:
+            top = b.loc[b.variation.abs().idxmax()]
+            dep = c.loc[f"{top.groupe} : évolution en un an des foyers bénéficiaires", "departement"]
+            if round(abs(top.variation), 3) >= 0.0005:  # not « 0,0 % » called a change
+                parts.append(f"Parmi les prestations perçues par au moins {fmt.nombre(MIN_FOYERS_COMMENT)} foyers "
+                             "de l’EPCI, l’évolution la plus marquée en un an est celle des foyers bénéficiaires "
+                             f"{DE_GROUPE.get(top.groupe, 'de ' + top.groupe)} ("
+                             f"{_show(top.variation, 'variation')}"
+                             + (f", contre {_show(dep, 'variation')} dans le département" if pd.notna(dep) else "")
+                             + ").")
+    v["commentaire"] = " ".join(parts)
+    return "{commentaire}", v
+
+
+DE_GROUPE = {"Aides au logement": "des aides au logement", "Revenu de solidarité active": "du revenu de solidarité active",
+             "Prime d’activité": "de la prime d’activité", "Allocations familiales": "des allocations familiales",
+             "Petite enfance (Paje)": "de la Paje", "Handicap (AAH)": "de l’allocation aux adultes handicapés"}

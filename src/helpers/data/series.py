@@ -235,3 +235,48 @@ def national_childcare(reference_dir: Path, departement: str, ref) -> Childcare 
     if not ((f.niveau == "departement") & (f.code == departement)).any():
         return None
     return Childcare(f[keep].reset_index(drop=True), whole.path, whole.year)
+
+
+NATIONAL_COUNTS = "allocataires-cnaf.csv"
+NATIONAL_SERIES = {  # series of the national file -> the benefit group it counts (cafdata.BENEFIT_GROUPS)
+    "apl": "Aides au logement", "rsa": "Revenu de solidarité active", "prime-activite": "Prime d’activité"}
+
+
+@dataclass(frozen=True)
+class NationalCounts:
+    """Foyers receiving the RSA, the prime d'activité and the aides au logement in France, each December
+    (Cnaf, s_ben_nat, in thousands rounded to 0.1 in the file; kept here in foyers)."""
+
+    frame: pd.DataFrame  # annee, groupe, foyers
+    path: Path
+
+    def foyers(self, groupe: str, year: int) -> float | None:
+        row = self.frame[(self.frame.groupe == groupe) & (self.frame.annee == year)]
+        if row.empty:
+            return None
+        lineage.record(lineage.Lu("cafdata", "Cnaf, Cafdata", "s_ben_nat", int(year)))
+        return float(row.foyers.iloc[0])
+
+
+def load_national_counts(folder: Path | None) -> NationalCounts | None:
+    """`national/allocataires-cnaf.csv` (period, series, value), checked; None when the file is absent."""
+    if folder is None or not (Path(folder) / NATIONAL_COUNTS).is_file():
+        return None
+    path = Path(folder) / NATIONAL_COUNTS
+    raw = read_text_csv(path, sep=",", strict=True)
+    schema = pa.DataFrameSchema({
+        "period": text_col(r"^(19|20)[0-9]{2}$", "année invalide (format attendu AAAA)"),
+        "series": text_col("^(" + "|".join(NATIONAL_SERIES) + ")$",
+                           "série inconnue (attendu : " + ", ".join(NATIONAL_SERIES) + ")"),
+        "value": num_col(),
+    })
+    problems = validate(raw, schema, path)
+    if problems:
+        raise DataError(problems)
+    dup = raw.duplicated(["period", "series"], keep=False)
+    if dup.any():
+        line = int(raw.index[dup][0]) + 2
+        raise DataError([Problem(display_path(path), "série et année en double", line, "series")])
+    frame = pd.DataFrame({"annee": raw.period.astype(int), "groupe": raw.series.map(NATIONAL_SERIES),
+                          "foyers": pd.to_numeric(raw.value).astype(float) * 1000})
+    return NationalCounts(frame, path)
