@@ -25,8 +25,9 @@ BENCH_ARGS ?=
 # Pango and HarfBuzz for WeasyPrint (PDF), the fonts.
 PAQUETS_RAPPORT := python3-venv libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
 # For the tests too: Chromium for the checks in the browser (tests/test_browser.py, test_preview.py: driven from
-# Python by playwright, axe-core from PyPI: no Node.js), poppler-utils for pdftoppm (tests/test_pages.py).
-PAQUETS_TEST := chromium poppler-utils
+# Python by playwright, axe-core from PyPI: no Node.js), libatomic1 for the driver that playwright's wheel
+# carries (a minimal Debian root lacks it: libatomic.so.1), poppler-utils for pdftoppm (tests/test_pages.py).
+PAQUETS_TEST := chromium libatomic1 poppler-utils
 
 .DEFAULT_GOAL := help
 .PHONY: help report test test-unit golden paquets paquets-rapport lab check demo lock clean bench
