@@ -100,7 +100,7 @@ def evolution(df: pd.DataFrame, year: int, width: float = WIDTH) -> plt.Figure:
             ax.tick_params(axis="x", labelbottom=True)
     note = (f"Axes verticaux coupés, à la même échelle : la hauteur de chaque graphique représente "
             f"{fmt.pourcent(span)} de sa valeur moyenne.")
-    fig.text(0.01, 0.0, _wrap(note, 58) if narrow else note, fontsize=7.5, color="#555555", ha="left",
+    fig.text(0.01, 0.0, _wrap(note, 50) if narrow else note, fontsize=7.5, color="#555555", ha="left",
              va="bottom")
     fig.tight_layout(rect=(0, 0.07 if narrow else 0.04, 1, 1))
     return fig if narrow else _with_narrow(fig, evolution, df, year)
@@ -197,7 +197,10 @@ def stacked_family(table: pd.DataFrame, width: float = WIDTH) -> plt.Figure:
     ax.xaxis.set_major_locator(mticker.MaxNLocator(3 if narrow else 5))
     _fr_axis(ax, "x", percent=True)
     ax.set_xlabel("part des foyers allocataires")
-    ax.legend(ncol=2 if narrow else 4, loc="upper center", bbox_to_anchor=(0.5, -0.3), frameon=False)
+    # narrow: the legend hangs from the axes' right end (centred on the axes, which the names push right,
+    # it would stick out of the figure and widen the image)
+    ax.legend(ncol=2 if narrow else 4, loc="upper right" if narrow else "upper center",
+              bbox_to_anchor=(1.0 if narrow else 0.5, -0.3), frameon=False)
     ax.grid(axis="y", visible=False)
     fig.tight_layout()
     return fig if narrow else _with_narrow(fig, stacked_family, table)

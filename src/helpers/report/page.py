@@ -18,6 +18,7 @@ from markupsafe import Markup
 from helpers import lineage
 from helpers.errors import RapportError
 from helpers.report.templating import macro
+from helpers.report.charts import DPI as _CHART_DPI, NARROW as _CHART_NARROW, WIDTH as _CHART_WIDTH
 
 # The templates are the project's own text: their inline HTML (1<sup>er</sup>) is kept. Values never go
 # through Markdown: see render_text.
@@ -45,16 +46,29 @@ def mark_figure(fig: plt.Figure) -> None:
     fig.text(0.995, 0.995, MARK.upper(), ha="right", va="top", fontsize=8, fontweight="bold", color="#9B1C1C",
              bbox={"boxstyle": "round,pad=0.25", "facecolor": "#FFF4E5", "edgecolor": "#9B1C1C", "linewidth": 0.8},
              zorder=100)
-    fig.text(0.5, 0.5, "ILLUSTRATIF", ha="center", va="center", rotation=20, fontsize=38, fontweight="bold",
-             color="#9B1C1C", alpha=0.10, zorder=0)
+    # the watermark never widens the image (a tight bounding box would grow to hold it: on a narrow chart
+    # that shrinks the whole image on a phone): outside the layout, cut at the figure's edges
+    watermark = fig.text(0.5, 0.5, "ILLUSTRATIF", ha="center", va="center", rotation=20, fontweight="bold",
+                         fontsize=min(38, 38 * fig.get_figwidth() / _CHART_WIDTH), color="#9B1C1C", alpha=0.10, zorder=0)
+    watermark.set_in_layout(False)
+    watermark.set_clip_box(fig.bbox)
+    watermark.set_clip_on(True)
+
+
+def png_bytes(fig: plt.Figure) -> bytes:
+    """The figure as a PNG at print resolution, cut to what it draws. A narrow variant (a phone's column)
+    keeps a thin margin: the column has its own, and every pixel of margin shrinks the text on a phone."""
+    buf = io.BytesIO()
+    narrow = fig.get_figwidth() <= _CHART_NARROW + 1e-6
+    fig.savefig(buf, format="png", dpi=_CHART_DPI, bbox_inches="tight", pad_inches=0.02 if narrow else 0.1)
+    return buf.getvalue()
 
 
 def _png(fig: plt.Figure) -> str:
-    """The figure as a PNG at print resolution, in base64; the figure is closed."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=200, bbox_inches="tight")
+    """The figure as a PNG in base64; the figure is closed."""
+    data = png_bytes(fig)
     plt.close(fig)
-    return base64.b64encode(buf.getvalue()).decode("ascii")
+    return base64.b64encode(data).decode("ascii")
 
 
 class FigureError(RapportError):
