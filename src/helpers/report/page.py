@@ -17,8 +17,10 @@ from markupsafe import Markup
 
 from helpers import lineage
 from helpers.errors import RapportError
+from helpers.report.charts import DPI as _CHART_DPI
+from helpers.report.charts import NARROW as _CHART_NARROW
+from helpers.report.charts import WIDTH as _CHART_WIDTH
 from helpers.report.templating import macro
-from helpers.report.charts import DPI as _CHART_DPI, NARROW as _CHART_NARROW, WIDTH as _CHART_WIDTH
 
 # The templates are the project's own text: their inline HTML (1<sup>er</sup>) is kept. Values never go
 # through Markdown: see render_text.
