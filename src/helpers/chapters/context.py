@@ -189,10 +189,13 @@ def no_cafdata(p: Parametres) -> DataError:
 
 
 def load_for(chapter: str, p: Parametres, resolved: Resolved) -> Context:
-    ref = load_reference(p.reference_dir, p.departement, p.geo_dir)
+    from helpers.data.memo import cached  # inside a batch, each input read once (helpers.data.memo)
+
+    ref = cached("reference", load_reference, p.reference_dir, p.departement, p.geo_dir,
+                 folders=(p.reference_dir, p.geo_dir))
     ctx = Context(chapter, resolved, ref, page=Page(chapter, caf=p.caf_name))
     try:
-        ctx.geo = load_geo(p.geo_dir, p.departement)
+        ctx.geo = cached("geo", load_geo, p.geo_dir, p.departement, folders=(p.geo_dir,))
         ctx.geo_problems = ctx.geo.validate() if ctx.geo is not None else []
     except DataError as exc:
         ctx.geo, ctx.geo_problems = None, exc.problems
@@ -205,7 +208,8 @@ def load_for(chapter: str, p: Parametres, resolved: Resolved) -> Context:
     if "cafdata" in reads:
         if p.cafdata_path is None:
             raise no_cafdata(p)
-        ctx.cafdata = load_cafdata(p.cafdata_path, p.departement, p.extraits_path)
+        ctx.cafdata = cached("cafdata", load_cafdata, p.cafdata_path, p.departement, p.extraits_path,
+                             folders=(p.cafdata_path, p.extraits_path))
         ctx.page.illustrative = ctx.cafdata.illustrative
         if p.year not in ctx.cafdata.years():
             avail = ", ".join(str(y) for y in ctx.cafdata.years())
@@ -213,9 +217,10 @@ def load_for(chapter: str, p: Parametres, resolved: Resolved) -> Context:
                                      f"pas de données pour décembre {p.year} (années présentes : {avail})")])
         ctx.warnings = check_communes(ctx.cafdata, ref)
     if "series" in reads:
-        ctx.series = load_dep_series(p.national_dir, p.departement, p.reference_dir)
+        ctx.series = cached("series", load_dep_series, p.national_dir, p.departement, p.reference_dir,
+                            folders=(p.national_dir, p.reference_dir))
     if "national" in reads:
-        ctx.national = load_national_counts(p.national_dir)
+        ctx.national = cached("national", load_national_counts, p.national_dir, folders=(p.national_dir,))
     if "registers" in reads:
         folder = registers_folder(p)
         if folder.is_dir():
@@ -223,9 +228,10 @@ def load_for(chapter: str, p: Parametres, resolved: Resolved) -> Context:
             ctx.registers.periode = f"au {ctx.date_obs}"
             ctx.registers.limite = pd.Timestamp(p.observation_date)
     if "childcare" in reads:
-        ctx.childcare = load_childcare(p.opendata_dep_dir)
+        ctx.childcare = cached("childcare", load_childcare, p.opendata_dep_dir, folders=(p.opendata_dep_dir,))
         if ctx.childcare is None and not p.demo and p.reference_dir is not None:
-            ctx.childcare = national_childcare(Path(p.reference_dir), p.departement, ref)
+            ctx.childcare = cached("national_childcare", national_childcare, Path(p.reference_dir), p.departement, ref,
+                                   folders=(p.reference_dir,))
     return ctx
 
 
