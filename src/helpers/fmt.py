@@ -162,3 +162,15 @@ def nom_court(name: str) -> str:
     import re
 
     return re.sub(r"\s*\([^()]*\)$", "", str(name)) or str(name)
+
+
+def slug(text: str, ligatures: bool = False) -> str:
+    """`cc-de-l-ile-de-re`: a name for anchors (ASCII, lower case, hyphens); `ligatures`: « œ » and « æ » spelt
+    out (file names: « coeur », where an anchor drops them)."""
+    import unicodedata
+
+    text = str(text)
+    if ligatures:
+        text = text.replace("œ", "oe").replace("Œ", "Oe").replace("æ", "ae").replace("Æ", "Ae")
+    t = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+    return re.sub(r"[^a-z0-9]+", "-", t).strip("-")[:60] or "section"

@@ -53,10 +53,7 @@ def nom(ctx: Context) -> str:
 
 def short_name(ctx_or_name) -> str:
     """`cc-de-l-ile-de-re` for file names."""
-    from helpers.report.assemble import slug
-
-    name = ctx_or_name if isinstance(ctx_or_name, str) else nom(ctx_or_name)
-    return slug(name.replace("œ", "oe").replace("Œ", "Oe").replace("æ", "ae"))
+    return fmt.slug(ctx_or_name if isinstance(ctx_or_name, str) else nom(ctx_or_name), ligatures=True)
 
 
 @once

@@ -5,7 +5,6 @@ PDF with WeasyPrint from the same HTML and the print stylesheet."""
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from bs4 import BeautifulSoup
 from markupsafe import Markup
 from nbconvert import HTMLExporter
 
-from helpers import config
+from helpers import config, fmt
 from helpers.errors import RapportError
 from helpers.report.templating import render
 
@@ -27,9 +26,7 @@ class Chapter:
     illustrative: bool
 
 
-def slug(text: str) -> str:
-    t = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
-    return re.sub(r"[^a-z0-9]+", "-", t).strip("-")[:60] or "section"
+slug = fmt.slug  # anchors of headings
 
 
 def notebook_fragment(nb_path: Path) -> str:
