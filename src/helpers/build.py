@@ -757,7 +757,7 @@ def default_jobs() -> int:
 
 
 def run(reports: list[Report], force: bool = False, jobs: int | None = None, progress=None,
-        keep_going: bool = False, executor: str | None = None) -> list[Written | RapportError]:
+        keep_going: bool = False, executor: str | None = None, on_done=None) -> list[Written | RapportError]:
     """Build `reports`: each is checked in turn (before any of its kernels starts) while the chapters already
     checked run, `jobs` at a time, in threads that each drive one kernel (a separate process). A report is
     assembled and published as soon as its chapters are done. `keep_going` (batches): a report that fails is
@@ -765,7 +765,9 @@ def run(reports: list[Report], force: bool = False, jobs: int | None = None, pro
 
     A signal stops every kernel, removes every staging folder and publishes nothing more.
 
-    `executor` "dask://HOST:PORT": the chapters are executed on that Dask cluster instead (see Remote)."""
+    `executor` "dask://HOST:PORT": the chapters are executed on that Dask cluster instead (see Remote).
+    `on_done(i, written)`: called (main thread) as soon as report i is published or found unchanged, while the
+    others still run (the EPCI portraits lay out their PDFs meanwhile)."""
     import concurrent.futures as cf
 
     from helpers.progress import Progress
@@ -788,6 +790,8 @@ def run(reports: list[Report], force: bool = False, jobs: int | None = None, pro
                     continue
                 if same is not None:
                     results[i] = Written(unchanged=same, reused=r.chapters)
+                    if on_done is not None:
+                        on_done(i, results[i])
                     continue
                 if executor is not None and remote is None and len(r.reused) < len(r.chapters):
                     remote = Remote("tcp://" + executor.removeprefix("dask://"))
@@ -805,6 +809,9 @@ def run(reports: list[Report], force: bool = False, jobs: int | None = None, pro
                     if not keep_going:
                         raise
                     results[i] = exc
+                    continue
+                if on_done is not None:
+                    on_done(i, results[i])
             if len(reports) > 1 and any(isinstance(w, Written) and w.unchanged is None for w in results.values()):
                 progress.total(time.monotonic() - t0)
     except BaseException as exc:

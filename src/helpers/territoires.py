@@ -9,13 +9,14 @@ live inside it).
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
 import shutil
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,40 +82,96 @@ def _die_with_parent(parent: int) -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
 
-def _one(year, departement, params_file, overrides, siren, nom, staging: str) -> Result:
-    """Build one EPCI's portrait (in a worker process): HTML of the chapter page and its own PDF."""
-    from helpers.build import build
-    from helpers.chapters import territoire
-    from helpers.params import resolve
+def _pdf(page: str, target: str) -> int:
+    """One portrait's own PDF (in a worker process): its number of pages."""
     from helpers.report.assemble import write_pdf
 
-    t0 = time.monotonic()
-    logging.getLogger("rapport").setLevel(logging.WARNING)  # one line per portrait from the parent, not the build's
-    base = f"{siren}-{territoire.short_name(nom)}"
-    res = Result(siren, nom, base)
+    return write_pdf(Path(page).read_text(encoding="utf-8"), Path(target))  # relative links, as published
+
+
+def _portraits_dir(out: Path) -> Path:
+    """Where each EPCI's portrait is built and kept between runs (a report folder of its own, with the build's
+    record and cache beside it), in the cache beside the published folder, never in what is published."""
+    from helpers import cache
+
+    return cache.folder_for(out) / f"portraits-{out.name}"
+
+
+def _epci_names(p, folder: Path, keep: dict | None = None) -> dict[str, str]:
+    """SIREN -> name of the département's EPCI for the year, from the reference tables; kept beside the portraits
+    with what identifies those tables (files, sizes, times), so that a run with nothing to do reads no table.
+    `keep`: write these names (once the command's arguments are accepted: a refused command writes nothing)."""
+    from helpers.data.memo import _stamp
+
+    stamp = json.dumps([p.departement, p.year, _stamp(p.reference_dir), _stamp(p.geo_dir)], default=str)
+    path = folder / f"epci-{p.departement}-{p.year}.json"
+    if keep is not None:
+        path.write_text(json.dumps({"empreinte": stamp, "noms": keep}, ensure_ascii=False), encoding="utf-8")
+        return keep
     try:
-        resolved = resolve(year, departement, params_file, {**overrides, "territoire": siren},
-                           cli_extra={"chapters": ["territoire"], "formats": ["html"]})
-        out = Path(staging) / f".{siren}"
-        written = build(resolved, out, params_file, {**overrides, "territoire": siren}, chapters=["territoire"],
-                        formats=["html"])
-        page = (out / f"rapport-{resolved.params.year}-territoire.html").read_text(encoding="utf-8")
-        (Path(staging) / f"{base}.html").write_text(page, encoding="utf-8")
-        res.pages = write_pdf(page, Path(staging) / f"{base}.pdf")  # relative links, as published
-        # the values of the index come from the context the build checked (data read and checked once)
-        v = territoire.valeurs(written.contexts["territoire"])
-        res.personnes, res.taux = v["personnes"], v["taux"]
-        res.dep_personnes, res.dep_taux = v["dep_personnes"], v["dep_taux"]
-        res.illustratif = "marque-illustratif" in page
-        shutil.rmtree(out.resolve(), ignore_errors=True)
-        if out.is_symlink():
-            out.unlink()
-    except RapportError as exc:
-        res.erreur = str(exc)
-    except Exception as exc:  # one EPCI's failure never stops the others
-        res.erreur = f"Erreur inattendue ({type(exc).__name__}\u00a0: {exc})"
-    res.secondes = time.monotonic() - t0
-    return res
+        kept = json.loads(path.read_text(encoding="utf-8"))
+        if kept.get("empreinte") == stamp and isinstance(kept.get("noms"), dict):
+            return kept["noms"]
+    except (OSError, ValueError, AttributeError):
+        pass
+    from helpers.data.reference import load_reference
+
+    table, _ = load_reference(p.reference_dir, p.departement, p.geo_dir).epci_year(p.year)
+    return dict(zip(table.siren, table.nom))
+
+
+def _memo_path(folder: Path, siren: str) -> Path:
+    return folder / f"{siren}.json"
+
+
+def _collect(r, written, folder: Path, nom: str) -> tuple[Result, str]:
+    """The portrait's Result (its figures for the index) and its build's key, from the build just run, or
+    from what was kept with the same key when nothing changed."""
+    import json
+
+    from helpers import cache
+    siren = r.overrides["territoire"]
+    res = Result(siren, nom, f"{siren}-{fmt.slug(nom, ligatures=True)}")
+    record = cache.read_record(r.out) or {}
+    key = record.get("cle", "")
+    memo = _memo_path(folder, siren)
+    kept = {}
+    try:
+        kept = json.loads(memo.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        pass
+    ctx = (getattr(written, "contexts", None) or {}).get("territoire")
+    if kept.get("cle") == key and ctx is None:
+        v = kept["valeurs"]
+    else:
+        if ctx is None:  # unchanged, but what was kept is not for this build: its context, checked again
+            from helpers.build import check
+            ctx = check(r.resolved, ["territoire"]).contexts["territoire"]
+        from helpers.chapters import territoire
+
+        full = territoire.valeurs(ctx)
+        v = {k: full[k] for k in ("personnes", "taux", "dep_personnes", "dep_taux")}
+        kept = {"cle": key, "valeurs": v}  # the PDF below is made again: no page count kept
+    res.personnes, res.taux, res.dep_personnes, res.dep_taux = v["personnes"], v["taux"], v["dep_personnes"], v["dep_taux"]
+    page = (r.out / f"rapport-{r.resolved.params.year}-territoire.html").read_text(encoding="utf-8")
+    res.illustratif = "marque-illustratif" in page
+    pdf = folder / f"{siren}.pdf"
+    intact = pdf.is_file() and not pdf.is_symlink() and cache.sha256_file(pdf) == kept.get("pdf")
+    res.pages = kept.get("pages", 0) if intact else 0  # 0: its PDF is made (again)
+    return res, key
+
+
+def _keep(folder: Path, res: Result, key: str) -> None:
+    """What the next run reuses when the portrait's build key is the same: its figures, its PDF's digest and pages."""
+    import json
+
+    from helpers import cache
+
+    memo = _memo_path(folder, res.siren)
+    memo.write_text(json.dumps({"cle": key, "pages": res.pages, "pdf": cache.sha256_file(folder / f"{res.siren}.pdf"),
+                                "valeurs": {"personnes": res.personnes, "taux": res.taux,
+                                            "dep_personnes": res.dep_personnes, "dep_taux": res.dep_taux}},
+                               ensure_ascii=False), encoding="utf-8")
 
 
 def cle_francaise(nom: str) -> tuple[str, str]:
@@ -275,7 +332,7 @@ def _combined_pdf(results: list[Result], folder: Path, year: int, caf: str, fron
 
 
 def _departement(results: list[Result], p, out: Path) -> Departement | None:
-    from helpers.chapters.portrait import departement_row
+    from helpers.params import departement_row
 
     done = [r for r in results if not r.erreur]
     if not done:
@@ -288,17 +345,15 @@ def _departement(results: list[Result], p, out: Path) -> Departement | None:
 
 def run_territoires(year, departement, params_file, overrides: dict, epci: list[str] | None, out: Path | None) -> int:
     from helpers import sortie
-    from helpers.data.reference import load_reference
     from helpers.params import resolve
 
     resolved = resolve(year, departement, params_file, overrides, cli_extra={"chapters": ["territoire"]})
     p = resolved.params
-    ref = load_reference(p.reference_dir, p.departement, p.geo_dir)
-    table, _ = ref.epci_year(p.year)
-    if table.empty:
+    target = sortie.normaliser(Path(out or config.OUTPUTS_DIR / "territoires" / str(p.year)))
+    names = _epci_names(p, _portraits_dir(target))
+    if not names:
         raise ParamError(f"--departement\u00a0: aucun EPCI connu pour le département {p.departement} "
                          "(data/reference/epci.csv)")
-    names = dict(zip(table.siren, table.nom))
     wanted = list(names) if not epci or epci == ["all"] else epci
     unknown = [s for s in wanted if s not in names]
     if unknown:
@@ -307,32 +362,91 @@ def run_territoires(year, departement, params_file, overrides: dict, epci: list[
     from helpers import interruption
     from helpers.build import input_folders
 
-    out = sortie.verifier(Path(out or config.OUTPUTS_DIR / "territoires" / str(p.year)), input_folders(resolved, params_file),
+    out = sortie.verifier(target, input_folders(resolved, params_file),
                           racine=config.ROOT)  # the folder is the tool's own, never an input: refused before anything
+    from helpers import build as engine
+    from helpers import cache
+    from helpers.data.memo import scope
+
     t0 = time.monotonic()
     sortie.nettoyer_abandons(out)
+    folder = _portraits_dir(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    _epci_names(p, folder, names)
+    # One build engine for reports and portraits: each portrait is a report of one chapter (04_territoire for one
+    # EPCI), checked, keyed and cached like any build, its kernel reused from one portrait to the next, the
+    # département's inputs read once for all (helpers.data.memo); an unchanged portrait is not run again.
+    reports = []
+    for s in wanted:
+        ov = {**overrides, "territoire": s}
+        one = resolve(year, departement, params_file, ov, cli_extra={"chapters": ["territoire"], "formats": ["html"]})
+        reports.append(engine.Report(one, folder / s, params_file, ov, ["territoire"], ["html"], label=f"{names[s]} · "))
+    log.info("Portraits de %s EPCI", len(wanted))
+    level = logging.getLogger("rapport").level
+    logging.getLogger("rapport").setLevel(max(level, logging.WARNING))  # one line per portrait, not the builds'
+    done: dict[int, Result] = {}
+    keys: dict[str, str] = {}
+    pdfs: dict[str, object] = {}
+    pool: list[ProcessPoolExecutor] = []  # started at the first PDF to lay out: nothing to do, no process
+
+    def published(i: int, written) -> None:
+        """A portrait just built (or unchanged): its figures for the index, and its PDF laid out in a worker
+        process while the next portraits' kernels run."""
+        r = reports[i]
+        s = r.overrides["territoire"]
+        try:
+            done[i], keys[s] = _collect(r, written, folder, names[s])
+        except RapportError as exc:
+            done[i] = Result(s, names[s], erreur=str(exc))
+            return
+        if not done[i].pages:
+            if not pool:
+                pool.append(_pdf_pool(len(wanted)))
+            pdfs[s] = pool[0].submit(_pdf, str(r.out / f"rapport-{p.year}-territoire.html"), str(folder / f"{s}.pdf"))
+
+    try:
+        with scope():
+            built = engine.run(reports, keep_going=True, on_done=published)
+        results: list[Result] = []
+        for i, (r, w) in enumerate(zip(reports, built)):
+            s = r.overrides["territoire"]
+            res = done.get(i) or Result(s, names[s], erreur=str(w) if isinstance(w, RapportError) else "portrait absent")
+            if s in pdfs and not res.erreur:
+                try:
+                    res.pages = pdfs[s].result()
+                except Exception as exc:  # one EPCI's failure never stops the others
+                    res.erreur = f"PDF du portrait impossible ({type(exc).__name__}\u00a0: {exc})"
+            results.append(res)
+    finally:
+        for one in pool:
+            one.shutdown(wait=True, cancel_futures=True)
+        logging.getLogger("rapport").setLevel(level)
+    for r in results:
+        log.info("%s : %s", r.nom, "échec" if r.erreur else "fait")
+    for r in results:
+        if not r.erreur:
+            _keep(folder, r, keys[r.siren])
+    results.sort(key=lambda r: cle_francaise(r.nom))
+    dep = _departement(results, p, out)
+    # the folder as a whole: what each portrait's build key says, the order, and the département's report link
+    key = cache.sha256_text(json.dumps([cache.code_digest(), [(r.siren, keys.get(r.siren), r.erreur) for r in results],
+                                        dep.rapport if dep else None], ensure_ascii=False))
+    record = cache.read_record(out) if out.is_dir() else None
+    if (record is not None and record.get("cle") == key and not any(r.erreur for r in results)
+            and cache.published_intact(out, record)):
+        print(f"rien n’a changé depuis la dernière construction{sortie.ESP}: {sortie.g(out)} est à jour "
+              f"({fmt.pluriel(len(results), 'portrait')}){sortie.ESP}; rien n’a été réécrit.")
+        return 0
     publish = sortie.preparer(out, annee=p.year)
     staging = Path(tempfile.mkdtemp(prefix=f"rapport-territoires-{os.getpid()}-"))
     sortie.ecrire_marque(staging)  # removed by a later command if this process is killed outright
-    results: list[Result] = []
     try:
-        workers = max(1, min(os.cpu_count() or 1, len(wanted)))
-        log.info("Portraits de %s EPCI, %s en parallèle", len(wanted), workers)
-        with ProcessPoolExecutor(max_workers=workers, initializer=_die_with_parent, initargs=(os.getpid(),)) as pool:
-            futures = [pool.submit(_one, p.year, p.departement, params_file, overrides, s, names[s], str(staging))
-                       for s in wanted]
-            for f in as_completed(futures):
-                r = f.result()
-                results.append(r)
-                log.info("%s : %s en %s s", r.nom, "échec" if r.erreur else "fait",
-                         fmt.nombre(r.secondes, 1))
-        results.sort(key=lambda r: cle_francaise(r.nom))
-        dep = _departement(results, p, out)
         for i, r in enumerate(results):  # navigation inside the published folder, once the order is known
             if not r.erreur:
-                f = staging / f"{r.fichier}.html"
-                f.write_text(_navigation(f.read_text(encoding="utf-8"), results, i, dep.rapport if dep else None),
-                             encoding="utf-8")
+                page = (folder / r.siren / f"rapport-{p.year}-territoire.html").read_text(encoding="utf-8")
+                (staging / f"{r.fichier}.html").write_text(_navigation(page, results, i, dep.rapport if dep else None),
+                                                           encoding="utf-8")
+                shutil.copyfile(folder / f"{r.siren}.pdf", staging / f"{r.fichier}.pdf")
         (staging / "index.html").write_text(_index(results, p.year, p.caf_name, dep), encoding="utf-8")
         if any(not r.erreur for r in results):
             from datetime import date
@@ -340,8 +454,10 @@ def run_territoires(year, departement, params_file, overrides: dict, epci: list[
             _combined_pdf(results, staging, p.year, p.caf_name,
                           {"published": fmt.date_longue(date.today()), "departement": dep.nom if dep else "",
                            "date_obs": fmt.date_longue(p.observation_date)})
+        files = sorted(f.name for f in staging.iterdir() if not f.name.startswith("."))
+        cache.write_record(staging, key, {s: {"cle": k} for s, k in keys.items()}, ["html", "pdf"], files)
         for f in staging.iterdir():
-            if not f.name.startswith("."):
+            if not f.name.startswith(".") or f.name == cache.RECORD:
                 shutil.move(str(f), publish / f.name)
         with interruption.differe(publication=True):  # published in one step, like the report
             sortie.publier(publish, out)
@@ -356,3 +472,17 @@ def run_territoires(year, departement, params_file, overrides: dict, epci: list[
     print(f"écrit\u00a0: {out / 'index.html'} ({fmt.pluriel(len(results) - len(failed), 'portrait')}, "
           f"{fmt.nombre(time.monotonic() - t0, 1)} s)")
     return 1 if failed else 0
+
+
+def _pdf_pool(n: int) -> ProcessPoolExecutor:
+    """Worker processes for the portraits' PDFs, as many as cores: forked from a server that imported WeasyPrint
+    and the package once, not from this process and its threads; each dies with the command."""
+    import multiprocessing
+
+    from helpers.build import default_jobs
+
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["helpers.report.assemble", "weasyprint"])
+    pool = ProcessPoolExecutor(max_workers=max(1, min(default_jobs(), n)), mp_context=ctx,
+                               initializer=_die_with_parent, initargs=(os.getpid(),))
+    return pool
