@@ -150,6 +150,9 @@ def parser() -> argparse.ArgumentParser:
     _common(t)
     t.add_argument("--epci", metavar="SIREN,…", help="SIREN des EPCI, séparés par des virgules, ou « all » (défaut)")
     t.add_argument("--out", metavar="DOSSIER", type=Path, help="dossier de sortie (par défaut : outputs/territoires/ANNÉE)")
+    t.add_argument("--executor", metavar="dask://HÔTE:PORT",
+                   help="exécuter les portraits sur une grappe Dask distributed (paquet optionnel « distributed »)"
+                        f"{NBSP}; contrôles, HTML et PDF restent sur cette machine")
 
     v = sub.add_parser("preview", help="aperçu en direct : reconstruit ce qui change et recharge la page",
                        description="Construit le rapport dans un dossier temporaire (jamais publié), le sert sur "
@@ -185,15 +188,19 @@ def _resolve(args):
     return resolved, overrides
 
 
+def _check_executor(executor: str | None) -> None:
+    m = re.fullmatch(r"dask://[^\s/:]+:([0-9]{1,5})", executor or "")
+    if executor is not None and not (m and 1 <= int(m.group(1)) <= 65535):
+        raise ParamError(f"Paramètre « --executor » : dask://HÔTE:PORT attendu (port de 1 à 65535), "
+                         f"reçu « {executor} »")
+
+
 def cmd_build(args) -> int:
     from helpers import batch
     from helpers.progress import Progress
     if args.jobs is not None and args.jobs < 1:
         raise ParamError(f"Paramètre « --jobs » : un nombre entier supérieur ou égal à 1 est attendu, reçu « {args.jobs} »")
-    m = re.fullmatch(r"dask://[^\s/:]+:([0-9]{1,5})", args.executor or "")
-    if args.executor is not None and not (m and 1 <= int(m.group(1)) <= 65535):
-        raise ParamError(f"Paramètre « --executor » : dask://HÔTE:PORT attendu (port de 1 à 65535), "
-                         f"reçu « {args.executor} »")
+    _check_executor(args.executor)
     years = batch.years(args.year)
     deps = batch.departements(args.departement)
     progress = Progress(enabled=not args.quiet)
@@ -239,10 +246,12 @@ def cmd_territoires(args) -> int:
     if args.epci is not None and not _split(args.epci):  # `--epci ''` is not « every EPCI »
         raise ParamError(f"Paramètre « --epci »{NBSP}: au moins un SIREN est attendu (ou «{NBSP}all{NBSP}»), reçu "
                          f"«{NBSP}{args.epci}{NBSP}»")
+    _check_executor(args.executor)
     overrides = parse_set(args.sets)
     if args.demo:
         overrides["demo"] = True
-    return run_territoires(args.year, args.departement, args.params, overrides, _split(args.epci), args.out)
+    return run_territoires(args.year, args.departement, args.params, overrides, _split(args.epci), args.out,
+                           executor=args.executor)
 
 
 def cmd_preview(args) -> int:

@@ -343,7 +343,9 @@ def _departement(results: list[Result], p, out: Path) -> Departement | None:
                        any(r.illustratif for r in done))
 
 
-def run_territoires(year, departement, params_file, overrides: dict, epci: list[str] | None, out: Path | None) -> int:
+def run_territoires(year, departement, params_file, overrides: dict, epci: list[str] | None, out: Path | None,
+                    executor: str | None = None) -> int:
+    """`executor` "dask://HOST:PORT": the portraits' notebooks are executed on that Dask cluster (build.Remote)."""
     from helpers import sortie
     from helpers.params import resolve
 
@@ -406,7 +408,7 @@ def run_territoires(year, departement, params_file, overrides: dict, epci: list[
 
     try:
         with scope():
-            built = engine.run(reports, keep_going=True, on_done=published)
+            built = engine.run(reports, keep_going=True, on_done=published, executor=executor)
         results: list[Result] = []
         for i, (r, w) in enumerate(zip(reports, built)):
             s = r.overrides["territoire"]
