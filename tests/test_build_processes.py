@@ -105,17 +105,28 @@ def test_two_builds_at_once_both_succeed_writing_nothing_in_notebooks(tmp_path, 
 
 
 def test_build_from_a_read_only_checkout(tmp_path, tmpdir_short):
-    """A copy of the project, mounted read-only (a private mount namespace: root ignores chmod)."""
-    if not shutil.which("unshare") or subprocess.run(["unshare", "-m", "true"], capture_output=True).returncode:
-        pytest.skip("unshare -m indisponible : pas de montage en lecture seule possible")
+    """A copy of the project without any write permission. Root ignores modes, so as root the build runs with an
+    empty capability bounding set (setpriv): it cannot write where the modes forbid, as an ordinary user. No mount
+    namespace is needed (unshare -m fails inside a chroot whose root is not a mount point)."""
     copy = tmp_path / "projet"
     shutil.copytree(ROOT, copy, symlinks=True, ignore=shutil.ignore_patterns(
-        ".venv", "outputs", ".git", "node_modules", "__pycache__", "*.egg-info", ".pytest_cache"))
+        ".venv", ".venv-*", "outputs", ".git", "node_modules", "__pycache__", "*.egg-info", ".pytest_cache"))
+    paths = [copy, *copy.rglob("*")]
+    for path in paths:
+        if not path.is_symlink():
+            path.chmod(path.stat().st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
     out = tmp_path / "sortie" / "2023"
-    script = (f'mount --bind "{copy}" "{copy}" && mount -o remount,bind,ro "{copy}" && '
-              f'! touch "{copy}/essai" 2>/dev/null && cd "{copy}" && '
-              f'exec "{RAPPORT}" -q build --year 2023 {" ".join(FAST)} --out "{out}"')
-    proc = subprocess.run(["unshare", "-m", "sh", "-c", script], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "RAPPORT_ROOT": str(copy), "TMPDIR": str(tmpdir_short)})
+    prefix = ["setpriv", "--bounding-set=-all", "--"] if os.geteuid() == 0 else []
+    env = {**os.environ, "RAPPORT_ROOT": str(copy), "TMPDIR": str(tmpdir_short)}
+    try:
+        probe = subprocess.run([*prefix, "touch", str(copy / "essai")], capture_output=True)
+        assert probe.returncode != 0 and not (copy / "essai").exists(), "la copie devait être en lecture seule"
+        proc = subprocess.run([*prefix, str(RAPPORT), "-q", "build", "--year", "2023", *FAST, "--out", str(out)],
+                              capture_output=True, text=True, timeout=300, env=env, cwd=copy)
+    finally:
+        for path in paths:
+            if not path.is_symlink():
+                path.chmod(path.stat().st_mode | stat.S_IWUSR)
     assert proc.returncode == 0, proc.stderr
+    assert sorted(map(str, copy.rglob("*"))) == sorted(map(str, paths[1:])), "la construction a écrit dans la copie"
     assert (out / "rapport-2023.html").is_file()
