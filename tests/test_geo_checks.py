@@ -62,13 +62,29 @@ def test_broken_boundaries_are_named(geo, case, expected):
     assert any(expected in str(p) for p in problems), problems
 
 
-def test_build_leaves_maps_out_and_says_why(geo, tmp_path):
+def test_broken_outlines_are_refused_never_skipped(geo, tmp_path, capsys):
+    """Present but wrong: refused by check and build alike, with the file and the feature; nothing published."""
     from helpers import cli
 
     _edit(geo / "epci_17.geojson", lambda d: d["features"][0].update(geometry=None))
     out = tmp_path / "out"
-    assert cli.main(["-q", "build", "--year", "2023", "--set", f"geo_dir={geo}", "--out", str(out),
+    for command in (["check"], ["build", "--out", str(out), "--formats", "html", "--chapters", "portrait"]):
+        assert cli.main(["-q", *command, "--year", "2023", "--set", f"geo_dir={geo}"]) == 1
+        err = capsys.readouterr().err
+        assert "epci_17.geojson" in err and "géométrie absente pour siren" in err, err
+        assert "contours présents mais inutilisables" in err
+    assert not out.exists()
+
+
+def test_absent_outlines_leave_the_maps_out_and_say_why(tmp_path):
+    """A boundaries folder with nothing for the département: no maps, and Annexe 1 says so."""
+    from helpers import cli
+
+    empty = tmp_path / "contours"
+    empty.mkdir()
+    out = tmp_path / "out"
+    assert cli.main(["-q", "build", "--year", "2023", "--set", f"geo_dir={empty}", "--out", str(out),
                      "--formats", "html", "--chapters", "portrait"]) == 0
     html = (out / "rapport-2023.html").read_text(encoding="utf-8")
     assert 'id="carte-epci"' not in html and 'id="carte-communes"' not in html
-    assert "les cartes sont omises" in html and "géométrie absente pour siren" in html
+    assert "les cartes sont omises" in html

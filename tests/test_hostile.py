@@ -24,7 +24,8 @@ test_params (other exports, outputs, SIGTERM/SIGHUP with a real kernel, two buil
   national file, a folder or a dangling link in place of the file, an empty exports folder.
 - `registre` (code 1): a register file missing, in Latin-1, truncated, an Excel workbook, a column twice.
 - `reference` (code 1): the communes reference with an invalid code, missing.
-- `contours` (code 0, `check`): broken boundaries are a remark, the maps are left out, never a failure.
+- `contours` (code 1): boundaries present but unreadable are refused, never skipped (absent ones only
+  leave the maps out).
 - `signal` (128 + n, `build`): SIGTERM while the data are checked, SIGINT while a chapter runs, SIGHUP while
   the chapter's notebook is read back (no kernel: `execute` is replaced by a stand-in).
 - `disque` (code 1, `build`): the disk fills up while a chapter's notebook is written (a 1 MB tmpfs; skipped,
@@ -361,13 +362,13 @@ CASES = [
 
 
 CASES += [
-    # --- boundaries: unusable contours are a remark (maps left out), never a failure nor a false map ------------
-    Case("contours", "epci-vide", broken_geo("epci_17.geojson", b""), 0,
-         "Remarque : contours inutilisables, cartes omises", commands=("check",), chapter="portrait"),
-    Case("contours", "epci-liste-json", broken_geo("epci_17.geojson", b"[]"), 0,
-         "Remarque : contours inutilisables, cartes omises", commands=("check",), chapter="portrait"),
-    Case("contours", "communes-binaire", broken_geo("communes_17_2019_2024.geojson", bytes(range(256))), 0,
-         "Remarque : contours inutilisables, cartes omises", commands=("check",), chapter="portrait"),
+    # --- boundaries: present but unusable contours are refused like any input (never a report without its maps)
+    Case("contours", "epci-vide", broken_geo("epci_17.geojson", b""), 1,
+         "contours présents mais inutilisables", chapter="portrait"),
+    Case("contours", "epci-liste-json", broken_geo("epci_17.geojson", b"[]"), 1,
+         "contours présents mais inutilisables", chapter="portrait"),
+    Case("contours", "communes-binaire", broken_geo("communes_17_2019_2024.geojson", bytes(range(256))), 1,
+         "contours présents mais inutilisables", chapter="portrait"),
     # --- signals at several stages: exit 128 + n, nothing published, no staging or kernel folder left ----------
     Case("signal", "sigterm-pendant-la-verification", _a(), 143, f"Interrompu (SIGTERM){NBSP}: arrêt demandé",
          commands=("check",), chapter="portrait", hook=signal_during("verification", signal.SIGTERM)),

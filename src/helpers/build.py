@@ -83,8 +83,6 @@ def check(resolved: Resolved, chapters: list[str] | None = None) -> Checked:
         out.gap_notes.update(getattr(mod, "gap_notes", lambda c: {})(ctx))
     for w in dict.fromkeys(w for c in contexts.values() for w in c.warnings):
         out.warnings.append(w)
-    for n in dict.fromkeys(str(x) for c in contexts.values() for x in c.geo_problems):
-        out.notes.append(f"contours inutilisables, cartes omises : {n}")
     out.files = sorted(set(out.files))
     out.chapter_files = {ch: chapter_inputs(ch, ctx) for ch, ctx in contexts.items()}
     return out
@@ -314,9 +312,6 @@ def _method_facts(checked: Checked, resolved: Resolved) -> MethodFacts:
     if any(c.registers is not None for c in checked.contexts.values()):
         facts.registers = display_path(registers_folder(p))
     facts.notes = [str(n) for n in checked.notes]
-    broken = next((c.geo_problems for c in checked.contexts.values() if c.geo_problems), None)
-    if broken:
-        facts.broken_maps = [str(x) for x in broken[:5]]
     ctg_ctx = checked.contexts.get("ctg")
     if ctg_ctx is not None and ctg_ctx.childcare is not None:
         facts.childcare_year = ctg_ctx.childcare.year

@@ -40,7 +40,6 @@ class Context:
     series: DepSeries | None = None  # AF/CF by December: département, region, France
     childcare: Childcare | None = None  # childcare coverage rates (EPCI, département, region, France)
     national: NationalCounts | None = None  # RSA, prime d'activité, aides au logement in France by December
-    geo_problems: list = field(default_factory=list)  # why the boundaries given could not be used
     warnings: list = field(default_factory=list)  # what the data checks report without refusing (check_communes)
     _memo: dict = field(default_factory=dict, repr=False, compare=False)  # results computed once (see `once`)
     page: Page = field(default=None)  # type: ignore[assignment]
@@ -194,14 +193,14 @@ def load_for(chapter: str, p: Parametres, resolved: Resolved) -> Context:
     ref = cached("reference", load_reference, p.reference_dir, p.departement, p.geo_dir,
                  folders=(p.reference_dir, p.geo_dir))
     ctx = Context(chapter, resolved, ref, page=Page(chapter, caf=p.caf_name))
-    try:
-        ctx.geo = cached("geo", load_geo, p.geo_dir, p.departement, folders=(p.geo_dir,))
-        ctx.geo_problems = ctx.geo.validate() if ctx.geo is not None else []
-    except DataError as exc:
-        ctx.geo, ctx.geo_problems = None, exc.problems
-    if ctx.geo_problems:  # optional: broken boundaries leave the maps out, never a broken map
-        log.warning("Contours inutilisables, cartes omises : %s", "; ".join(str(x) for x in ctx.geo_problems[:3]))
-        ctx.geo = None
+    # Boundaries are optional: absent, the report goes without maps (and Annexe 1 says so); present but unreadable
+    # or wrong, they are refused like any other input, never skipped (a corrupt file is not an absent one).
+    ctx.geo = cached("geo", load_geo, p.geo_dir, p.departement, folders=(p.geo_dir,))
+    broken = ctx.geo.validate() if ctx.geo is not None else []
+    if broken:
+        raise DataError([*broken, Problem(display_path(ctx.geo.folder), (
+            "contours présents mais inutilisables : corrigez ces fichiers ou retirez-les du dossier "
+            "(sans contours, le rapport paraît sans cartes)"))])
     from helpers.chapters import registry
 
     reads = registry.spec(chapter).reads

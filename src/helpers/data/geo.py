@@ -185,7 +185,6 @@ def load_geo(folder: Path | None, departement: str) -> Geo | None:
     epci = folder / f"epci_{departement}.geojson"
     comp = sorted(folder.glob(f"epci_{departement}_composition_*.csv"))
     geo = Geo(folder, communes, epci if epci.is_file() else None, comp)
-    if not geo.communes_files and geo.epci_file is None:
-        raise DataError([Problem(display_path(folder), f"aucun contour trouvé pour le département {departement} "
-                                 f"(fichiers attendus : communes_{departement}_AAAA.geojson, epci_{departement}.geojson)")])
+    if not geo.communes_files and geo.epci_file is None:  # nothing for this département: absent, not broken
+        return None
     return geo

@@ -183,7 +183,6 @@ class MethodFacts:
     populations: dict | None = None  # EPCI populations: year in force, census, total, source
     registers: str | None = None  # the registers' folder, as published
     notes: list[str] = field(default_factory=list)  # what the register checks say
-    broken_maps: list[str] = field(default_factory=list)  # why the outlines given could not be used
     childcare_year: int | None = None  # year of the childcare coverage rates
     omitted: list[str] = field(default_factory=list)  # optional content left out (see omissions)
     caf_name: str = ""  # the Caf that keeps the registers
@@ -195,7 +194,7 @@ def omissions(contexts: dict) -> list[str]:
     chapter -> its context."""
     items = []
     ctx = contexts.get("portrait")
-    if ctx is not None and ctx.geo is None and not ctx.geo_problems:
+    if ctx is not None and ctx.geo is None:
         items.append("cartes")
     if ctx is not None and ctx.cafdata is not None and ctx.cafdata.family is None:
         items.append("configurations-familiales")
@@ -258,7 +257,7 @@ def sources_rows(m: MethodFacts) -> list[list]:
         rows.append(["Accueil du jeune enfant", "Cnaf (Cafdata)", str(m.childcare_year),
                      "Places d’accueil pour 100 enfants de moins de 3 ans, par EPCI, pour le département, la région "
                      "et la France."])
-    if m.portrait and "cartes" not in m.omitted and not m.broken_maps:
+    if m.portrait and "cartes" not in m.omitted:
         rows.append(["Contours des communes et des EPCI", "IGN (Admin Express), DGCL", "géographie communale en vigueur",
                      "Fonds des cartes, simplifiés."])
     if m.registers:
