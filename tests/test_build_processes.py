@@ -26,8 +26,10 @@ NBSP = "\u00a0"
 def start(out: Path, tmpdir: Path, year: int = 2023, root: Path = ROOT, args: list[str] = FAST) -> subprocess.Popen:
     env = {**os.environ, "TMPDIR": str(tmpdir), "RAPPORT_ROOT": str(root)}
     # --force: the same build was just published, and the cache would otherwise start no kernel at all
+    # SIGHUP as a terminal delivers it, whatever the runner's disposition (nohup ignores it, and so would the build)
     return subprocess.Popen([str(RAPPORT), "build", "--year", str(year), *args, "--force", "--out", str(out)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=root)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=root,
+                            preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL))
 
 
 def leftovers(tmpdir: Path) -> list[str]:

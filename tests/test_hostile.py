@@ -247,6 +247,10 @@ def signal_during(stage: str, signum: int) -> Callable:
     def hook(mp: pytest.MonkeyPatch) -> None:
         from helpers.report import assemble
 
+        # a signal a terminal would deliver: not the disposition inherited from the runner (nohup ignores SIGHUP,
+        # and the build then rightly keeps ignoring it)
+        if signal.getsignal(signum) == signal.SIG_IGN:  # put back by test_hostile_input
+            signal.signal(signum, signal.SIG_DFL)
         if stage == "verification":  # data being read and checked (check and build)
             real = build_mod.check
             mp.setattr(build_mod, "check", lambda *a, **k: (_send(signum), real(*a, **k))[1])
@@ -455,6 +459,15 @@ def assert_french(err: str) -> None:
 def test_hostile_input(case, arena, capsys, monkeypatch):
     out, tmp, inputs = arena
     extra = case.prepare(inputs)
+    saved = {s: signal.getsignal(s) for s in (signal.SIGHUP, signal.SIGTERM, signal.SIGINT)}
+    try:
+        _hostile_case(case, extra, out, tmp, capsys, monkeypatch)
+    finally:
+        for s, handler in saved.items():
+            signal.signal(s, handler)
+
+
+def _hostile_case(case, extra, out, tmp, capsys, monkeypatch):
     if case.hook:
         case.hook(monkeypatch)
     before, notebooks = tree(out.parent), tree(config.NOTEBOOKS_DIR)
