@@ -386,11 +386,12 @@ class Written(list):
     """The files a build wrote (a list, as before), and what it did: `unchanged` (the message of a build with
     nothing to do), `reran` and `reused` (chapters executed, chapters taken from the cache)."""
 
-    def __init__(self, items=(), unchanged: str | None = None, reran=(), reused=(), contexts=None):
+    def __init__(self, items=(), unchanged: str | None = None, reran=(), reused=(), contexts=None, prose=()):
         super().__init__(items)
         self.unchanged = unchanged
         self.reran = list(reran)
         self.reused = list(reused)
+        self.prose = list(prose)  # of `reused`: chapters whose prose alone changed
         self.contexts = contexts or {}  # chapter -> the context checked for this build (its values, its data)
 
 
@@ -413,6 +414,7 @@ class Report:
     key: str = ""
     staging: Path | None = None
     reused: list[str] = field(default_factory=list)
+    prose: list[str] = field(default_factory=list)  # of `reused`: chapters whose prose alone changed (outputs kept)
     futures: dict = field(default_factory=dict)
     fingerprints: cache.Fingerprints | None = None
     store: cache.Cache | None = None
@@ -425,6 +427,24 @@ def _chapter_key(r: Report, chapter: str, files: list) -> str:
     return cache.chapter_key(chapter, config.NOTEBOOKS_DIR / registry.notebook(chapter), KERNEL,
                              r.resolved.params.to_jsonable(), r.parameters,
                              [Path(f) for f in files], r.fingerprints, _chapter_folders(chapter, r.resolved.params))
+
+
+def _prose_key(r: Report, chapter: str, files: list) -> str:
+    """The chapter's key but for its notebook's plain Markdown (narration.code_digest)."""
+    from helpers.narration import code_digest
+    notebook = config.NOTEBOOKS_DIR / registry.notebook(chapter)
+    return cache.chapter_key(chapter, notebook, KERNEL, r.resolved.params.to_jsonable(), r.parameters,
+                             [Path(f) for f in files], r.fingerprints, _chapter_folders(chapter, r.resolved.params),
+                             notebook_digest=code_digest(notebook))
+
+
+def _with_new_prose(r: Report, chapter: str) -> bytes | None:
+    """The chapter's last executed notebook for the same code, data and parameters, with the notebook's current
+    plain Markdown in it; None when there is none or when its cells no longer line up."""
+    from helpers.narration import with_new_prose
+    old = r.store.aliased(chapter, _prose_key(r, chapter, r.checked.chapter_files[chapter]))
+    data = r.store.get(chapter, old) if old else None  # checked against its digest, as any entry
+    return with_new_prose(data, config.NOTEBOOKS_DIR / registry.notebook(chapter)) if data else None
 
 
 def _build_key(r: Report) -> str:
@@ -508,6 +528,10 @@ def _prepare(r: Report, force: bool, progress) -> str | None:
     (r.staging / "notebooks").mkdir()
     for ch in r.chapters:
         hit = None if force else r.store.get(ch, r.keys[ch])  # checked against its digest
+        if hit is None and not force:  # only the notebook's prose changed: its outputs are kept, nothing executed
+            hit = _with_new_prose(r, ch)
+            if hit is not None:
+                r.prose.append(ch)
         if hit is not None:
             (r.staging / "notebooks" / registry.spec(ch).notebook).write_bytes(hit)
             r.reused.append(ch)
@@ -634,7 +658,8 @@ def _run_chapter(r: Report, ch: str, kernels: Kernels, progress, remote: Remote 
         _forget_prepared(r.staging / "notebooks" / name)
     progress.update(unit, "conversion HTML", plain=False)
     chapter = _convert(r, ch)
-    progress.done(unit, time.monotonic() - t, "terminé" if ch not in r.reused else "repris du cache, converti")
+    progress.done(unit, time.monotonic() - t, "terminé" if ch not in r.reused else
+                  "texte seul modifié : sorties reprises, rien d’exécuté" if ch in r.prose else "repris du cache, converti")
     return chapter
 
 
@@ -681,8 +706,9 @@ def _finish(r: Report, progress) -> Written:
         raise ChapterFailed(str(failure).replace(str(staging), str(failed)) +
                             f"\nRien n’a été publié dans {r.out}.") from None
     reran = [ch for ch in r.chapters if ch not in r.reused]
-    for ch in reran:
+    for ch in [*reran, *r.prose]:
         r.store.put(ch, r.keys[ch], r.staging / "notebooks" / registry.spec(ch).notebook)
+        r.store.alias(ch, _prose_key(r, ch, r.checked.chapter_files[ch]), r.keys[ch])
 
     t = time.monotonic()
     unit = r.unit("assemblage")
@@ -740,7 +766,7 @@ def _finish(r: Report, progress) -> Written:
         raise
     progress.done(unit, time.monotonic() - t, "publié")
     return Written([r.out / w.relative_to(staging) for w in written], reran=reran, reused=r.reused,
-                   contexts=checked.contexts)
+                   contexts=checked.contexts, prose=r.prose)
 
 
 def default_jobs() -> int:

@@ -28,6 +28,7 @@ import json
 import logging
 import os
 import platform
+import re
 import sys
 import tempfile
 import threading
@@ -158,13 +159,16 @@ def _listing(folder: Path) -> list[str]:
 
 
 def chapter_key(chapter: str, notebook: Path, kernel: str, params: dict, injected: dict, files: list[Path],
-                fingerprints: Fingerprints, folders: list[Path] = ()) -> str:
-    """The cache key of one chapter (see the module's docstring); `folders`: listed with those of `files`."""
+                fingerprints: Fingerprints, folders: list[Path] = (), notebook_digest: str | None = None) -> str:
+    """The cache key of one chapter (see the module's docstring); `folders`: listed with those of `files`.
+    `notebook_digest`: stands for the notebook's own fingerprint (the prose key: the notebook but for its plain
+    Markdown, narration.code_digest)."""
     files = sorted({str(Path(f)) for f in files})
     folders = sorted({str(Path(f).parent) for f in files} | {str(Path(d)) for d in folders})
     recipe = {
         "format": FORMAT, "chapter": chapter, "kernel": kernel,
-        "notebook": fingerprints(notebook), "code": code_digest(), "environment": _environment(),
+        "notebook": fingerprints(notebook) if notebook_digest is None else ["sans-texte", notebook_digest],
+        "code": code_digest(), "environment": _environment(),
         "params": params, "injected": injected,
         "files": [(f, fingerprints(Path(f))) for f in files],
         "folders": {d: _listing(Path(d)) for d in folders},
@@ -252,9 +256,30 @@ class Cache:
             pass
 
     def prune(self, chapter: str) -> None:
-        entries = sorted(self._dir(chapter).glob("*.ipynb"), key=lambda p: p.stat().st_mtime, reverse=True)
-        for p in entries[GARDER:]:
-            p.unlink(missing_ok=True)
+        for pattern in ("*.ipynb", "texte-*.json"):
+            entries = sorted(self._dir(chapter).glob(pattern), key=lambda p: p.stat().st_mtime, reverse=True)
+            for p in entries[GARDER:]:
+                p.unlink(missing_ok=True)
+
+    # The prose key of a chapter (its key but for the notebook's plain Markdown) names the full key of the last
+    # notebook executed with the same code, data and parameters: when only prose changed, that executed notebook,
+    # checked as any entry, gets the new prose instead of being executed again (the analyst's loop in preview).
+    def alias(self, chapter: str, prose_key: str, key: str) -> None:
+        if self.folder is None:
+            return
+        try:
+            _atomic_write(self._dir(chapter) / f"texte-{prose_key}.json", json.dumps({"cle": key}).encode())
+        except OSError:
+            pass
+
+    def aliased(self, chapter: str, prose_key: str) -> str | None:
+        if self.folder is None:
+            return None
+        try:
+            key = json.loads((self._dir(chapter) / f"texte-{prose_key}.json").read_text(encoding="utf-8"))["cle"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        return key if isinstance(key, str) and re.fullmatch(r"[0-9a-f]{64}", key) else None
 
 
 def write_record(folder: Path, key: str, chapters: dict[str, dict], formats: list[str], published: list[Path]) -> None:

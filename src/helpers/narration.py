@@ -63,3 +63,40 @@ def restore_source(executed, src) -> None:
     if pm is not None and pm.get("input_path") != str(src):
         pm["input_path"] = str(src)
         nbformat.write(nb, path)
+
+
+def _plain_prose(cell) -> bool:
+    return cell.cell_type == "markdown" and not has_expressions(cell.source)
+
+
+def code_digest(src) -> str:
+    """The notebook `src` but for its plain prose: code cells (source and tags), Markdown cells that hold an
+    expression, and the place of every cell. Two notebooks with the same digest differ only in Markdown cells
+    without expressions: their executed outputs are the same."""
+    import hashlib
+    import json
+
+    nb = nbformat.read(src, as_version=4)
+    cells = [["markdown"] if _plain_prose(c) else [c.cell_type, c.source, sorted(c.metadata.get("tags", []))]
+             for c in nb.cells]
+    kernel = nb.metadata.get("kernelspec", {}).get("name")
+    return hashlib.sha256(json.dumps([kernel, cells], ensure_ascii=False).encode()).hexdigest()
+
+
+def with_new_prose(executed: bytes, src) -> bytes | None:
+    """The executed notebook `executed` with the plain Markdown cells of `src` put in their places, its outputs
+    kept: what executing `src` would give when only its prose changed. None when the cells do not line up (a
+    cell added, removed or moved): the chapter must then be executed."""
+    ran = nbformat.reads(executed.decode("utf-8"), as_version=4)
+    new = nbformat.read(src, as_version=4)
+    own = [c for c in ran.cells if "injected-parameters" not in c.metadata.get("tags", [])]
+    if len(own) != len(new.cells):
+        return None
+    for old, cell in zip(own, new.cells):
+        if _plain_prose(cell):
+            if old.cell_type != "markdown":
+                return None
+            old.source = cell.source
+        elif old.cell_type != "code":  # a code cell, or a Markdown cell with expressions (executed as code)
+            return None
+    return nbformat.writes(ran).encode("utf-8")
