@@ -171,6 +171,14 @@ LAYOUT_JS = """() => {
 }"""
 
 
+SETTLED_JS = """() => [...document.images].every((i) => {
+  const pic = i.parentElement && i.parentElement.tagName === 'PICTURE' ? i.parentElement : null;
+  const source = pic ? [...pic.querySelectorAll('source')].find((x) => !x.media || matchMedia(x.media).matches) : null;
+  const want = new URL(source ? source.srcset.trim().split(/\\s+/)[0] : i.getAttribute('src'), document.baseURI).href;
+  return i.complete && i.naturalWidth > 0 && i.currentSrc === want;
+})"""
+
+
 def _portraits(root) -> list:
     return sorted(p for p in root.glob("*.html") if p.name != "index.html")
 
@@ -198,7 +206,9 @@ def pages(tmp_path_factory):
             result[f.name] = {}
             for width in (PHONE, DESK):
                 page.set_viewport_size({"width": width, "height": 900})
-                page.wait_for_function("() => [...document.images].every((i) => i.complete && i.naturalWidth)")
+                # after a resize, a <picture> chooses its source again, asynchronously: wait until every image
+                # shows the source its media queries select (the old one is still "complete" meanwhile)
+                page.wait_for_function(SETTLED_JS)
                 result[f.name][width] = page.evaluate(LAYOUT_JS)
     return result
 
