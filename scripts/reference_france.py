@@ -16,7 +16,9 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-T3 = Path(sys.argv[1] if len(sys.argv) > 1 else "/work/shared/reference-data/national-t3")
+# default: ../shared beside the project, as the development and CI machines have it
+T3 = (Path(sys.argv[1]) if len(sys.argv) > 1
+      else Path(__file__).resolve().parents[2] / "shared" / "reference-data" / "national-t3")
 DA = T3 / "geo" / "decoupage-administratif-5.3.0"
 DEPS = ["13", "2A", "75", "92", "93", "94", "971", "973", "974"]
 OUTLINES = {"13": "13-bouches-du-rhone", "2A": "2A-corse-du-sud", "75": "75-paris", "92": "92-hauts-de-seine",
