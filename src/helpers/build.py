@@ -384,14 +384,15 @@ def _chapter_folders(chapter: str, p) -> list[Path]:
 
 class Written(list):
     """The files a build wrote (a list, as before), and what it did: `unchanged` (the message of a build with
-    nothing to do), `reran` and `reused` (chapters executed, chapters taken from the cache)."""
+    nothing to do), `reran` and `reused` (chapters executed, chapters taken from the cache), and `prose` (of
+    `reused`: chapters whose prose alone changed, their outputs kept)."""
 
     def __init__(self, items=(), unchanged: str | None = None, reran=(), reused=(), contexts=None, prose=()):
         super().__init__(items)
         self.unchanged = unchanged
         self.reran = list(reran)
         self.reused = list(reused)
-        self.prose = list(prose)  # of `reused`: chapters whose prose alone changed
+        self.prose = list(prose)
         self.contexts = contexts or {}  # chapter -> the context checked for this build (its values, its data)
 
 
@@ -411,6 +412,7 @@ class Report:
     parameters: dict = field(default_factory=dict)
     checked: Checked | None = None
     keys: dict[str, str] = field(default_factory=dict)
+    prose_keys: dict[str, str] = field(default_factory=dict)  # the keys but for the notebooks' plain Markdown
     key: str = ""
     staging: Path | None = None
     reused: list[str] = field(default_factory=list)
@@ -423,26 +425,21 @@ class Report:
         return f"{self.label}{what}"
 
 
-def _chapter_key(r: Report, chapter: str, files: list) -> str:
-    return cache.chapter_key(chapter, config.NOTEBOOKS_DIR / registry.notebook(chapter), KERNEL,
-                             r.resolved.params.to_jsonable(), r.parameters,
-                             [Path(f) for f in files], r.fingerprints, _chapter_folders(chapter, r.resolved.params))
-
-
-def _prose_key(r: Report, chapter: str, files: list) -> str:
-    """The chapter's key but for its notebook's plain Markdown (narration.code_digest)."""
+def _chapter_key(r: Report, chapter: str, files: list, prose: bool = False) -> str:
+    """The chapter's cache key; `prose`: its prose key, the same but for the notebook's plain Markdown
+    (narration.code_digest), under which the last executed notebook of the same code is found."""
     from helpers.narration import code_digest
     notebook = config.NOTEBOOKS_DIR / registry.notebook(chapter)
     return cache.chapter_key(chapter, notebook, KERNEL, r.resolved.params.to_jsonable(), r.parameters,
                              [Path(f) for f in files], r.fingerprints, _chapter_folders(chapter, r.resolved.params),
-                             notebook_digest=code_digest(notebook))
+                             notebook_digest=code_digest(notebook) if prose else None)
 
 
 def _with_new_prose(r: Report, chapter: str) -> bytes | None:
     """The chapter's last executed notebook for the same code, data and parameters, with the notebook's current
     plain Markdown in it; None when there is none or when its cells no longer line up."""
     from helpers.narration import with_new_prose
-    old = r.store.aliased(chapter, _prose_key(r, chapter, r.checked.chapter_files[chapter]))
+    old = r.store.aliased(chapter, r.prose_keys[chapter])
     data = r.store.get(chapter, old) if old else None  # checked against its digest, as any entry
     return with_new_prose(data, config.NOTEBOOKS_DIR / registry.notebook(chapter)) if data else None
 
@@ -521,6 +518,7 @@ def _prepare(r: Report, force: bool, progress) -> str | None:
     for w in r.checked.warnings:  # the build says them too (and Annexe 2 repeats them)
         log.warning(fmt.message(f"Attention : {w}"))
     r.keys = {ch: _chapter_key(r, ch, r.checked.chapter_files[ch]) for ch in r.chapters}
+    r.prose_keys = {ch: _chapter_key(r, ch, r.checked.chapter_files[ch], prose=True) for ch in r.chapters}
     r.key = _build_key(r)
     r.fingerprints.save()
     progress.done(r.unit("vérification"), time.monotonic() - r.t0, "données vérifiées")
@@ -708,7 +706,7 @@ def _finish(r: Report, progress) -> Written:
     reran = [ch for ch in r.chapters if ch not in r.reused]
     for ch in [*reran, *r.prose]:
         r.store.put(ch, r.keys[ch], r.staging / "notebooks" / registry.spec(ch).notebook)
-        r.store.alias(ch, _prose_key(r, ch, r.checked.chapter_files[ch]), r.keys[ch])
+        r.store.alias(ch, r.prose_keys[ch], r.keys[ch])
 
     t = time.monotonic()
     unit = r.unit("assemblage")
