@@ -191,21 +191,6 @@ def test_progress_plain_lines_when_piped_and_live_block_on_a_terminal(caplog):
     assert not Progress(enabled=False, stream=screen).live
 
 
-@pytest.mark.e2e
-def test_chapters_executed_on_a_dask_cluster_give_the_same_report(tmp_path, capsys):
-    distributed = pytest.importorskip("distributed")
-    local = tmp_path / "local" / "2023"
-    args = ["-q", "build", "--year", "2023", "--chapters", "cooperation", "--formats", "html"]
-    assert cli.main([*args, "--out", str(local)]) == 0
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, protocol="tcp",
-                                 dashboard_address=None) as lc:
-        address = lc.scheduler_address.removeprefix("tcp://")
-        remote = tmp_path / "dask" / "2023"
-        assert cli.main([*args, "--executor", f"dask://{address}", "--out", str(remote)]) == 0
-    page = "rapport-2023-cooperation.html"
-    assert (remote / page).read_text(encoding="utf-8") == (local / page).read_text(encoding="utf-8")
-
-
 def test_executor_must_be_a_dask_address(capsys):
     assert cli.main(["build", "--year", "2023", "--executor", "spark://x:1"]) == 2
     assert "dask://HÔTE:PORT attendu" in capsys.readouterr().err

@@ -188,3 +188,54 @@ def test_link_to_the_departement_report_only_when_it_exists(tmp_path):
     assert [a["href"] for a in soup.select("a")] == ["index.html", "../../2023/rapport-2023.html", "3-c.html"]
     soup = BeautifulSoup(_navigation(page, results, 2, None), "html.parser")
     assert [a["href"] for a in soup.select("a")] == ["index.html", "1-a.html"]  # the failed portrait skipped
+
+
+def test_several_departements_link_to_their_report_from_dep_and_national_folders(tmp_path):
+    """outputs/territoires/DÉP/ANNÉE finds the département's report of a batch (outputs/DÉP/ANNÉE) as well."""
+    from helpers.territoires import Bilan, _publish_national
+    out = tmp_path / "outputs" / "territoires" / "2A" / "2023"
+    out.mkdir(parents=True)
+    report = tmp_path / "outputs" / "2A" / "2023"
+    report.mkdir(parents=True)
+    (report / "rapport-2023.html").write_text("<html></html>", encoding="utf-8")
+    (report / "provenance.json").write_text(json.dumps({"parametres": [{"cle": "departement", "valeur": "2A"}]}),
+                                            encoding="utf-8")
+    link = rapport_departement(out, 2023, "2A")
+    assert link == "../../../2A/2023/rapport-2023.html" and (out / link).is_file()
+    national = tmp_path / "outputs" / "territoires" / "france" / "2023"
+    bilans = [Bilan("2A", "Corse-du-Sud", portraits=7, personnes="55 005", taux="33 %", rapport=link),
+              Bilan("976", erreur="Département 976 (Mayotte) : aucun rapport de Caf ne peut être construit."),
+              Bilan("17", "Charente-Maritime", portraits=13, echecs=1, personnes="271 945", taux="41 %")]
+    assert _publish_national(national, bilans, 2023) is True
+    assert _publish_national(national, bilans, 2023) is False  # unchanged: nothing written
+    soup = BeautifulSoup((national / "index.html").read_text(encoding="utf-8"), "html.parser")
+    rows = [[td.get_text(" ", strip=True) for td in tr.find_all(["th", "td"])] for tr in soup.select("tbody tr")]
+    assert [r[1] for r in rows] == ["17", "2A", "976"]  # codes in order, 2A after 19 and before 21
+    assert rows[2][2].startswith("Échec") and "Mayotte" in rows[2][2]
+    assert "1 en échec" in rows[0][2] and rows[1][5] == "Rapport"
+    hrefs = [a["href"] for a in soup.select("tbody a")]
+    assert hrefs == ["../../17/2023/index.html", "../../2A/2023/index.html", "../../../2A/2023/rapport-2023.html"]
+    assert (national / hrefs[2]).is_file()
+
+
+@pytest.mark.e2e
+def test_territoires_of_several_departements_go_past_a_refused_one(tmp_path, capsys):
+    """17 and 976 (no Caf): the 17's portraits and the national index are published, Mayotte's row says why,
+    and the command exits with 1; every link of the national index resolves."""
+    base = tmp_path / "territoires"
+    assert cli.main(["-q", "territoires", "--year", "2023", "--departement", "17,976", "--epci", RE,
+                     "--out", str(base)]) == 1
+    assert "Mayotte" in capsys.readouterr().out
+    index = base / "france" / "2023" / "index.html"
+    soup = BeautifulSoup(index.read_text(encoding="utf-8"), "html.parser")
+    assert "CSSM" in soup.get_text() and "1 portrait" in soup.get_text()
+    for a in soup.select("main a"):
+        assert (index.parent / a["href"]).is_file(), a["href"]
+    assert (base / "17" / "2023" / "index.html").is_file() and not (base / "976").exists()
+
+
+def test_epci_unknown_in_every_departement_refused(capsys, tmp_path):
+    assert cli.main(["-q", "territoires", "--year", "2023", "--departement", "17,2A", "--epci", "123456789",
+                     "--out", str(tmp_path / "t")]) == 2
+    assert "SIREN inconnu pour les départements 17, 2A" in capsys.readouterr().err
+    assert not (tmp_path / "t").exists()

@@ -93,21 +93,6 @@ def test_unchanged_portraits_run_nothing_and_a_change_runs_them_again(tmp_path, 
     assert executed == ["territoire"]
 
 
-@pytest.mark.e2e
-def test_portraits_executed_on_a_dask_cluster_are_the_local_ones(tmp_path):
-    distributed = pytest.importorskip("distributed")
-    local = tmp_path / "local" / "2023"
-    assert _run(local) == 0
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, protocol="tcp",
-                                  dashboard_address=None, host="127.0.0.1") as lc:
-        remote = tmp_path / "dask" / "2023"
-        assert _run(remote, "--executor", f"dask://{lc.scheduler_address.removeprefix('tcp://')}") == 0
-    pages = sorted(f.name for f in local.iterdir() if f.suffix == ".html")
-    assert pages == sorted(f.name for f in remote.iterdir() if f.suffix == ".html") and len(pages) == 2
-    for name in pages:
-        assert (remote / name).read_text(encoding="utf-8") == (local / name).read_text(encoding="utf-8"), name
-
-
 def test_territoires_executor_must_be_a_dask_address(capsys):
     assert cli.main(["territoires", "--year", "2023", "--executor", "spark://x:1"]) == 2
     assert "dask://HÔTE:PORT attendu" in capsys.readouterr().err

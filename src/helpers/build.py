@@ -428,11 +428,14 @@ class Report:
 def _chapter_key(r: Report, chapter: str, files: list, prose: bool = False) -> str:
     """The chapter's cache key; `prose`: its prose key, the same but for the notebook's plain Markdown
     (narration.code_digest), under which the last executed notebook of the same code is found."""
-    from helpers.narration import code_digest
     notebook = config.NOTEBOOKS_DIR / registry.notebook(chapter)
+    digest = None
+    if prose:
+        from helpers.narration import code_digest
+        digest = code_digest(notebook)
     return cache.chapter_key(chapter, notebook, KERNEL, r.resolved.params.to_jsonable(), r.parameters,
                              [Path(f) for f in files], r.fingerprints, _chapter_folders(chapter, r.resolved.params),
-                             notebook_digest=code_digest(notebook) if prose else None)
+                             notebook_digest=digest)
 
 
 def _with_new_prose(r: Report, chapter: str) -> bytes | None:
@@ -585,18 +588,61 @@ def _thread_kernel(kernels: Kernels):
     return km
 
 
-def _remote_chapter(chapter: str, src: str, parameters: dict) -> bytes:
-    """On a Dask worker: execute one chapter with kernels of its own (private folder, stopped at the end);
-    returns the executed notebook. The worker needs this package and the project's files at the same paths."""
+# On a Dask worker: one Kernels (private folder) for the worker process, and in each of its threads a kernel kept
+# from one task to the next (_thread_kernel), as the local build keeps them: a national run pays the kernel's start
+# and the imports once per worker thread, not once per chapter. Dask runs at most `nthreads` tasks at once on a
+# worker (as many as its cores by default), so at most that many kernels; stopped when the worker process ends.
+_worker: Kernels | None = None
+_worker_lock = threading.Lock()
+
+
+def _worker_kernels() -> Kernels:
+    global _worker
+    with _worker_lock:
+        if _worker is None or _worker.closed:
+            import atexit
+
+            _worker = Kernels()
+            atexit.register(_worker.close)
+        return _worker
+
+
+def _remote_chapter(chapter: str, src: str, parameters: dict) -> tuple[str, bytes | None, str]:
+    """On a Dask worker: execute one chapter in this worker thread's warm kernel; returns ("ok", notebook, "") or,
+    when a cell fails (the same failure again on a retry: not retried), ("echec", partial notebook, message). A
+    kernel that dies raises: Dask runs the task once more (a fresh kernel), then reports it. The worker needs this
+    package and the project's files at the same paths (the notebooks, the data)."""
+    kernels = _worker_kernels()
     with tempfile.TemporaryDirectory(prefix="rapport-dask-") as d:
         dst = Path(d) / Path(src).name
-        execute(chapter, Path(src), dst, parameters)
-        return dst.read_bytes()
+        km = _thread_kernel(kernels)
+        try:
+            execute(chapter, Path(src), dst, parameters, kernels, km=km)
+        except ChapterFailed as exc:
+            if "s’est arrêté brutalement" in str(exc):  # the kernel died: raised, so that Dask retries once
+                raise
+            return "echec", dst.read_bytes() if dst.is_file() else None, str(exc).replace(str(dst), "{notebook}")
+        return "ok", dst.read_bytes(), ""
+
+
+def _remote_pdf(html_text: str) -> tuple[bytes, int]:
+    """On a Dask worker: the PDF of a page (report or portrait) and its number of pages."""
+    from helpers.report.assemble import write_pdf
+
+    with tempfile.TemporaryDirectory(prefix="rapport-dask-") as d:
+        target = Path(d) / "page.pdf"
+        pages = write_pdf(html_text, target)
+        return target.read_bytes(), pages
 
 
 class Remote:
-    """`--executor dask://HOST:PORT`: chapters are executed on a Dask distributed cluster; the rest (checks,
-    HTML, PDF, publication) stays here. Optional dependency: the `distributed` package."""
+    """`--executor dask://HOST:PORT`: chapters are executed, and PDFs laid out, on a Dask distributed cluster; the
+    checks, the HTML and the publication stay here. Each task is run once more if its worker or kernel dies, then
+    reported; a result is released on the cluster as soon as it is written here, and no more tasks are in flight
+    than the client's threads (`slots`): a national run holds a bounded number of results. Workers started with
+    `--resources noyau=N` run at most N kernels each (tasks ask for one). Optional dependency: `distributed`."""
+
+    RETRIES = 1
 
     def __init__(self, address: str):
         try:
@@ -610,19 +656,52 @@ class Remote:
         except (OSError, TimeoutError) as exc:
             raise RapportError(f"Impossible de joindre l’ordonnanceur Dask {sortie.g(address)}{sortie.ESP}: "
                                f"{exc}") from None
-        self.futures: list = []
+        workers = self.client.scheduler_info().get("workers", {}).values()
+        self.slots = max(1, sum(int(w.get("nthreads", 1)) for w in workers))
+        self.resources = {"noyau": 1} if any("noyau" in (w.get("resources") or {}) for w in workers) else None
+        self.futures: set = set()
         self.lock = threading.Lock()
 
-    def run(self, chapter: str, src: Path, dst: Path, parameters: dict) -> None:
-        fut = self.client.submit(_remote_chapter, chapter, str(src), parameters, pure=False)
+    def _submit(self, fn, *args):
+        fut = self.client.submit(fn, *args, pure=False, retries=self.RETRIES, resources=self.resources)
         with self.lock:
-            self.futures.append(fut)
-        dst.write_bytes(fut.result())
+            self.futures.add(fut)
+        return fut
+
+    def _result(self, fut, what: str):
+        """The task's value, then released on the cluster; a task failed twice (worker or kernel dead) is said."""
+        try:
+            return fut.result()
+        except ChapterFailed as exc:
+            raise ChapterFailed(f"{exc}\n(tâche relancée une fois sur la grappe Dask, en vain)") from None
+        except Exception as exc:  # KilledWorker, CancelledError, a worker's exception
+            if isinstance(exc, RapportError):
+                raise
+            raise ChapterFailed(f"{what}{fmt.NBSP}: la tâche a échoué deux fois sur la grappe Dask {self.address} "
+                                f"({type(exc).__name__}{fmt.NBSP}: {exc})") from None
+        finally:
+            with self.lock:
+                self.futures.discard(fut)
+            fut.release()
+
+    def run(self, chapter: str, src: Path, dst: Path, parameters: dict) -> None:
+        fut = self._submit(_remote_chapter, chapter, str(src), parameters)
+        status, data, message = self._result(fut, f"Le chapitre « {chapter} » a échoué")
+        if data is not None:
+            dst.write_bytes(data)
+        if status != "ok":
+            raise ChapterFailed(message.replace("{notebook}", str(dst)))
+
+    def pdf(self, html_text: str, target: Path) -> int:
+        """Lay out `html_text` on the cluster into `target`; its number of pages."""
+        data, pages = self._result(self._submit(_remote_pdf, html_text), f"Le PDF {target.name} n’a pas pu être fait")
+        target.write_bytes(data)
+        return pages
 
     def close(self) -> None:
         with self.lock:
             running = [f for f in self.futures if not f.done()]
-        if running:  # a chapter already running on a worker finishes there; its result is dropped
+        if running:  # a task already running on a worker finishes there; its result is dropped
             self.client.cancel(running)
         self.client.close()
 
@@ -675,7 +754,7 @@ def _wait(futures) -> None:
         _, pending = cf.wait(pending, timeout=0.2)
 
 
-def _finish(r: Report, progress) -> Written:
+def _finish(r: Report, progress, remote: Remote | None = None) -> Written:
     """Wait for the report's chapters, then assemble, render and publish it."""
     from helpers.report import annexes
     from helpers.report import assemble as publish
@@ -745,7 +824,10 @@ def _finish(r: Report, progress) -> Written:
             written.append(staging / name)
     if "pdf" in r.formats:
         progress.update(unit, "mise en page du PDF (WeasyPrint)")
-        publish.write_pdf(full, staging / f"rapport-{p.year}.pdf")  # links relative to the published folder
+        if remote is not None:  # laid out on the cluster too
+            remote.pdf(full, staging / f"rapport-{p.year}.pdf")
+        else:
+            publish.write_pdf(full, staging / f"rapport-{p.year}.pdf")  # links relative to the published folder
         written.append(staging / f"rapport-{p.year}.pdf")
     # the published record holds keys only; the files each chapter read (absolute paths of this machine) stay in
     # the cache beside the output, never in what is published
@@ -776,7 +858,7 @@ def default_jobs() -> int:
 
 
 def run(reports: list[Report], force: bool = False, jobs: int | None = None, progress=None,
-        keep_going: bool = False, executor: str | None = None, on_done=None) -> list[Written | RapportError]:
+        keep_going: bool = False, executor: str | Remote | None = None, on_done=None) -> list[Written | RapportError]:
     """Build `reports`: each is checked in turn (before any of its kernels starts) while the chapters already
     checked run, `jobs` at a time, in threads that each drive one kernel (a separate process). A report is
     assembled and published as soon as its chapters are done. `keep_going` (batches): a report that fails is
@@ -784,16 +866,19 @@ def run(reports: list[Report], force: bool = False, jobs: int | None = None, pro
 
     A signal stops every kernel, removes every staging folder and publishes nothing more.
 
-    `executor` "dask://HOST:PORT": the chapters are executed on that Dask cluster instead (see Remote).
+    `executor` "dask://HOST:PORT": the chapters are executed on that Dask cluster instead (see Remote), and the
+    reports' PDFs laid out there; or a Remote already connected (the caller closes it).
     `on_done(i, written)`: called (main thread) as soon as report i is published or found unchanged, while the
     others still run (the EPCI portraits lay out their PDFs meanwhile)."""
     import concurrent.futures as cf
+    own_remote = not isinstance(executor, Remote)
 
     from helpers.progress import Progress
     progress = progress or Progress(enabled=False)
     _kernel_env()
     results: dict[int, Written | RapportError] = {}
-    kernels = pool = remote = None
+    kernels = pool = None
+    remote = None if own_remote else executor
     t0 = time.monotonic()
     try:
         with progress.capture():
@@ -815,7 +900,9 @@ def run(reports: list[Report], force: bool = False, jobs: int | None = None, pro
                 if executor is not None and remote is None and len(r.reused) < len(r.chapters):
                     remote = Remote("tcp://" + executor.removeprefix("dask://"))
                 if pool is None:  # remote: the threads here only wait for the cluster and convert to HTML
-                    pool = cf.ThreadPoolExecutor(max_workers=jobs or (8 if executor else default_jobs()),
+                    # remote: as many chapters in flight as the cluster has threads (8 at least), no more
+                    pool = cf.ThreadPoolExecutor(max_workers=jobs or (max(8, remote.slots) if remote is not None
+                                                                      else 8 if executor else default_jobs()),
                                                  thread_name_prefix="chapitre")
                 if len(r.reused) < len(r.chapters) and kernels is None and executor is None:
                     kernels = Kernels()
@@ -823,7 +910,7 @@ def run(reports: list[Report], force: bool = False, jobs: int | None = None, pro
                 pending.append((i, r))
             for i, r in pending:
                 try:
-                    results[i] = _finish(r, progress)
+                    results[i] = _finish(r, progress, remote)
                 except RapportError as exc:
                     if not keep_going:
                         raise
@@ -837,7 +924,7 @@ def run(reports: list[Report], force: bool = False, jobs: int | None = None, pro
         with interruption.differe():  # a second signal does not cut the cleanup short
             if kernels is not None:
                 kernels.close()
-            if remote is not None:
+            if remote is not None and own_remote:
                 remote.close()
                 remote = None
             if pool is not None:
@@ -859,7 +946,7 @@ def run(reports: list[Report], force: bool = False, jobs: int | None = None, pro
             kernels.close()
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
-        if remote is not None:
+        if remote is not None and own_remote:
             remote.close()
     return [results[i] for i in range(len(reports))]
 

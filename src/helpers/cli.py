@@ -70,13 +70,14 @@ def _debug(p: argparse.ArgumentParser) -> None:
     p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
 
 
-def _common(p: argparse.ArgumentParser, batch: bool = False) -> None:
+def _common(p: argparse.ArgumentParser, batch: bool = False, dep_extra: str = "") -> None:
     year_help = "année du rapport (données au 31 décembre) ; il faut un fichier params/ANNÉE.yaml"
     dep_help = "code du département (par défaut : celui des paramètres, 17)"
     if batch:
         year_help += ". Un lot : 2021-2024 ou 2021,2023"
         dep_help += (". Un lot : 17,33, ou all (chaque département dont les données sont là : "
                      "data/opendata/CODE/cafdata ou data/cache/CODE/cafdata)")
+    dep_help += dep_extra
     p.add_argument("--year", required=True, metavar="ANNÉE", help=year_help)
     p.add_argument("--departement", metavar="CODE", help=dep_help)
     p.add_argument("--params", metavar="FICHIER", type=Path, help="fichier YAML de paramètres supplémentaire")
@@ -118,8 +119,8 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--force", action="store_true",
                    help=f"ignorer le cache{NBSP}: réexécuter tous les chapitres, même si rien n’a changé")
     b.add_argument("--executor", metavar="dask://HÔTE:PORT",
-                   help="exécuter les chapitres sur une grappe Dask distributed (paquet optionnel « distributed »)"
-                        f"{NBSP}; contrôles, HTML et PDF restent sur cette machine")
+                   help="exécuter les chapitres et mettre en page les PDF sur une grappe Dask distributed (paquet "
+                        f"optionnel « distributed »){NBSP}; contrôles, HTML et publication restent sur cette machine")
     b.add_argument("--jobs", metavar="N", type=int,
                    help=f"chapitres exécutés en même temps (par défaut{NBSP}: le nombre de cœurs)")
 
@@ -147,12 +148,16 @@ def parser() -> argparse.ArgumentParser:
                                    "département (HTML et PDF), en parallèle, avec un index et un PDF de tous les "
                                    "portraits. Un EPCI en échec n’arrête pas les autres ; le code de sortie est 1 "
                                    "s’il y en a un.")
-    _common(t)
+    _common(t, dep_extra=f". Plusieurs{NBSP}: 17,2A, ou all (chaque département dont les données sont là){NBSP}; "
+                         f"chacun dans DOSSIER/DÉP/ANNÉE, avec un index national dans DOSSIER/france/ANNÉE")
     t.add_argument("--epci", metavar="SIREN,…", help="SIREN des EPCI, séparés par des virgules, ou « all » (défaut)")
-    t.add_argument("--out", metavar="DOSSIER", type=Path, help="dossier de sortie (par défaut : outputs/territoires/ANNÉE)")
+    t.add_argument("--out", metavar="DOSSIER", type=Path,
+                   help=f"dossier de sortie (par défaut{NBSP}: outputs/territoires/ANNÉE{NBSP}; pour plusieurs "
+                        f"départements, le dossier qui reçoit DÉP/ANNÉE/ et france/ANNÉE/, par défaut "
+                        f"outputs/territoires)")
     t.add_argument("--executor", metavar="dask://HÔTE:PORT",
-                   help="exécuter les portraits sur une grappe Dask distributed (paquet optionnel « distributed »)"
-                        f"{NBSP}; contrôles, HTML et PDF restent sur cette machine")
+                   help="exécuter les portraits et mettre en page leurs PDF sur une grappe Dask distributed (paquet "
+                        f"optionnel « distributed »){NBSP}; contrôles, index et publication restent sur cette machine")
 
     v = sub.add_parser("preview", help="aperçu en direct : reconstruit ce qui change et recharge la page",
                        description="Construit le rapport dans un dossier temporaire (jamais publié), le sert sur "

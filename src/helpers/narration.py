@@ -8,8 +8,10 @@ is (nbconvert renders it)."""
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
-import nbformat
+if TYPE_CHECKING:  # nbformat imports jsonschema and its format checkers (about 1 s): not for a key computed
+    import nbformat  # by an unchanged build
 
 ROLE = re.compile(r"\{eval\}`([^`\n]+)`")
 TAG = "narration"  # the tag of a code cell made from a Markdown cell
@@ -22,6 +24,8 @@ def has_expressions(source: str) -> bool:
 def expressions_to_code(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """The notebook to execute: each Markdown cell with an {eval} expression replaced, in place, by a code
     cell `page.markdown(<its text>, globals())`, tagged « narration », its Markdown kept in its metadata."""
+    import nbformat
+
     out = nbformat.from_dict(nb)
     cells = []
     for cell in out.cells:
@@ -43,6 +47,8 @@ def executable(src, folder):
     import uuid
     from pathlib import Path
 
+    import nbformat
+
     nb = nbformat.read(src, as_version=4)
     if not any(c.cell_type == "markdown" and has_expressions(c.source) for c in nb.cells):
         return Path(src)
@@ -55,6 +61,8 @@ def restore_source(executed, src) -> None:
     """The executed notebook names its source notebook, never the transformed copy (gone with the build)."""
     from pathlib import Path
 
+    import nbformat
+
     path = Path(executed)
     if not path.is_file():
         return
@@ -65,8 +73,12 @@ def restore_source(executed, src) -> None:
         nbformat.write(nb, path)
 
 
+def _text(source) -> str:
+    return "".join(source) if isinstance(source, list) else source  # the file's form: a string or its lines
+
+
 def _plain_prose(cell) -> bool:
-    return cell.cell_type == "markdown" and not has_expressions(cell.source)
+    return cell["cell_type"] == "markdown" and not has_expressions(_text(cell["source"]))
 
 
 def code_digest(src) -> str:
@@ -75,11 +87,13 @@ def code_digest(src) -> str:
     without expressions: their executed outputs are the same."""
     import hashlib
     import json
+    from pathlib import Path
 
-    nb = nbformat.read(src, as_version=4)
-    cells = [["markdown"] if _plain_prose(c) else [c.cell_type, c.source, sorted(c.metadata.get("tags", []))]
-             for c in nb.cells]
-    kernel = nb.metadata.get("kernelspec", {}).get("name")
+    nb = json.loads(Path(src).read_text(encoding="utf-8"))  # read as JSON: no nbformat (see above) for a key
+    cells = [["markdown"] if _plain_prose(c) else
+             [c["cell_type"], _text(c["source"]), sorted(c.get("metadata", {}).get("tags", []))]
+             for c in nb.get("cells", [])]
+    kernel = nb.get("metadata", {}).get("kernelspec", {}).get("name")
     return hashlib.sha256(json.dumps([kernel, cells], ensure_ascii=False).encode()).hexdigest()
 
 
@@ -87,6 +101,8 @@ def with_new_prose(executed: bytes, src) -> bytes | None:
     """The executed notebook `executed` with the plain Markdown cells of `src` put in their places, its outputs
     kept: what executing `src` would give when only its prose changed. None when the cells do not line up (a
     cell added, removed or moved): the chapter must then be executed."""
+    import nbformat
+
     ran = nbformat.reads(executed.decode("utf-8"), as_version=4)
     new = nbformat.read(src, as_version=4)
     own = [c for c in ran.cells if "injected-parameters" not in c.metadata.get("tags", [])]

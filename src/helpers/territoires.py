@@ -39,6 +39,7 @@ class Result:
     dep_personnes: str = ""  # the département's figures, for the index's département row
     dep_taux: str = ""
     illustratif: bool = False  # the portrait shows a figure marked illustrative
+    cle: str = ""  # its build's key
 
 
 _PR_SET_PDEATHSIG = 1
@@ -206,8 +207,9 @@ def rapport_departement(out: Path, year: int, departement: str) -> str | None:
     same département, as its provenance says), as a link relative to `out`; None when it is not published."""
     import json
 
-    base = out.parent.parent  # outputs/territoires/ANNÉE -> outputs
-    for folder in (base / str(year), base / departement / str(year)):
+    # outputs/territoires/ANNÉE or outputs/territoires/DÉP/ANNÉE -> outputs
+    bases = [out.parent.parent] + ([out.parent.parent.parent] if out.parent.name == departement else [])
+    for folder in (f for base in bases for f in (base / str(year), base / departement / str(year))):
         page = folder / f"rapport-{year}.html"
         prov = folder / "provenance.json"
         if not page.is_file() or not prov.is_file():
@@ -343,102 +345,228 @@ def _departement(results: list[Result], p, out: Path) -> Departement | None:
                        any(r.illustratif for r in done))
 
 
-def run_territoires(year, departement, params_file, overrides: dict, epci: list[str] | None, out: Path | None,
-                    executor: str | None = None) -> int:
-    """`executor` "dask://HOST:PORT": the portraits' notebooks are executed on that Dask cluster (build.Remote)."""
+@dataclass
+class Plan:
+    """One département's portraits in a run: its parameters, its EPCI, its published folder and its builds."""
+    p: object
+    names: dict[str, str]
+    wanted: list[str]
+    out: Path
+    folder: Path
+    reports: list
+    start: int = 0  # index of its first build in the run's list
+
+
+def _plan(year, departement, params_file, overrides: dict, epci: list[str] | None, out: Path | None,
+          several: bool = False) -> Plan:
+    """Check a département's portraits before anything runs: parameters, its EPCI (`epci`: SIRENs; with several
+    départements, those of this one), the output folder (`several`: `out` is the base, its folder `out/DÉP/ANNÉE`).
+    Raises ParamError or DataError."""
+    from helpers import build as engine
     from helpers import sortie
+    from helpers.build import input_folders
     from helpers.params import resolve
 
     resolved = resolve(year, departement, params_file, overrides, cli_extra={"chapters": ["territoire"]})
     p = resolved.params
+    if several:
+        out = Path(out) / p.departement / str(p.year)
     target = sortie.normaliser(Path(out or config.OUTPUTS_DIR / "territoires" / str(p.year)))
     names = _epci_names(p, _portraits_dir(target))
     if not names:
         raise ParamError(f"--departement\u00a0: aucun EPCI connu pour le département {p.departement} "
                          "(data/reference/epci.csv)")
-    wanted = list(names) if not epci or epci == ["all"] else epci
-    unknown = [s for s in wanted if s not in names]
-    if unknown:
-        raise ParamError(f"--epci\u00a0: SIREN inconnu pour le département {p.departement}\u00a0: {', '.join(unknown)} "
-                         f"(EPCI connus\u00a0: {', '.join(sorted(names))})")
-    from helpers import interruption
-    from helpers.build import input_folders
-
+    if several:
+        wanted = [s for s in names if not epci or epci == ["all"] or s in epci]
+    else:
+        wanted = list(names) if not epci or epci == ["all"] else epci
+        unknown = [s for s in wanted if s not in names]
+        if unknown:
+            raise ParamError(f"--epci\u00a0: SIREN inconnu pour le département {p.departement}\u00a0: "
+                             f"{', '.join(unknown)} (EPCI connus\u00a0: {', '.join(sorted(names))})")
     out = sortie.verifier(target, input_folders(resolved, params_file),
                           racine=config.ROOT)  # the folder is the tool's own, never an input: refused before anything
-    from helpers import build as engine
-    from helpers import cache
-    from helpers.data.memo import scope
-
-    t0 = time.monotonic()
-    sortie.nettoyer_abandons(out)
     folder = _portraits_dir(out)
-    folder.mkdir(parents=True, exist_ok=True)
-    _epci_names(p, folder, names)
     # One build engine for reports and portraits: each portrait is a report of one chapter (04_territoire for one
     # EPCI), checked, keyed and cached like any build, its kernel reused from one portrait to the next, the
     # département's inputs read once for all (helpers.data.memo); an unchanged portrait is not run again.
     reports = []
+    label = f"{p.departement} · " if several else ""
     for s in wanted:
         ov = {**overrides, "territoire": s}
         one = resolve(year, departement, params_file, ov, cli_extra={"chapters": ["territoire"], "formats": ["html"]})
-        reports.append(engine.Report(one, folder / s, params_file, ov, ["territoire"], ["html"], label=f"{names[s]} · "))
-    log.info("Portraits de %s EPCI", len(wanted))
+        reports.append(engine.Report(one, folder / s, params_file, ov, ["territoire"], ["html"],
+                                     label=f"{label}{names[s]} · "))
+    return Plan(p, names, wanted, out, folder, reports)
+
+
+@dataclass
+class Bilan:
+    """What a département's run gives the national index: its row, or why it failed."""
+    code: str
+    nom: str = ""
+    index: str = ""  # relative link to its portraits' index
+    portraits: int = 0
+    echecs: int = 0
+    personnes: str = ""
+    taux: str = ""
+    rapport: str | None = None
+    erreur: str | None = None
+
+
+def run_territoires(year, departement, params_file, overrides: dict, epci: list[str] | None, out: Path | None,
+                    executor: str | None = None) -> int:
+    """The portraits of a département's EPCI (`departement` one code), or of several (« 17,2A », « all »: each
+    département in `outputs/territoires/DÉP/ANNÉE`, a national index in `outputs/territoires/france/ANNÉE`), all
+    on one build engine: their kernels share the cores, a département that fails does not stop the others.
+    `executor` "dask://HOST:PORT": the portraits' notebooks are executed, and their PDFs laid out, on that Dask
+    cluster (build.Remote)."""
+    from helpers import batch, sortie
+
+    deps = batch.departements(departement)
+    several = len(deps) > 1
+    base = Path(out or config.OUTPUTS_DIR / "territoires")
+    plans: list[Plan] = []
+    refused: list[Bilan] = []
+    for dep in deps:
+        try:
+            plan = _plan(year, dep, params_file, overrides, epci, base if several else out, several)
+        except RapportError as exc:
+            if not several:
+                raise
+            refused.append(Bilan(str(dep), erreur=str(exc)))
+            continue
+        if plan.wanted:
+            plans.append(plan)
+    if several and epci and epci != ["all"]:
+        unknown = [s for s in epci if not any(s in pl.names for pl in plans)]
+        if unknown:
+            raise ParamError(f"--epci\u00a0: SIREN inconnu pour les départements {', '.join(map(str, deps))}\u00a0: "
+                             f"{', '.join(unknown)}")
+    if several and not plans:
+        raise ParamError("--departement\u00a0: aucun portrait à construire (" +
+                         "\u00a0; ".join(f"{b.code}\u00a0: {b.erreur.splitlines()[0]}" for b in refused) + ")")
+    national = None
+    if several:
+        from helpers.build import input_folders
+        national = sortie.verifier(sortie.normaliser(base / "france" / str(year)),
+                                   input_folders(plans[0].reports[0].resolved, params_file), racine=config.ROOT)
+    t0 = time.monotonic()
+    reports = []
+    for plan in plans:
+        sortie.nettoyer_abandons(plan.out)
+        plan.folder.mkdir(parents=True, exist_ok=True)
+        _epci_names(plan.p, plan.folder, plan.names)
+        plan.start = len(reports)
+        reports += plan.reports
+    log.info("Portraits de %s EPCI%s", len(reports), f" ({fmt.pluriel(len(plans), 'département')})" if several else "")
+    results = _build(plans, reports, executor)
+    bilans, code = list(refused), 1 if refused else 0
+    for plan, res in zip(plans, results):
+        bilan, failed = _publish(plan, res, t0, quiet=several)
+        bilans.append(bilan)
+        code = max(code, failed)
+    if national is not None:
+        wrote = _publish_national(national, bilans, year)
+        for b in refused:
+            print(f"Échec\u00a0: département {b.code}\u00a0: {b.erreur.splitlines()[0]}")
+        what = (f"{fmt.pluriel(len(bilans) - len(refused), 'département')}, "
+                f"{fmt.pluriel(sum(b.portraits for b in bilans), 'portrait')}")
+        if wrote:
+            print(f"écrit\u00a0: {national / 'index.html'} ({what}, {fmt.nombre(time.monotonic() - t0, 1)} s)")
+        else:
+            print(f"rien n’a changé depuis la dernière construction{sortie.ESP}: {sortie.g(national)} est à jour "
+                  f"({what}){sortie.ESP}; rien n’a été réécrit.")
+    return code
+
+
+def _build(plans: list[Plan], reports: list, executor: str | None) -> list[list[Result]]:
+    """Every portrait of every plan on one build engine; each one's figures, its PDF laid out (in worker processes
+    here, or on the Dask cluster) while the next portraits' kernels run. Results per plan, in its EPCI order."""
+    from helpers import build as engine
+    from helpers.data.memo import scope
+
+    owner = [next(pl for pl in plans if pl.start <= i < pl.start + len(pl.reports)) for i in range(len(reports))]
     level = logging.getLogger("rapport").level
     logging.getLogger("rapport").setLevel(max(level, logging.WARNING))  # one line per portrait, not the builds'
     done: dict[int, Result] = {}
-    keys: dict[str, str] = {}
-    pdfs: dict[str, object] = {}
+    keys: dict[int, str] = {}
+    pdfs: dict[int, object] = {}
     pool: list[ProcessPoolExecutor] = []  # started at the first PDF to lay out: nothing to do, no process
+    remote = engine.Remote("tcp://" + executor.removeprefix("dask://")) if executor else None
 
     def published(i: int, written) -> None:
-        """A portrait just built (or unchanged): its figures for the index, and its PDF laid out in a worker
-        process while the next portraits' kernels run."""
-        r = reports[i]
+        """A portrait just built (or unchanged): its figures for the index, and its PDF laid out."""
+        r, plan = reports[i], owner[i]
         s = r.overrides["territoire"]
         try:
-            done[i], keys[s] = _collect(r, written, folder, names[s])
+            done[i], keys[i] = _collect(r, written, plan.folder, plan.names[s])
         except RapportError as exc:
-            done[i] = Result(s, names[s], erreur=str(exc))
+            done[i] = Result(s, plan.names[s], erreur=str(exc))
             return
         if not done[i].pages:
-            if not pool:
-                pool.append(_pdf_pool(len(wanted)))
-            pdfs[s] = pool[0].submit(_pdf, str(r.out / f"rapport-{p.year}-territoire.html"), str(folder / f"{s}.pdf"))
+            page, target = r.out / f"rapport-{plan.p.year}-territoire.html", plan.folder / f"{s}.pdf"
+            if remote is not None:
+                pdfs[i] = pool_remote.submit(remote.pdf, page.read_text(encoding="utf-8"), target)
+            else:
+                if not pool:
+                    pool.append(_pdf_pool(len(reports)))
+                pdfs[i] = pool[0].submit(_pdf, str(page), str(target))
 
+    import concurrent.futures as cf
+    pool_remote = cf.ThreadPoolExecutor(max_workers=max(2, remote.slots), thread_name_prefix="pdf") if remote else None
     try:
         with scope():
-            built = engine.run(reports, keep_going=True, on_done=published, executor=executor)
-        results: list[Result] = []
+            built = engine.run(reports, keep_going=True, on_done=published, executor=remote)
+        out: list[list[Result]] = [[] for _ in plans]
         for i, (r, w) in enumerate(zip(reports, built)):
+            plan = owner[i]
             s = r.overrides["territoire"]
-            res = done.get(i) or Result(s, names[s], erreur=str(w) if isinstance(w, RapportError) else "portrait absent")
-            if s in pdfs and not res.erreur:
+            res = done.get(i) or Result(s, plan.names[s],
+                                        erreur=str(w) if isinstance(w, RapportError) else "portrait absent")
+            if i in pdfs and not res.erreur:
                 try:
-                    res.pages = pdfs[s].result()
+                    res.pages = pdfs[i].result()
                 except Exception as exc:  # one EPCI's failure never stops the others
                     res.erreur = f"PDF du portrait impossible ({type(exc).__name__}\u00a0: {exc})"
-            results.append(res)
+            res.cle = keys.get(i, "")
+            out[plans.index(plan)].append(res)
     finally:
         for one in pool:
             one.shutdown(wait=True, cancel_futures=True)
+        if pool_remote is not None:
+            pool_remote.shutdown(wait=True, cancel_futures=True)
+        if remote is not None:
+            remote.close()
         logging.getLogger("rapport").setLevel(level)
+    return out
+
+
+def _publish(plan: Plan, results: list[Result], t0: float, quiet: bool = False) -> tuple[Bilan, int]:
+    """Publish a département's portraits folder in one step (unless nothing changed): each portrait with its
+    navigation, the index, the combined PDF. Returns its row of the national index and its exit code."""
+    from helpers import cache, interruption, sortie
+
+    p, out, folder = plan.p, plan.out, plan.folder
     for r in results:
         log.info("%s : %s", r.nom, "échec" if r.erreur else "fait")
     for r in results:
         if not r.erreur:
-            _keep(folder, r, keys[r.siren])
-    results.sort(key=lambda r: cle_francaise(r.nom))
+            _keep(folder, r, r.cle)
+    results = sorted(results, key=lambda r: cle_francaise(r.nom))
     dep = _departement(results, p, out)
+    failed = [r for r in results if r.erreur]
+    bilan = Bilan(p.departement, dep.nom if dep else _nom_departement(p), "", len(results) - len(failed), len(failed),
+                  dep.personnes if dep else "", dep.taux if dep else "", dep.rapport if dep else None)
     # the folder as a whole: what each portrait's build key says, the order, and the département's report link
-    key = cache.sha256_text(json.dumps([cache.code_digest(), [(r.siren, keys.get(r.siren), r.erreur) for r in results],
+    key = cache.sha256_text(json.dumps([cache.code_digest(), [(r.siren, r.cle or None, r.erreur) for r in results],
                                         dep.rapport if dep else None], ensure_ascii=False))
     record = cache.read_record(out) if out.is_dir() else None
-    if (record is not None and record.get("cle") == key and not any(r.erreur for r in results)
-            and cache.published_intact(out, record)):
-        print(f"rien n’a changé depuis la dernière construction{sortie.ESP}: {sortie.g(out)} est à jour "
-              f"({fmt.pluriel(len(results), 'portrait')}){sortie.ESP}; rien n’a été réécrit.")
-        return 0
+    if record is not None and record.get("cle") == key and not failed and cache.published_intact(out, record):
+        if not quiet:
+            print(f"rien n’a changé depuis la dernière construction{sortie.ESP}: {sortie.g(out)} est à jour "
+                  f"({fmt.pluriel(len(results), 'portrait')}){sortie.ESP}; rien n’a été réécrit.")
+        return bilan, 0
     publish = sortie.preparer(out, annee=p.year)
     staging = Path(tempfile.mkdtemp(prefix=f"rapport-territoires-{os.getpid()}-"))
     sortie.ecrire_marque(staging)  # removed by a later command if this process is killed outright
@@ -457,7 +585,7 @@ def run_territoires(year, departement, params_file, overrides: dict, epci: list[
                           {"published": fmt.date_longue(date.today()), "departement": dep.nom if dep else "",
                            "date_obs": fmt.date_longue(p.observation_date)})
         files = sorted(f.name for f in staging.iterdir() if not f.name.startswith("."))
-        cache.write_record(staging, key, {s: {"cle": k} for s, k in keys.items()}, ["html", "pdf"], files)
+        cache.write_record(staging, key, {r.siren: {"cle": r.cle} for r in results if r.cle}, ["html", "pdf"], files)
         for f in staging.iterdir():
             if not f.name.startswith(".") or f.name == cache.RECORD:
                 shutil.move(str(f), publish / f.name)
@@ -468,12 +596,76 @@ def run_territoires(year, departement, params_file, overrides: dict, epci: list[
         raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    failed = [r for r in results if r.erreur]
     for r in failed:
         print(f"Échec\u00a0: {r.nom} ({r.siren})\u00a0: {r.erreur.splitlines()[0]}")
     print(f"écrit\u00a0: {out / 'index.html'} ({fmt.pluriel(len(results) - len(failed), 'portrait')}, "
           f"{fmt.nombre(time.monotonic() - t0, 1)} s)")
-    return 1 if failed else 0
+    return bilan, 1 if failed else 0
+
+
+def _nom_departement(p) -> str:
+    from helpers.params import departement_row
+
+    row = departement_row(p.departement, p.reference_dir)
+    return row["nom"] if row else f"Département {p.departement}"
+
+
+def _national_index(bilans: list[Bilan], year: int) -> str:
+    """The national index: one row per département (its portraits' index, its report when published, its
+    persons covered and rate), in the order of the département codes (01 … 2A, 2B … 95, 971 …)."""
+    from bs4 import BeautifulSoup
+    from markupsafe import Markup
+
+    from helpers.report.assemble import _css, typographie
+    from helpers.report.templating import render
+
+    rows = []
+    for b in sorted(bilans, key=lambda b: (len(b.code) > 2, b.code.replace("2A", "20A").replace("2B", "20B"))):
+        if b.erreur:
+            rows.append([b.nom or f"Département {b.code}", b.code,
+                         Markup('<span class="echec">Échec{}: {}</span>').format(fmt.NBSP, b.erreur.splitlines()[0]),
+                         "–", "–", "–"])
+            continue
+        portraits = Markup('<a href="{}">{}</a>').format(b.index, fmt.pluriel(b.portraits, "portrait"))
+        if b.echecs:
+            portraits += Markup(' <span class="echec">({} en échec)</span>').format(b.echecs)
+        rows.append([b.nom, b.code, portraits, b.personnes or "–", b.taux or "–",
+                     Markup('<a href="{}">Rapport</a>').format(b.rapport) if b.rapport else "–"])
+    title = f"Portraits des EPCI {year} — France"
+    n = sum(b.portraits for b in bilans)
+    soup = BeautifulSoup(render("territoires-france.html.j2", title=title, description=title, css=_css(), year=year,
+                                rows=rows, departements=sum(1 for b in bilans if not b.erreur), portraits=n,
+                                failed=sum(1 for b in bilans if b.erreur or b.echecs)), "html.parser")
+    typographie(soup)
+    return str(soup)
+
+
+def _publish_national(out: Path, bilans: list[Bilan], year: int) -> bool:
+    """The national index, published in one step like a département's folder, links relative to it; False when
+    the one published is already this one (nothing written)."""
+    from helpers import cache, interruption, sortie
+
+    for b in bilans:
+        if not b.erreur:
+            b.index = os.path.relpath(out.parent.parent / b.code / str(year) / "index.html", out)
+            if b.rapport:  # relative to the département's folder (a link, never followed): made relative to this one
+                b.rapport = os.path.relpath(os.path.normpath(out.parent.parent / b.code / str(year) / b.rapport), out)
+    from dataclasses import asdict
+
+    key = cache.sha256_text(json.dumps([cache.code_digest(), [asdict(b) for b in bilans]], ensure_ascii=False))
+    record = cache.read_record(out) if out.is_dir() else None
+    if record is not None and record.get("cle") == key and cache.published_intact(out, record):
+        return False
+    publish = sortie.preparer(out, annee=year)
+    try:
+        (publish / "index.html").write_text(_national_index(bilans, year), encoding="utf-8")
+        cache.write_record(publish, key, {}, ["html"], ["index.html"])
+        with interruption.differe(publication=True):
+            sortie.publier(publish, out)
+    except BaseException:
+        shutil.rmtree(publish, ignore_errors=True)
+        raise
+    return True
 
 
 def _pdf_pool(n: int) -> ProcessPoolExecutor:
