@@ -11,7 +11,12 @@
 (e) 5 years (2020-2024) in one batch, cold;
 (f) loading and checking a national-size s_ben_com_f export: benchmarks/gros_export.py, if present;
 (g) territorial portraits: rapport territoires for the 13 EPCI, one run, wall and CPU time;
-(h) the same command again with nothing changed.
+(h) the same command again with nothing changed;
+(i) scale: one batch of 1, 5 and 10 départements (the first with data), cold, one year, HTML and PDF: wall and CPU
+    time per report and the peak memory of the whole process tree (the command, its kernels and workers), which
+    must grow linearly, not faster;
+(j) the portraits of every EPCI of every département with data (rapport territoires --departement all), cold:
+    cost per portrait; from (i) and (j), the time of a national run (101 reports, 1 254 portraits) on N cores.
 Medians of the runs; every command is a fresh process, as a user runs it. Registers are copied to a
 temporary folder (--set registers_dir=…): the project's data are never modified.
 """
@@ -60,6 +65,49 @@ def timed_cpu(cmd: list[str], **kw) -> tuple[float, float]:
     wall = timed(cmd, **kw)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def timed_tree(cmd: list[str], **kw) -> tuple[float, float, float]:
+    """Wall time, CPU time and peak memory (sum of the resident sizes of the command and all its descendants,
+    sampled every 0,2 s, in Mio) of a command."""
+    import resource
+    import threading
+
+    import psutil
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, **kw)
+    peak = [0.0]
+
+    def sample() -> None:
+        try:
+            root = psutil.Process(proc.pid)
+            while proc.poll() is None:
+                total = 0
+                for one in [root, *root.children(recursive=True)]:
+                    try:
+                        total += one.memory_info().rss
+                    except psutil.Error:
+                        pass
+                peak[0] = max(peak[0], total / 2**20)
+                time.sleep(0.2)
+        except psutil.Error:
+            pass
+
+    watcher = threading.Thread(target=sample, daemon=True)
+    watcher.start()
+    _, err = proc.communicate()
+    wall = time.perf_counter() - t
+    watcher.join()
+    if proc.returncode != 0:
+        raise SystemExit(f"échec de {' '.join(map(str, cmd))} (code {proc.returncode}) :\n{err[-3000:]}")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), peak[0]
+
+
+def with_data() -> list[str]:
+    return sorted(d.name for d in (ROOT / "data" / "opendata").iterdir() if (d / "cafdata").is_dir())
 
 
 def env() -> dict:
@@ -205,6 +253,47 @@ def main() -> int:
         th = sorted(timed(cmd_g, env=env()) for _ in range(3))[1]
         rows.append(("(h) portraits des EPCI, rien n’a changé (objectif < 1 s)", f"{fr(th, 2)} s",
                      f"{'atteint' if th < 1 else 'manqué'} (3 essais, médiane)"))
+        # (i) scale: batches of 1, 5, 10 départements
+        deps = with_data()
+        scale = []
+        for n in (1, 5, 10):
+            if n > len(deps):
+                break
+            wall, cpu, mem = timed_tree([str(RAPPORT), "-q", "build", "--year", YEAR, "--departement",
+                                         ",".join(deps[:n]) if n > 1 else deps[0], "--out", str(tmp / f"i{n}")],
+                                        env=env())
+            scale.append((n, wall, cpu, mem))
+            print(f"lot de {n} département(s) : {fr(wall)} s, {fr(cpu)} s de processeur, {fr(mem, 0)} Mio", flush=True)
+        for n, wall, cpu, mem in scale:
+            rows.append((f"(i) lot de {n} département{'s' if n > 1 else ''}, à froid", f"{fr(wall)} s",
+                         f"{fr(wall / n)} s par rapport ; processeur {fr(cpu / n)} s par rapport ; "
+                         f"mémoire maximale {fr(mem, 0)} Mio"))
+        if len(scale) >= 2:
+            (n0, w0, c0, m0), (n1, w1, c1, m1) = scale[0], scale[-1]
+            growth, cpu_growth = (w1 / n1) / (w0 / n0), (c1 / n1) / (c0 / n0)
+            rows.append(("(i) croissance du lot (objectif : linéaire)", fr(cpu_growth, 2),
+                         f"processeur par rapport à {n1} départements / à 1 (temps écoulé : {fr(growth, 2)}) ; "
+                         f"mémoire maximale {fr(m1 / m0, 2)} × pour {n1} × plus de rapports : " +
+                         ("linéaire ou mieux" if cpu_growth <= 1.15 and m1 / m0 <= n1 else "plus que linéaire")))
+        # (j) every EPCI of every département with data
+        wall, cpu, mem = timed_tree([str(RAPPORT), "-q", "territoires", "--year", YEAR, "--departement", "all",
+                                     "--out", str(tmp / "j")], env=env())
+        portraits = sum(len(list(f.glob("*.pdf"))) - 1 for f in (tmp / "j").glob("*/" + YEAR) if f.is_dir())
+        rows.append(("(j) portraits de tous les EPCI des départements livrés, à froid", f"{fr(wall)} s",
+                     f"{portraits} portraits de {len(deps)} départements ; {fr(wall / max(portraits, 1), 2)} s "
+                     f"par portrait ; processeur {fr(cpu / max(portraits, 1), 2)} s par portrait ; "
+                     f"mémoire maximale {fr(mem, 0)} Mio"))
+        if scale and portraits:
+            n1, w1, c1, _ = scale[-1]
+            cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+            per_report, per_portrait = c1 / n1, cpu / portraits  # CPU seconds: what N cores share
+            total = 101 * per_report + 1254 * per_portrait
+            rows.append(("(k) exécution nationale estimée (101 rapports, 1 254 portraits)",
+                         f"{fr(total / 60, 0)} min de processeur",
+                         f"{fr(per_report)} s par rapport et {fr(per_portrait, 2)} s par portrait (temps processeur "
+                         f"de (i) et (j)) ; sur N cœurs, environ {fr(total / 60, 0)}/N min : "
+                         f"{fr(total / 60 / cores, 0)} min ici ({cores} cœurs), {fr(total / 60 / 16, 0)} min sur "
+                         f"16, {fr(total / 60 / 64, 1)} min sur 64"))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     load_after = os.getloadavg()

@@ -121,7 +121,7 @@ def test_batch_goes_on_past_failures_and_lists_them(tmp_path, capsys, monkeypatc
     def fake_execute(ch, src, dst, parameters, kernels=None, on_cell=None):
         shutil.copyfile(src, dst)
 
-    def fake_finish(r, progress):
+    def fake_finish(r, progress, remote=None):
         return build_mod.Written([r.out / "x.html"], reran=list(r.futures))
 
     real_check = build_mod.check

@@ -81,14 +81,28 @@ def test_unchanged_portraits_run_nothing_and_a_change_runs_them_again(tmp_path, 
     assert b"falsifie" not in pdf.read_bytes()
     assert len(PdfReader(pdf).pages) == len(PdfReader(__import__("io").BytesIO(before[pdf.name][1])).pages)
 
-    # a register changed: the portrait runs again
+    # a register touched, its content the same: nothing to run
     time.sleep(0.01)
     with open(registers / "postes_cooperation.csv", "a", encoding="utf-8") as f:
         f.write("")  # same content, new time: the key follows the content, nothing to run
     assert _run(out, "--set", f"registers_dir={registers.parent}") == 0
     assert not executed
+    # a register the portrait does not read (the network's meetings), or another EPCI's rows of those it reads:
+    # the executed portrait is taken from the cache, nothing executed
     text = (registers / "reunions_reseau.csv").read_text(encoding="utf-8")
     (registers / "reunions_reseau.csv").write_text(text.rstrip("\n").rsplit("\n", 1)[0] + "\n", encoding="utf-8")
+    assert _run(out, "--set", f"registers_dir={registers.parent}") == 0
+    assert not executed
+    lines = (registers / "postes_cooperation.csv").read_text(encoding="utf-8").splitlines(keepends=True)
+    other = next(i for i, line in enumerate(lines) if i and f";{RE};" not in line)
+    lines[other] = lines[other].replace("coopération", "thématique", 1)
+    (registers / "postes_cooperation.csv").write_text("".join(lines), encoding="utf-8")
+    assert _run(out, "--set", f"registers_dir={registers.parent}") == 0
+    assert not executed
+    # a row of its own EPCI: the portrait runs again
+    mine = next(i for i, line in enumerate(lines) if f";{RE};" in line)
+    lines[mine] = lines[mine].replace(";1.0;", ";0.9;", 1)
+    (registers / "postes_cooperation.csv").write_text("".join(lines), encoding="utf-8")
     assert _run(out, "--set", f"registers_dir={registers.parent}") == 0
     assert executed == ["territoire"]
 

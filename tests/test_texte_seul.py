@@ -36,8 +36,8 @@ def _build(out: Path, *extra: str) -> build.Written:
     seen = {}
     real = build._finish
 
-    def finish(r, progress):
-        seen["written"] = real(r, progress)
+    def finish(r, progress, remote=None):
+        seen["written"] = real(r, progress, remote)
         return seen["written"]
 
     build._finish = finish

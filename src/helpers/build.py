@@ -413,6 +413,7 @@ class Report:
     checked: Checked | None = None
     keys: dict[str, str] = field(default_factory=dict)
     prose_keys: dict[str, str] = field(default_factory=dict)  # the keys but for the notebooks' plain Markdown
+    cache_keys: dict[str, str] = field(default_factory=dict)  # the cache's: a portrait's with its EPCI's rows
     key: str = ""
     staging: Path | None = None
     reused: list[str] = field(default_factory=list)
@@ -425,17 +426,40 @@ class Report:
         return f"{self.label}{what}"
 
 
-def _chapter_key(r: Report, chapter: str, files: list, prose: bool = False) -> str:
+def _chapter_key(r: Report, chapter: str, files: list, prose: bool = False, rows: str | None = None) -> str:
     """The chapter's cache key; `prose`: its prose key, the same but for the notebook's plain Markdown
-    (narration.code_digest), under which the last executed notebook of the same code is found."""
+    (narration.code_digest), under which the last executed notebook of the same code is found. `rows`: the
+    digest of the register rows a portrait reads (_territory_rows), in place of the register files."""
     notebook = config.NOTEBOOKS_DIR / registry.notebook(chapter)
+    if rows is not None:
+        from helpers.data.registers import FILES
+        registers = {FILES[k] for k in registry.spec(chapter).registers or FILES}
+        files = [f for f in files if Path(f).name not in registers]
     digest = None
     if prose:
         from helpers.narration import code_digest
         digest = code_digest(notebook)
     return cache.chapter_key(chapter, notebook, KERNEL, r.resolved.params.to_jsonable(), r.parameters,
                              [Path(f) for f in files], r.fingerprints, _chapter_folders(chapter, r.resolved.params),
-                             notebook_digest=digest)
+                             notebook_digest=digest, rows=rows)
+
+
+def _territory_rows(r: Report, chapter: str) -> str | None:
+    """For a chapter that reads only its EPCI's rows of the registers (SPEC.registers_by_territory): the digest
+    of those rows, all columns, every date; None for any other chapter (its key holds the register files)."""
+    spec = registry.spec(chapter)
+    ctx = r.checked.contexts[chapter]
+    if not spec.registers_by_territory or ctx.registers is None:
+        return None
+    from helpers.data.registers import FILES
+    siren = str(r.resolved.params.territoire)
+    parts = []
+    for name in spec.registers or tuple(FILES):
+        frame = vars(ctx.registers).get(name)  # not through the attribute: that would count as a read (lineage)
+        if frame is not None:
+            mine = frame[frame.siren_epci.astype(str) == siren] if "siren_epci" in frame else frame
+            parts.append([name, list(map(str, frame.columns)), mine.to_csv(index=False)])
+    return cache.sha256_text(json.dumps(parts, ensure_ascii=False))
 
 
 def _with_new_prose(r: Report, chapter: str) -> bytes | None:
@@ -492,7 +516,7 @@ def _unchanged(r: Report) -> str | None:
             f"jour{when}{sortie.ESP}; --force reconstruit tout.")
 
 
-def _prepare(r: Report, force: bool, progress) -> str | None:
+def _prepare(r: Report, force: bool, progress, said: set | None = None) -> str | None:
     """Check the output and the data, compute the keys, take what the cache has. Returns the message of a build
     with nothing to do, else None (the report's chapters still to run are those not in `r.reused`)."""
     r.t0 = time.monotonic()
@@ -518,9 +542,16 @@ def _prepare(r: Report, force: bool, progress) -> str | None:
             return same
     progress.update(r.unit("vérification"), "chargement et contrôle des données")
     r.checked = check(r.resolved, r.chapters)  # raises DataError before any kernel starts
-    for w in r.checked.warnings:  # the build says them too (and Annexe 2 repeats them)
-        log.warning(fmt.message(f"Attention : {w}"))
+    for w in r.checked.warnings:  # the build says them too (and Annexe 2 repeats them), once per run
+        if said is None or w not in said:
+            log.warning(fmt.message(f"Attention : {w}"))
+        if said is not None:
+            said.add(w)
     r.keys = {ch: _chapter_key(r, ch, r.checked.chapter_files[ch]) for ch in r.chapters}
+    # the cache's keys: the same, but for a portrait the rows of its EPCI in place of the register files
+    rows = {ch: _territory_rows(r, ch) for ch in r.chapters}
+    r.cache_keys = {ch: r.keys[ch] if rows[ch] is None else _chapter_key(r, ch, r.checked.chapter_files[ch],
+                                                                       rows=rows[ch]) for ch in r.chapters}
     r.prose_keys = {ch: _chapter_key(r, ch, r.checked.chapter_files[ch], prose=True) for ch in r.chapters}
     r.key = _build_key(r)
     r.fingerprints.save()
@@ -528,7 +559,7 @@ def _prepare(r: Report, force: bool, progress) -> str | None:
     r.staging = sortie.preparer(r.out, annee=p.year)
     (r.staging / "notebooks").mkdir()
     for ch in r.chapters:
-        hit = None if force else r.store.get(ch, r.keys[ch])  # checked against its digest
+        hit = None if force else r.store.get(ch, r.cache_keys[ch])  # checked against its digest
         if hit is None and not force:  # only the notebook's prose changed: its outputs are kept, nothing executed
             hit = _with_new_prose(r, ch)
             if hit is not None:
@@ -784,8 +815,8 @@ def _finish(r: Report, progress, remote: Remote | None = None) -> Written:
                             f"\nRien n’a été publié dans {r.out}.") from None
     reran = [ch for ch in r.chapters if ch not in r.reused]
     for ch in [*reran, *r.prose]:
-        r.store.put(ch, r.keys[ch], r.staging / "notebooks" / registry.spec(ch).notebook)
-        r.store.alias(ch, r.prose_keys[ch], r.keys[ch])
+        r.store.put(ch, r.cache_keys[ch], r.staging / "notebooks" / registry.spec(ch).notebook)
+        r.store.alias(ch, r.prose_keys[ch], r.cache_keys[ch])
 
     t = time.monotonic()
     unit = r.unit("assemblage")
@@ -879,13 +910,14 @@ def run(reports: list[Report], force: bool = False, jobs: int | None = None, pro
     results: dict[int, Written | RapportError] = {}
     kernels = pool = None
     remote = None if own_remote else executor
+    said: set[str] = set()  # the data checks' warnings already said (a batch, the portraits: the same files)
     t0 = time.monotonic()
     try:
         with progress.capture():
             pending = []
             for i, r in enumerate(reports):
                 try:
-                    same = _prepare(r, force, progress)
+                    same = _prepare(r, force, progress, said)
                 except RapportError as exc:
                     if not keep_going:
                         raise

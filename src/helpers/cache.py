@@ -159,10 +159,12 @@ def _listing(folder: Path) -> list[str]:
 
 
 def chapter_key(chapter: str, notebook: Path, kernel: str, params: dict, injected: dict, files: list[Path],
-                fingerprints: Fingerprints, folders: list[Path] = (), notebook_digest: str | None = None) -> str:
+                fingerprints: Fingerprints, folders: list[Path] = (), notebook_digest: str | None = None,
+                rows: str | None = None) -> str:
     """The cache key of one chapter (see the module's docstring); `folders`: listed with those of `files`.
     `notebook_digest`: stands for the notebook's own fingerprint (the prose key: the notebook but for its plain
-    Markdown, narration.code_digest)."""
+    Markdown, narration.code_digest). `rows`: the digest of the register rows a portrait reads, which stand for
+    the register files (left out of `files`)."""
     files = sorted({str(Path(f)) for f in files})
     folders = sorted({str(Path(f).parent) for f in files} | {str(Path(d)) for d in folders})
     recipe = {
@@ -173,6 +175,8 @@ def chapter_key(chapter: str, notebook: Path, kernel: str, params: dict, injecte
         "files": [(f, fingerprints(Path(f))) for f in files],
         "folders": {d: _listing(Path(d)) for d in folders},
     }
+    if rows is not None:
+        recipe["rows"] = rows
     return hashlib.sha256(json.dumps(recipe, sort_keys=True, default=str).encode()).hexdigest()
 
 

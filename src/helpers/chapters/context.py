@@ -1,6 +1,7 @@
 """What a chapter notebook opens first: checked parameters and data, for one year."""
 from __future__ import annotations
 
+import copy
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -196,7 +197,7 @@ def load_for(chapter: str, p: Parametres, resolved: Resolved) -> Context:
     # Boundaries are optional: absent, the report goes without maps (and Annexe 1 says so); present but unreadable
     # or wrong, they are refused like any other input, never skipped (a corrupt file is not an absent one).
     ctx.geo = cached("geo", load_geo, p.geo_dir, p.departement, folders=(p.geo_dir,))
-    broken = ctx.geo.validate() if ctx.geo is not None else []
+    broken = cached("geo-valide", _geo_problems, p.geo_dir, p.departement, folders=(p.geo_dir,))
     if broken:
         raise DataError([*broken, Problem(display_path(ctx.geo.folder), (
             "contours présents mais inutilisables : corrigez ces fichiers ou retirez-les du dossier "
@@ -214,7 +215,9 @@ def load_for(chapter: str, p: Parametres, resolved: Resolved) -> Context:
             avail = ", ".join(str(y) for y in ctx.cafdata.years())
             raise DataError([Problem(display_path(p.cafdata_path),
                                      f"pas de données pour décembre {p.year} (années présentes : {avail})")])
-        ctx.warnings = check_communes(ctx.cafdata, ref)
+        ctx.warnings = list(cached("communes", _commune_warnings, p.cafdata_path, p.departement, p.extraits_path,
+                                   p.reference_dir, p.geo_dir,
+                                   folders=(p.cafdata_path, p.extraits_path, p.reference_dir, p.geo_dir)))
     if "series" in reads:
         ctx.series = cached("series", load_dep_series, p.national_dir, p.departement, p.reference_dir,
                             folders=(p.national_dir, p.reference_dir))
@@ -222,8 +225,9 @@ def load_for(chapter: str, p: Parametres, resolved: Resolved) -> Context:
         ctx.national = cached("national", load_national_counts, p.national_dir, folders=(p.national_dir,))
     if "registers" in reads:
         folder = registers_folder(p)
-        if folder.is_dir():
-            ctx.registers = load_registers(folder, ref.sirens() if ref.known else None)
+        if folder.is_dir():  # a copy of the registers read once: each context says its own state's date
+            ctx.registers = copy.copy(cached("registres", load_registers, folder,
+                                             tuple(sorted(ref.sirens())) if ref.known else None, folders=(folder,)))
             ctx.registers.periode = f"au {ctx.date_obs}"
             ctx.registers.limite = pd.Timestamp(p.observation_date)
     if "childcare" in reads:
@@ -232,6 +236,24 @@ def load_for(chapter: str, p: Parametres, resolved: Resolved) -> Context:
             ctx.childcare = cached("national_childcare", national_childcare, Path(p.reference_dir), p.departement, ref,
                                    folders=(p.reference_dir,))
     return ctx
+
+
+def _geo_problems(geo_dir, departement) -> list:
+    """What is wrong with the département's boundaries (none when absent), checked once per batch."""
+    from helpers.data.memo import cached
+
+    geo = cached("geo", load_geo, geo_dir, departement, folders=(geo_dir,))
+    return geo.validate() if geo is not None else []
+
+
+def _commune_warnings(cafdata_path, departement, extraits_path, reference_dir, geo_dir) -> list[str]:
+    """The commune file's warnings against the reference tables, worked out once per batch (the same inputs)."""
+    from helpers.data.memo import cached
+
+    ref = cached("reference", load_reference, reference_dir, departement, geo_dir, folders=(reference_dir, geo_dir))
+    data = cached("cafdata", load_cafdata, cafdata_path, departement, extraits_path,
+                  folders=(cafdata_path, extraits_path))
+    return check_communes(data, ref)
 
 
 def save_prepared(ctx: Context, folder: Path) -> Path:

@@ -33,6 +33,10 @@ class ChapterSpec:
     labels: dict[str, tuple[str, str]] = field(default_factory=dict)  # kept value -> (label, kind) for Annexe 2
     title: str = ""  # short name for the command line's help
     registers: tuple[str, ...] | None = None  # registers (keys of data.registers.FILES) its notebook reads; None: all
+    # its notebook reads only the rows of those registers whose `siren_epci` is its `territoire` parameter (a
+    # portrait): its cache key holds those rows instead of the files, so that a row of another EPCI changed takes
+    # the executed portrait from the cache; reading anything else of a register would make that key false
+    registers_by_territory: bool = False
 
 
 @cache

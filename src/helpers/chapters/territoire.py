@@ -21,7 +21,8 @@ from helpers.lineage import sourced
 from helpers.report import charts
 
 SPEC = ChapterSpec(key="territoire", notebook="04_territoire.ipynb", title="portrait d’un EPCI",
-                   reads=("cafdata", "registers", "childcare", "series", "national"), labels={})
+                   reads=("cafdata", "registers", "childcare", "series", "national"), labels={},
+                   registers=("ctg", "postes"), registers_by_territory=True)  # its EPCI's rows: _ctg_rows, postes
 SMALL_COMMUNE = portrait.SMALL_COMMUNE
 
 

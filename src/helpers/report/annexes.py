@@ -3,6 +3,7 @@ provenance of the build."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import html
 import importlib.metadata as md
@@ -108,7 +109,6 @@ def _published_rows(keys, pub, computed, notes, labels, illustrative) -> list[li
 def _wordings(resolved: Resolved, computed: dict[str, float], labels) -> list[list[str]]:
     """The published text's wordings that this edition changes (« formulations » of the published figures'
     file): the published words, the words the recomputed value supports, and why."""
-    import yaml
 
     from helpers.indicators.portrait import couverture_mots
     from helpers.params import published_file
@@ -117,7 +117,7 @@ def _wordings(resolved: Resolved, computed: dict[str, float], labels) -> list[li
     path = published_file(p.reference_dir, p.departement, p.year)
     if path is None:
         return []
-    entries = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("formulations") or []
+    entries = (_yaml(path) or {}).get("formulations") or []
     words = {"part_habitants_caf": couverture_mots}  # the indicators whose wording the report derives
     rows = []
     for e in entries:
@@ -151,14 +151,28 @@ def published(resolved: Resolved, computed: dict[str, float], illustrative: set[
         _wordings(resolved, computed, labels) if pub else [], list(warnings or [])))
 
 
-def embedded(params, files: list[Path]) -> str:
-    """The entries of data/opendata/SOURCES.yaml for the embedded open-data files this build read."""
+def _yaml(path: Path):
+    """A YAML file of the project (SOURCES.yaml, sigles.yaml, the published figures), parsed once per content
+    while it does not change (a batch, the portraits: read for every report), a copy each time."""
+    import copy
+
+    st = Path(path).stat()
+    return copy.deepcopy(_parsed(str(path), st.st_mtime_ns, st.st_size))
+
+
+@functools.lru_cache(maxsize=32)
+def _parsed(path: str, mtime_ns: int, size: int):
     import yaml
 
+    return yaml.load(Path(path).read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
+def embedded(params, files: list[Path]) -> str:
+    """The entries of data/opendata/SOURCES.yaml for the embedded open-data files this build read."""
     root = params.opendata_dir
     if root is None or not (Path(root) / "SOURCES.yaml").is_file():
         return ""
-    entries = (yaml.safe_load((Path(root) / "SOURCES.yaml").read_text(encoding="utf-8")) or {}).get("fichiers", [])
+    entries = (_yaml(Path(root) / "SOURCES.yaml") or {}).get("fichiers", [])
     read = {Path(f).resolve() for f in files}
     used = [e for e in entries if (Path(root) / e["fichier"]).resolve() in read]
     if not used:
@@ -276,23 +290,17 @@ def sources_reader(facts: MethodFacts) -> str:
 
 def acronyms() -> dict[str, str]:
     """The reference table of the acronyms the report may use (templates/rapport/sigles.yaml)."""
-    import yaml
-
-    return yaml.safe_load((config.TEMPLATES_DIR / "rapport" / "sigles.yaml").read_text(encoding="utf-8"))
+    return _yaml(config.TEMPLATES_DIR / "rapport" / "sigles.yaml")
 
 
 def used_acronyms(texts: list[str], table: dict[str, str] | None = None) -> list[tuple[str, str]]:
     """The acronyms of `table` that the visible text of `texts` (HTML) uses, as whole words with their
     case, in French alphabetical order: (acronym, definition)."""
-    from bs4 import BeautifulSoup
-
     table = acronyms() if table is None else table
     words: set[str] = set()
-    for text in texts:
-        soup = BeautifulSoup(text, "html.parser")
-        for el in soup(["style", "script"]):
-            el.decompose()
-        words |= set(re.findall(r"\w+", soup.get_text(" ")))
+    for text in texts:  # the visible text: without style, script, comments and tags (their attributes)
+        text = re.sub(r"<(style|script)\b.*?</\1\s*>|<!--.*?-->", " ", text, flags=re.S | re.I)
+        words |= set(re.findall(r"\w+", html.unescape(re.sub(r"<[^>]*>", " ", text))))
     return sorted(((k, v) for k, v in table.items() if k in words), key=lambda kv: kv[0].lower())
 
 

@@ -4,6 +4,7 @@ with figures and tables numbered across the report and cross-references resolved
 PDF with WeasyPrint from the same HTML and the print stylesheet."""
 from __future__ import annotations
 
+import copy
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -268,15 +269,14 @@ def assemble(meta: Meta, chapters: list[Chapter], annexes: list[tuple[str, str, 
     typographie(soup)
     full = str(soup)
 
-    # per-chapter pages share the report's numbering
-    where = {}
-    for ch in chapters:
-        for el in BeautifulSoup(ch.fragment, "html.parser").select("figure[data-kind]"):
-            where[el["id"]] = page_name(meta.year, ch.key)
+    # per-chapter pages share the report's numbering (the figures of each chapter's section, parsed once above)
+    sections = {ch.key: soup.find("section", id=f"ch-{ch.key}") for ch in chapters}
+    where = {el["id"]: page_name(meta.year, key) for key, sec in sections.items()
+             for el in sec.select("figure[data-kind]")}
     pages = {}
     for i, ch in enumerate(chapters):
-        section = soup.find("section", id=f"ch-{ch.key}")
-        part = BeautifulSoup(str(section), "html.parser")
+        part = BeautifulSoup("", "html.parser")
+        part.append(copy.copy(sections[ch.key]))  # a deep copy of the parsed section, not a new parse
         sec = part.find("section")
         sec.find("h2").name = "h1"
         for h in sec.find_all(["h3", "h4", "h5", "h6"]):
