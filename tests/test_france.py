@@ -98,8 +98,8 @@ def test_arrondissement_codes_are_those_of_the_cog():
     assert not RE_ARRONDISSEMENT.match("75056") and commune_of_arrondissement("13055") is None
 
 
-def _ctx(dep: str, chapter: str = "portrait") -> Context:
-    r = resolve(2023, dep)
+def _ctx(dep: str, chapter: str = "portrait", **overrides) -> Context:
+    r = resolve(2023, dep, overrides=overrides)
     return load_for(chapter, r.params, r)
 
 
@@ -119,6 +119,22 @@ def test_epci_across_departements_is_restricted_to_its_communes_here_with_a_note
         "Métropole du Grand Paris s’étend aussi sur l’Essonne (91), les Hauts-de-Seine (92), la Seine-Saint-Denis "
         "(93), le Val-de-Marne (94) et le Val-d’Oise (95) : seule sa commune du département, sur 130, est comptée ici")
     assert notes[0] in portrait.note_epci(_ctx("13"))
+
+
+def test_portrait_of_an_epci_across_departements_says_what_it_counts():
+    """The Métropole du Grand Paris seen from Paris: one commune here (« la seule commune », never « les 1
+    communes »), the note of its part, and its childcare rate said to be the whole EPCI's."""
+    from helpers.chapters import territoire
+    mgp = _ctx("75", "territoire", territoire="200054781")
+    assert not territoire.entier(mgp)
+    assert territoire.valeurs(mgp)["phrase_communes"] == "dans la seule commune de l’EPCI située dans le département"
+    notes = territoire.notes(mgp)
+    assert notes[0].startswith("Métropole du Grand Paris s’étend aussi sur") and "**" not in "".join(notes)
+    assert "EPCI entier" in notes[-1] and "EPCI entier" in territoire.chiffres_cles(mgp)[-1][2]
+    re_ = _ctx("17", "territoire", territoire="241700459")
+    assert territoire.entier(re_) and territoire.notes(re_) == []
+    assert territoire.valeurs(re_)["phrase_communes"] == "dans les 10 communes de l’EPCI"
+    assert territoire._phrase_communes(1, True) == "dans l’unique commune de l’EPCI"
 
 
 def test_metropole_de_lyon_and_other_special_types():

@@ -92,14 +92,13 @@ def valeurs(ctx: Context) -> dict[str, str]:
                         "(classés de la part la plus élevée à la plus basse)" if len(table) > 1
                         else "pour le seul EPCI du département"),
         "communes": fmt.nombre(t.n_rows),
+        "phrase_communes": _phrase_communes(t.n_rows, entier(ctx)),
         "dep_foyers": fmt.nombre(dep.foyers), "dep_personnes": fmt.nombre(dep.personnes),
         "dep_taux": fmt.pourcent(dep.personnes / dep_population) if dep_population else "n.d.",
         "part_dep": fmt.pourcent(t.personnes / dep.personnes, 1),
         "arrondi": fmt.nombre(t.rounding_bound),
         "evol": (f" ({fmt.variation(t.foyers / prev.foyers - 1, 1, True)} en un an)"
                  if prev is not None and prev.foyers else ""),
-        # an EPCI that spans départements: its part in this one, said in a note
-        "hors_departement": "".join(f"\n\n**Note.** {n}" for n in ctx.notes_hors_departement(siren(ctx))),
     })
     return v
 
@@ -111,6 +110,29 @@ def rang_explique(rang: int, n: int) -> str:
     return f"{fmt.ordinal(rang)} sur {fmt.nombre(n)} EPCI, de la part la plus élevée à la plus basse"
 
 
+def entier(ctx: Context) -> bool:
+    """The EPCI lies wholly in the département (else only its communes here are counted, notes() says so)."""
+    return siren(ctx) not in set(ctx.reference.spanning(ctx.year).siren)
+
+
+def _phrase_communes(n: int, whole: bool) -> str:
+    """« dans les 36 communes de l’EPCI », « dans l’unique commune de l’EPCI », « dans la seule commune de
+    l’EPCI située dans le département »."""
+    if n == 1:
+        return "dans l’unique commune de l’EPCI" if whole else "dans la seule commune de l’EPCI située dans le département"
+    return f"dans les {fmt.nombre(n)} communes de l’EPCI" + ("" if whole else " situées dans le département")
+
+
+def notes(ctx: Context) -> list[str]:
+    """The notes of an EPCI that spans départements: the part of it counted here, and that its childcare rate,
+    published for the whole EPCI, is not restricted to it."""
+    out = ctx.notes_hors_departement(siren(ctx))
+    if out and petite_enfance(ctx) is not None:
+        out.append("Le taux de couverture petite enfance, publié par la Cnaf pour l’EPCI entier, porte sur toutes "
+                   "ses communes, y compris celles des autres départements.")
+    return out
+
+
 def chiffres_cles(ctx: Context) -> list[tuple]:
     v = valeurs(ctx)
     items = [(v["foyers"], "foyers allocataires", f"département : {v['dep_foyers']}"),
@@ -120,7 +142,8 @@ def chiffres_cles(ctx: Context) -> list[tuple]:
     pe = petite_enfance(ctx)
     if pe is not None:
         items.append((fmt.nombre(pe["epci"], 1), "places d’accueil pour 100 enfants de moins de 3 ans",
-                      f"{pe['annee']} ; département : {fmt.nombre(pe['departement'], 1)}"))
+                      f"{pe['annee']}{'' if entier(ctx) else ', EPCI entier'} ; département : "
+                      f"{fmt.nombre(pe['departement'], 1)}"))
     return items
 
 
