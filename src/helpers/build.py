@@ -888,8 +888,41 @@ def default_jobs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+class Session:
+    """Kernels and chapter threads kept from one build to the next (`rapport preview`): a chapter executed again
+    after an edit runs in a kernel already started, its imports done. A warm kernel keeps the modules it imported:
+    the kernels are started afresh when the package's code changed. `close()` stops them."""
+
+    def __init__(self) -> None:
+        self.kernels: Kernels | None = None
+        self.pool = None
+        self.code: str | None = None
+
+    def take(self, jobs: int | None):
+        import concurrent.futures as cf
+
+        code = cache.code_digest()
+        if self.kernels is not None and (self.code != code or self.kernels.closed):
+            self.kernels.close()  # each thread sees another owner and starts a fresh kernel
+            self.kernels = None
+        if self.kernels is None:
+            self.kernels, self.code = Kernels(), code
+        if self.pool is None:
+            self.pool = cf.ThreadPoolExecutor(max_workers=jobs or default_jobs(), thread_name_prefix="chapitre")
+        return self.kernels, self.pool
+
+    def close(self) -> None:
+        if self.kernels is not None:
+            self.kernels.close()
+            self.kernels = None
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None
+
+
 def run(reports: list[Report], force: bool = False, jobs: int | None = None, progress=None,
-        keep_going: bool = False, executor: str | Remote | None = None, on_done=None) -> list[Written | RapportError]:
+        keep_going: bool = False, executor: str | Remote | None = None, on_done=None,
+        session: Session | None = None) -> list[Written | RapportError]:
     """Build `reports`: each is checked in turn (before any of its kernels starts) while the chapters already
     checked run, `jobs` at a time, in threads that each drive one kernel (a separate process). A report is
     assembled and published as soon as its chapters are done. `keep_going` (batches): a report that fails is
@@ -900,9 +933,12 @@ def run(reports: list[Report], force: bool = False, jobs: int | None = None, pro
     `executor` "dask://HOST:PORT": the chapters are executed on that Dask cluster instead (see Remote), and the
     reports' PDFs laid out there; or a Remote already connected (the caller closes it).
     `on_done(i, written)`: called (main thread) as soon as report i is published or found unchanged, while the
-    others still run (the EPCI portraits lay out their PDFs meanwhile)."""
+    others still run (the EPCI portraits lay out their PDFs meanwhile). `session`: kernels and threads kept
+    from one run to the next (not stopped at the end, nor after a failed chapter; stopped by a signal)."""
     import concurrent.futures as cf
     own_remote = not isinstance(executor, Remote)
+    if executor is not None:
+        session = None
 
     from helpers.progress import Progress
     progress = progress or Progress(enabled=False)
@@ -931,6 +967,10 @@ def run(reports: list[Report], force: bool = False, jobs: int | None = None, pro
                     continue
                 if executor is not None and remote is None and len(r.reused) < len(r.chapters):
                     remote = Remote("tcp://" + executor.removeprefix("dask://"))
+                if session is not None and len(r.reused) < len(r.chapters):
+                    kernels, pool = session.take(jobs)
+                elif session is not None and pool is None:
+                    pool = session.take(jobs)[1]
                 if pool is None:  # remote: the threads here only wait for the cluster and convert to HTML
                     # remote: as many chapters in flight as the cluster has threads (8 at least), no more
                     pool = cf.ThreadPoolExecutor(max_workers=jobs or (max(8, remote.slots) if remote is not None
@@ -953,6 +993,11 @@ def run(reports: list[Report], force: bool = False, jobs: int | None = None, pro
             if len(reports) > 1 and any(isinstance(w, Written) and w.unchanged is None for w in results.values()):
                 progress.total(time.monotonic() - t0)
     except BaseException as exc:
+        keep = session is not None and isinstance(exc, RapportError)  # a failed chapter: the kernels stay warm
+        if session is not None and not keep:
+            session.close()
+        if session is not None:
+            kernels = pool = None  # the session's: closed above, or kept
         with interruption.differe():  # a second signal does not cut the cleanup short
             if kernels is not None:
                 kernels.close()
@@ -974,9 +1019,9 @@ def run(reports: list[Report], force: bool = False, jobs: int | None = None, pro
                           f"{', '.join(untouched)} n’{'ont' if len(untouched) > 1 else 'a'} pas changé.")
         raise
     finally:
-        if kernels is not None:
+        if session is None and kernels is not None:
             kernels.close()
-        if pool is not None:
+        if session is None and pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
         if remote is not None and own_remote:
             remote.close()
@@ -985,12 +1030,13 @@ def run(reports: list[Report], force: bool = False, jobs: int | None = None, pro
 
 def build(resolved: Resolved, out: Path, params_file: Path | None, overrides: dict,
           chapters: list[str] | None = None, formats: list[str] | None = None, *, force: bool = False,
-          jobs: int | None = None, progress=None, executor: str | None = None) -> Written:
+          jobs: int | None = None, progress=None, executor: str | None = None,
+          session: Session | None = None) -> Written:
     """Build one report into `out`: its chapters in parallel, each taken from the cache when its key matches;
     nothing at all when the published report is up to date (`Written.unchanged` says so) unless `force`."""
     t0 = time.monotonic()
     [written] = run([Report(resolved, Path(out), params_file, overrides, chapters, formats)], force, jobs, progress,
-                    executor=executor)
+                    executor=executor, session=session)
     if written.unchanged is None:
         log.info("Terminé en %s s", fmt.nombre(time.monotonic() - t0, 1))
     return written

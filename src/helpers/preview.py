@@ -44,8 +44,8 @@ MAX_CLIENTS = 32  # requests served at once (an open page keeps one for its relo
 BACKLOG = 256  # connections waiting to be accepted (200 at once on loopback are all served)
 MAX_PATH = 2048  # characters of a request's path
 _BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
-POLL_S = 0.4  # how often the watcher looks at the files
-QUIET_S = 0.6  # a burst of saves is over after this long without a change
+POLL_S = 0.1  # how often the watcher looks at the files
+QUIET_S = 0.15  # a burst of saves is over after this long without a change (a save writes a file in one go)
 
 # Served with every HTML page (never written into the files): reload after a rebuild.
 RELOAD_SCRIPT = (
@@ -273,6 +273,7 @@ class Preview:
         self.tmp: Path | None = None  # created once the parameters and the port are accepted: a refusal leaves nothing
         self.out: Path | None = None
         self.stop = threading.Event()
+        self.session = None  # kernels kept warm from one rebuild to the next (build.Session)
 
     def resolve(self) -> Resolved:
         from helpers.params import resolve
@@ -287,7 +288,7 @@ class Preview:
         self.state.building = True
         try:
             resolved = self.resolve()
-            build(resolved, self.out, self.params_file, self.overrides, formats=["html"])
+            build(resolved, self.out, self.params_file, self.overrides, formats=["html"], session=self.session)
         except (ParamError, DataError, RapportError) as exc:
             log.error("Aperçu : la reconstruction a échoué :\n%s", exc)
             self.state.publish(str(exc))
@@ -341,12 +342,19 @@ class Preview:
         serving = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
         serving.start()
         print(f"Aperçu : {url} (Ctrl-C pour arrêter)", flush=True)
+        from helpers.build import Session
+        from helpers.data.memo import scope
+
+        self.session = Session()
         try:
-            self.rebuild()
-            if open_browser:
-                webbrowser.open(url)
-            self.watch(watched_paths(resolved))
+            # the inputs read once, then again only when their files change (helpers.data.memo), the kernels kept
+            with scope():
+                self.rebuild()
+                if open_browser:
+                    webbrowser.open(url)
+                self.watch(watched_paths(resolved))
         finally:
+            self.session.close()
             self.stop.set()
             server.stopping = True
             with self.state.cond:

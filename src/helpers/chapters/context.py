@@ -189,7 +189,7 @@ def no_cafdata(p: Parametres) -> DataError:
 
 
 def load_for(chapter: str, p: Parametres, resolved: Resolved) -> Context:
-    from helpers.data.memo import cached  # inside a batch, each input read once (helpers.data.memo)
+    from helpers.data.memo import cached, computed  # inside a batch, each input read once (helpers.data.memo)
 
     ref = cached("reference", load_reference, p.reference_dir, p.departement, p.geo_dir,
                  folders=(p.reference_dir, p.geo_dir))
@@ -197,7 +197,9 @@ def load_for(chapter: str, p: Parametres, resolved: Resolved) -> Context:
     # Boundaries are optional: absent, the report goes without maps (and Annexe 1 says so); present but unreadable
     # or wrong, they are refused like any other input, never skipped (a corrupt file is not an absent one).
     ctx.geo = cached("geo", load_geo, p.geo_dir, p.departement, folders=(p.geo_dir,))
-    broken = cached("geo-valide", _geo_problems, p.geo_dir, p.departement, folders=(p.geo_dir,))
+    geo = ctx.geo
+    broken = computed("geo-valide", (p.geo_dir, p.departement), lambda: geo.validate() if geo is not None else [],
+                      folders=(p.geo_dir,))
     if broken:
         raise DataError([*broken, Problem(display_path(ctx.geo.folder), (
             "contours présents mais inutilisables : corrigez ces fichiers ou retirez-les du dossier "
@@ -215,9 +217,10 @@ def load_for(chapter: str, p: Parametres, resolved: Resolved) -> Context:
             avail = ", ".join(str(y) for y in ctx.cafdata.years())
             raise DataError([Problem(display_path(p.cafdata_path),
                                      f"pas de données pour décembre {p.year} (années présentes : {avail})")])
-        ctx.warnings = list(cached("communes", _commune_warnings, p.cafdata_path, p.departement, p.extraits_path,
-                                   p.reference_dir, p.geo_dir,
-                                   folders=(p.cafdata_path, p.extraits_path, p.reference_dir, p.geo_dir)))
+        data = ctx.cafdata
+        ctx.warnings = list(computed("communes", (p.cafdata_path, p.departement, p.extraits_path, p.reference_dir,
+                                                  p.geo_dir), lambda: check_communes(data, ref),
+                                     folders=(p.cafdata_path, p.extraits_path, p.reference_dir, p.geo_dir)))
     if "series" in reads:
         ctx.series = cached("series", load_dep_series, p.national_dir, p.departement, p.reference_dir,
                             folders=(p.national_dir, p.reference_dir))
@@ -236,24 +239,6 @@ def load_for(chapter: str, p: Parametres, resolved: Resolved) -> Context:
             ctx.childcare = cached("national_childcare", national_childcare, Path(p.reference_dir), p.departement, ref,
                                    folders=(p.reference_dir,))
     return ctx
-
-
-def _geo_problems(geo_dir, departement) -> list:
-    """What is wrong with the département's boundaries (none when absent), checked once per batch."""
-    from helpers.data.memo import cached
-
-    geo = cached("geo", load_geo, geo_dir, departement, folders=(geo_dir,))
-    return geo.validate() if geo is not None else []
-
-
-def _commune_warnings(cafdata_path, departement, extraits_path, reference_dir, geo_dir) -> list[str]:
-    """The commune file's warnings against the reference tables, worked out once per batch (the same inputs)."""
-    from helpers.data.memo import cached
-
-    ref = cached("reference", load_reference, reference_dir, departement, geo_dir, folders=(reference_dir, geo_dir))
-    data = cached("cafdata", load_cafdata, cafdata_path, departement, extraits_path,
-                  folders=(cafdata_path, extraits_path))
-    return check_communes(data, ref)
 
 
 def save_prepared(ctx: Context, folder: Path) -> Path:

@@ -49,6 +49,18 @@ def _stamp(path) -> tuple:
         return (str(p), "absent")
 
 
+def computed(name: str, key: tuple, compute, folders=()):
+    """`compute()`, once per scope for the same `key` and unchanged `folders`; outside a scope, simply called
+    (with what the caller already loaded: nothing read twice)."""
+    store = getattr(_local, "store", None)
+    if store is None:
+        return compute()
+    full = (name, tuple(str(a) for a in key), tuple(_stamp(f) for f in folders))
+    if full not in store:
+        store[full] = compute()
+    return store[full]
+
+
 def cached(name: str, loader, *args, folders=()):
     """`loader(*args)`, once per scope for the same arguments and unchanged `folders` (those it reads)."""
     store = getattr(_local, "store", None)
