@@ -570,11 +570,31 @@ def _prepare(r: Report, force: bool, progress, said: set | None = None) -> str |
     return None
 
 
+# The chapters converted lately, by the digest of their executed notebook (before its scrub), their mark and the
+# package's code: a chapter taken from the cache again (rapport preview after an edit of another chapter, a batch)
+# is not converted again. A few entries: a preview's chapters.
+_converted: dict[tuple, object] = {}
+_converted_lock = threading.Lock()
+CONVERTED_KEPT = 12
+
+
 def _convert(r: Report, ch: str):
     """The chapter's HTML fragment (nbconvert, project template), from its executed notebook."""
     from helpers.report import assemble as publish
     illus = registry.module(ch).illustratif_chapitre(r.checked.contexts[ch])
-    return publish.chapter_from_notebook(ch, r.staging / "notebooks" / registry.spec(ch).notebook, illus)
+    path = r.staging / "notebooks" / registry.spec(ch).notebook
+    key = (ch, cache.sha256_file(path), illus, cache.code_digest())
+    with _converted_lock:
+        hit = _converted.get(key)
+    if hit is not None:
+        publish.scrub_notebook(path)  # the published notebook is scrubbed as when it is converted
+        return hit
+    chapter = publish.chapter_from_notebook(ch, path, illus)
+    with _converted_lock:
+        _converted[key] = chapter
+        while len(_converted) > CONVERTED_KEPT:
+            _converted.pop(next(iter(_converted)))
+    return chapter
 
 
 # Each worker thread keeps its kernel from one chapter to the next (of the same report or of another report of
