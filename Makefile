@@ -64,7 +64,7 @@ test-unit: $(STAMP) ## Lancer les tests rapides (sans construction complète ni 
 golden: $(STAMP) ## Réécrire les fichiers de référence des chiffres (tests/golden), puis relire le diff
 	$(BIN)/python tests/snapshot.py
 
-bench: $(STAMP) ## Mesurer la construction (froid, chaîne simple, cache, lot de 5 ans) ; écrit benchmarks/RESULTS.md
+bench: $(STAMP) ## Mesurer la construction (froid, chaîne simple, cache, lots, portraits, exécution nationale, aperçu) ; écrit benchmarks/RESULTS.md
 	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
 
 lab: $(STAMP) ## Ouvrir les notebooks dans JupyterLab (environnement du projet, sorties à l’aspect du rapport)

@@ -16,7 +16,8 @@
     time per report and the peak memory of the whole process tree (the command, its kernels and workers), which
     must grow linearly, not faster;
 (j) the portraits of every EPCI of every département with data (rapport territoires --departement all), cold:
-    cost per portrait; from (i) and (j), the time of a national run (101 reports, 1 254 portraits) on N cores.
+    cost per portrait; from (i) and (j), the time of a national run (101 reports, 1 254 portraits) on N cores;
+(l)-(n) rapport preview: first page, a Markdown edit and a code edit on screen (benchmarks/apercu.py).
 Medians of the runs; every command is a fresh process, as a user runs it. Registers are copied to a
 temporary folder (--set registers_dir=…): the project's data are never modified.
 """
@@ -294,6 +295,10 @@ def main() -> int:
                          f"de (i) et (j)) ; sur N cœurs, environ {fr(total / 60, 0)}/N min : "
                          f"{fr(total / 60 / cores, 0)} min ici ({cores} cœurs), {fr(total / 60 / 16, 0)} min sur "
                          f"16, {fr(total / 60 / 64, 1)} min sur 64"))
+        # (l)-(n) the analyst's loop in rapport preview (benchmarks/apercu.py)
+        sys.path.insert(0, str(ROOT / "benchmarks"))
+        import apercu
+        rows += apercu.measure(a.runs)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     load_after = os.getloadavg()

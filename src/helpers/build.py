@@ -639,36 +639,15 @@ def _thread_kernel(kernels: Kernels):
     return km
 
 
-# On a Dask worker: one Kernels (private folder) for the worker process, and in each of its threads a kernel kept
-# from one task to the next (_thread_kernel), as the local build keeps them: a national run pays the kernel's start
-# and the imports once per worker thread, not once per chapter. Dask runs at most `nthreads` tasks at once on a
-# worker (as many as its cores by default), so at most that many kernels; stopped when the worker process ends.
-_worker: Kernels | None = None
-_worker_lock = threading.Lock()
-
-
-def _worker_kernels() -> Kernels:
-    global _worker
-    with _worker_lock:
-        if _worker is None or _worker.closed:
-            import atexit
-
-            _worker = Kernels()
-            atexit.register(_worker.close)
-        return _worker
-
-
 def _remote_chapter(chapter: str, src: str, parameters: dict) -> tuple[str, bytes | None, str]:
     """On a Dask worker: execute one chapter in this worker thread's warm kernel; returns ("ok", notebook, "") or,
     when a cell fails (the same failure again on a retry: not retried), ("echec", partial notebook, message). A
     kernel that dies raises: Dask runs the task once more (a fresh kernel), then reports it. The worker needs this
     package and the project's files at the same paths (the notebooks, the data)."""
-    kernels = _worker_kernels()
     with tempfile.TemporaryDirectory(prefix="rapport-dask-") as d:
         dst = Path(d) / Path(src).name
-        km = _thread_kernel(kernels)
-        try:
-            execute(chapter, Path(src), dst, parameters, kernels, km=km)
+        try:  # a kernel of its own per task: a warm kernel in a Dask worker thread met its event loop (not yet safe)
+            execute(chapter, Path(src), dst, parameters)
         except ChapterFailed as exc:
             if "s’est arrêté brutalement" in str(exc):  # the kernel died: raised, so that Dask retries once
                 raise
