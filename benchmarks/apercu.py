@@ -106,27 +106,25 @@ def measure(runs: int = 3) -> list[tuple[str, str, str]]:
                     time.sleep(0.02)
             return time.perf_counter() - t
 
+        def edits(page, kind: str, start: str, text_of, added) -> list[float]:
+            """`runs` saves of the cell of `kind` whose source starts with `start`, each adding `added(text)`."""
+            times = []
+            for i in range(runs):
+                nb = json.loads(nb_path.read_text(encoding="utf-8"))
+                cell = _cell(nb, kind, lambda s: s.startswith(start))
+                text = text_of(i + 1)
+                cell["source"] = "".join(cell["source"]) + added(text)
+                t = time.perf_counter()
+                _save(nb_path, nb)
+                times.append(shown(text, page, t))
+                time.sleep(0.5)
+            return times
+
         def loop(page) -> tuple[list[float], list[float]]:
-            prose, code = [], []
-            for i in range(runs):
-                nb = json.loads(nb_path.read_text(encoding="utf-8"))
-                cell = _cell(nb, "markdown", lambda s: s.startswith("Ces postes peuvent"))
-                text = f"Phrase de mesure {i + 1} de l’aperçu."
-                cell["source"] = "".join(cell["source"]) + f" {text}"
-                t = time.perf_counter()
-                _save(nb_path, nb)
-                prose.append(shown(text, page, t))
-                time.sleep(0.5)
-            for i in range(runs):
-                nb = json.loads(nb_path.read_text(encoding="utf-8"))
-                cell = _cell(nb, "code", lambda s: s.startswith("recit = cooperation.recit"))
-                text = f"Ligne de code de mesure {i + 1}."
-                cell["source"] = "".join(cell["source"]) + f"\npage.texte({text!r})"
-                t = time.perf_counter()
-                _save(nb_path, nb)
-                code.append(shown(text, page, t))
-                time.sleep(0.5)
-            return prose, code
+            return (edits(page, "markdown", "Ces postes peuvent", lambda n: f"Phrase de mesure {n} de l’aperçu.",
+                          lambda text: f" {text}"),
+                    edits(page, "code", "recit = cooperation.recit", lambda n: f"Ligne de code de mesure {n}.",
+                          lambda text: f"\npage.texte({text!r})"))
 
         if browser is not None:
             with browser as context:
