@@ -3,6 +3,7 @@ atomically into the output folder (a failed or interrupted build leaves what was
 untouched; see sortie.py for the output folder, interruption.py for signals)."""
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 import json
 import logging
@@ -639,15 +640,66 @@ def _thread_kernel(kernels: Kernels):
     return km
 
 
+# On a Dask worker, chapters run in threads of ours (as many as the worker has threads), each keeping its warm
+# kernel from one task to the next, as a local build's threads do: a Dask task thread is not ours to keep a
+# kernel in (its asyncio state is the worker's). One pool and one private kernels' folder per worker (several
+# workers may share a process, `processes=False`), stopped with the worker's process.
+REMOTE_THREADS = "rapport-dask-noyau"
+_worker_pools: dict[str, tuple] = {}
+_worker_lock = threading.Lock()
+
+
+def _worker_pool():
+    """This Dask worker's (pool of kernel threads, Kernels), made on its first chapter."""
+    import concurrent.futures as cf
+
+    try:
+        from distributed import get_worker
+
+        worker = get_worker()
+        key, threads = worker.address, int(getattr(worker.state, "nthreads", None) or worker.nthreads or 1)
+    except (ImportError, ValueError, AttributeError):  # called outside a worker: one thread
+        key, threads = "local", 1
+    with _worker_lock:
+        if key not in _worker_pools:
+            _worker_pools[key] = (cf.ThreadPoolExecutor(threads, thread_name_prefix=REMOTE_THREADS), Kernels())
+        return _worker_pools[key]
+
+
+def close_worker_pools() -> None:
+    """Stop the warm kernels of every worker of this process (at its exit; also called by the tests)."""
+    with _worker_lock:
+        pools = list(_worker_pools.values())
+        _worker_pools.clear()
+    for pool, kernels in pools:
+        kernels.close()
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+atexit.register(close_worker_pools)
+
+
+def _warm_execute(chapter: str, src: Path, dst: Path, parameters: dict, kernels: Kernels) -> None:
+    """In one of the worker's kernel threads: the chapter in this thread's kernel (started on first use, emptied
+    before each later use, started again if it died)."""
+    try:
+        km = _thread_kernel(kernels)
+    except RuntimeError as exc:  # died at start-up: raised as a dead kernel, so that Dask runs the task once more
+        raise ChapterFailed(f"Le chapitre « {chapter} » a échoué{fmt.NBSP}: le noyau Python qui exécutait {src.name} "
+                            f"s’est arrêté brutalement au démarrage ({exc}).") from None
+    execute(chapter, src, dst, parameters, kernels, km=km)
+
+
 def _remote_chapter(chapter: str, src: str, parameters: dict) -> tuple[str, bytes | None, str]:
-    """On a Dask worker: execute one chapter in this worker thread's warm kernel; returns ("ok", notebook, "") or,
+    """On a Dask worker: execute one chapter in a warm kernel of this worker; returns ("ok", notebook, "") or,
     when a cell fails (the same failure again on a retry: not retried), ("echec", partial notebook, message). A
     kernel that dies raises: Dask runs the task once more (a fresh kernel), then reports it. The worker needs this
     package and the project's files at the same paths (the notebooks, the data)."""
+    pool, kernels = _worker_pool()
     with tempfile.TemporaryDirectory(prefix="rapport-dask-") as d:
         dst = Path(d) / Path(src).name
-        try:  # a kernel of its own per task: a warm kernel in a Dask worker thread met its event loop (not yet safe)
-            execute(chapter, Path(src), dst, parameters)
+        try:
+            pool.submit(_warm_execute, chapter, Path(src), dst, parameters, kernels).result()
         except ChapterFailed as exc:
             if "s’est arrêté brutalement" in str(exc):  # the kernel died: raised, so that Dask retries once
                 raise
