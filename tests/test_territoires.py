@@ -55,7 +55,12 @@ def test_ile_de_re_portrait_shows_its_real_figures(built):
     assert soup.select_one("#carte-territoire-communes img") is not None
     # the posts come from illustrative register rows: marked
     assert soup.select_one("#tab-territoire-postes .marque-illustratif") is not None
-    assert 3 <= len(PdfReader(built / f"{RE}-cc-de-lile-de-re.pdf").pages) <= 5
+    own = PdfReader(built / f"{RE}-cc-de-lile-de-re.pdf")
+    assert 3 <= len(own.pages) <= 5
+    # laid out once without its numbers, then numbered: « page k / n », still a tagged PDF
+    for i, page in enumerate(own.pages, start=1):
+        assert re.search(rf"\bpage {i} / {len(own.pages)}\b", page.extract_text()), f"page {i} mal numérotée"
+    assert "/StructTreeRoot" in own.trailer["/Root"] and own.trailer["/Root"]["/Lang"] == "fr"
 
 
 @pytest.mark.e2e
@@ -68,7 +73,8 @@ def test_index_and_combined_pdf(built):
     assert not any("page" in pages[i].extract_text().split() for i in range(2))  # cover, contents and method note
     text = pages[1].extract_text()
     assert "Sommaire" in text and "CC Aunis Atlantique" in text and "Note de méthode" in text
-    # every portrait page is numbered in the combined document, as its contents number it
+    # every portrait page is numbered in the combined document, as its contents number it, and bookmarked
+    assert {"CC Aunis Atlantique", "CC de l’Île de Ré"} <= {o.title for o in PdfReader(built / "portraits-2023.pdf").outline}
     for i, page in enumerate(pages[2:], start=3):
         assert re.search(rf"\bpage {i}\b", page.extract_text()), f"page {i} du PDF combiné mal numérotée"
 

@@ -80,6 +80,14 @@ def test_unchanged_portraits_run_nothing_and_a_change_runs_them_again(tmp_path, 
     from pypdf import PdfReader
     assert b"falsifie" not in pdf.read_bytes()
     assert len(PdfReader(pdf).pages) == len(PdfReader(__import__("io").BytesIO(before[pdf.name][1])).pages)
+    # so is its socle, of which the combined PDF is made
+    socle = _portraits_dir(out) / f"{RE}.socle.pdf"
+    socle.write_bytes(b"%PDF-1.7 falsifie")
+    (out / "index.html").write_text("modifié", encoding="utf-8")
+    assert _run(out, "--set", f"registers_dir={registers.parent}") == 0
+    combined = out / "portraits-2023.pdf"
+    assert b"falsifie" not in combined.read_bytes() and socle.read_bytes() != b"%PDF-1.7 falsifie"
+    assert len(PdfReader(combined).pages) == len(PdfReader(__import__("io").BytesIO(before[combined.name][1])).pages)
 
     # a register touched, its content the same: nothing to run
     time.sleep(0.01)

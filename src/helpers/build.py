@@ -707,14 +707,19 @@ def _remote_chapter(chapter: str, src: str, parameters: dict) -> tuple[str, byte
         return "ok", dst.read_bytes(), ""
 
 
-def _remote_pdf(html_text: str) -> tuple[bytes, int]:
-    """On a Dask worker: the PDF of a page (report or portrait) and its number of pages."""
+def _remote_pdf(html_text: str, portrait: bool = False) -> tuple[bytes, int, bytes | None]:
+    """On a Dask worker: the PDF of a page (report or portrait), its number of pages and, for a portrait, its socle
+    (the PDF without page numbers the combined PDF is made of, report/pdf.py)."""
+    from helpers.report import pdf
     from helpers.report.assemble import write_pdf
 
     with tempfile.TemporaryDirectory(prefix="rapport-dask-") as d:
         target = Path(d) / "page.pdf"
+        if portrait:
+            pages = pdf.portrait(html_text, target)
+            return target.read_bytes(), pages, pdf.socle_path(target).read_bytes()
         pages = write_pdf(html_text, target)
-        return target.read_bytes(), pages
+        return target.read_bytes(), pages, None
 
 
 class Remote:
@@ -774,10 +779,15 @@ class Remote:
         if status != "ok":
             raise ChapterFailed(message.replace("{notebook}", str(dst)))
 
-    def pdf(self, html_text: str, target: Path) -> int:
-        """Lay out `html_text` on the cluster into `target`; its number of pages."""
-        data, pages = self._result(self._submit(_remote_pdf, html_text), f"Le PDF {target.name} n’a pas pu être fait")
+    def pdf(self, html_text: str, target: Path, portrait: bool = False) -> int:
+        """Lay out `html_text` on the cluster into `target` (a portrait: with its socle beside it); its pages."""
+        data, pages, socle = self._result(self._submit(_remote_pdf, html_text, portrait),
+                                          f"Le PDF {target.name} n’a pas pu être fait")
         target.write_bytes(data)
+        if socle is not None:
+            from helpers.report.pdf import socle_path
+
+            socle_path(target).write_bytes(socle)
         return pages
 
     def close(self) -> None:

@@ -85,9 +85,9 @@ def _die_with_parent(parent: int) -> None:
 
 def _pdf(page: str, target: str) -> int:
     """One portrait's own PDF (in a worker process): its number of pages."""
-    from helpers.report.assemble import write_pdf
+    from helpers.report import pdf
 
-    return write_pdf(Path(page).read_text(encoding="utf-8"), Path(target))  # relative links, as published
+    return pdf.portrait(Path(page).read_text(encoding="utf-8"), Path(target))  # relative links, as published
 
 
 def _portraits_dir(out: Path) -> Path:
@@ -157,7 +157,11 @@ def _collect(r, written, folder: Path, nom: str) -> tuple[Result, str]:
     page = (r.out / f"rapport-{r.resolved.params.year}-territoire.html").read_text(encoding="utf-8")
     res.illustratif = "marque-illustratif" in page
     pdf = folder / f"{siren}.pdf"
-    intact = pdf.is_file() and not pdf.is_symlink() and cache.sha256_file(pdf) == kept.get("pdf")
+    from helpers.report.pdf import socle_path
+
+    socle = socle_path(pdf)  # what the combined PDF is made of
+    intact = (pdf.is_file() and not pdf.is_symlink() and cache.sha256_file(pdf) == kept.get("pdf")
+              and socle.is_file() and not socle.is_symlink() and cache.sha256_file(socle) == kept.get("socle"))
     res.pages = kept.get("pages", 0) if intact else 0  # 0: its PDF is made (again)
     return res, key
 
@@ -167,9 +171,12 @@ def _keep(folder: Path, res: Result, key: str) -> None:
     import json
 
     from helpers import cache
+    from helpers.report.pdf import socle_path
 
     memo = _memo_path(folder, res.siren)
-    memo.write_text(json.dumps({"cle": key, "pages": res.pages, "pdf": cache.sha256_file(folder / f"{res.siren}.pdf"),
+    pdf = folder / f"{res.siren}.pdf"
+    memo.write_text(json.dumps({"cle": key, "pages": res.pages, "pdf": cache.sha256_file(pdf),
+                                "socle": cache.sha256_file(socle_path(pdf)),
                                 "valeurs": {"personnes": res.personnes, "taux": res.taux,
                                             "dep_personnes": res.dep_personnes, "dep_taux": res.dep_taux}},
                                ensure_ascii=False), encoding="utf-8")
@@ -289,12 +296,18 @@ def _index(results: list[Result], year: int, caf: str, departement: Departement 
     return str(soup)
 
 
-def _combined_pdf(results: list[Result], folder: Path, year: int, caf: str, front: dict | None = None) -> Path:
+def _combined_pdf(results: list[Result], folder: Path, year: int, caf: str, front: dict | None = None,
+                  socles: Path | None = None) -> Path:
     """All portraits in one PDF, after a cover, a contents page giving each one's first page and a method note.
-    `front`: the cover's `published` date, `date_obs` and `departement` name."""
+    `front`: the cover's `published` date, `date_obs` and `departement` name; `socles`: the folder of the
+    portraits' socles (`SIREN.socle.pdf`, report/pdf.py), whose pages are numbered from their place in the whole
+    instead of laying each portrait out again."""
+    import io
+
     from markupsafe import Markup
     from weasyprint import HTML
 
+    from helpers.report import pdf
     from helpers.report.assemble import _css
     from helpers.report.templating import render
 
@@ -318,18 +331,11 @@ def _combined_pdf(results: list[Result], folder: Path, year: int, caf: str, fron
     toc = HTML(string=contents(3, 2)).render()  # a cover, then the contents and the method note
     if (len(toc.pages), note_page(toc)) != (2, 2):  # a longer contents shifts the page numbers
         toc = HTML(string=contents(1 + len(toc.pages), note_page(toc))).render()
-    # each portrait, numbered from its page in the combined document (the contents give those numbers)
-    first = 1 + len(toc.pages)
-    numbered = []
-    for r in ok:
-        page = (folder / f"{r.fichier}.html").read_text(encoding="utf-8").replace(
-            "</style>", f'@media print {{ @page {{ @bottom-right {{ content: "page " counter(page); }} }} '
-                        f"@page :first {{ counter-reset: page {first}; }} }}</style>", 1)
-        numbered.append(HTML(string=page).render())  # no base URL: links stay relative to the published folder
-        first += r.pages
-    pages = [p for d in [toc, *numbered] for p in d.pages]
+    buf = io.BytesIO()
+    toc.write_pdf(buf)
     target = folder / f"portraits-{year}.pdf"
-    toc.copy(pages).write_pdf(target)
+    where = socles if socles is not None else folder
+    pdf.combined(buf.getvalue(), [(r.nom, pdf.socle_path(where / f"{r.siren}.pdf")) for r in ok], target)
     return target
 
 
@@ -507,7 +513,7 @@ def _build(plans: list[Plan], reports: list, executor: str | None) -> list[list[
         if not done[i].pages:
             page, target = r.out / f"rapport-{plan.p.year}-territoire.html", plan.folder / f"{s}.pdf"
             if remote is not None:
-                pdfs[i] = pool_remote.submit(remote.pdf, page.read_text(encoding="utf-8"), target)
+                pdfs[i] = pool_remote.submit(remote.pdf, page.read_text(encoding="utf-8"), target, True)
             else:
                 if not pool:
                     pool.append(_pdf_pool(len(reports)))
@@ -583,7 +589,7 @@ def _publish(plan: Plan, results: list[Result], t0: float, quiet: bool = False) 
 
             _combined_pdf(results, staging, p.year, p.caf_name,
                           {"published": fmt.date_longue(date.today()), "departement": dep.nom if dep else "",
-                           "date_obs": fmt.date_longue(p.observation_date)})
+                           "date_obs": fmt.date_longue(p.observation_date)}, socles=folder)
         files = sorted(f.name for f in staging.iterdir() if not f.name.startswith("."))
         cache.write_record(staging, key, {r.siren: {"cle": r.cle} for r in results if r.cle}, ["html", "pdf"], files)
         for f in staging.iterdir():
@@ -676,7 +682,7 @@ def _pdf_pool(n: int) -> ProcessPoolExecutor:
     from helpers.build import default_jobs
 
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["helpers.report.assemble", "weasyprint"])
+    ctx.set_forkserver_preload(["helpers.report.assemble", "helpers.report.pdf", "weasyprint", "pypdf"])
     pool = ProcessPoolExecutor(max_workers=max(1, min(default_jobs(), n)), mp_context=ctx,
                                initializer=_die_with_parent, initargs=(os.getpid(),))
     return pool
