@@ -49,8 +49,10 @@ def test_the_four_layers_exist():
 # the chapters say what a chapter shows: they never drive a build (kernels, cache, publication, commands)
 ORCHESTRATION = tuple(f"helpers.{m}" for m in ("build", "cli", "batch", "territoires", "preview", "lab", "cache",
                                                "sortie", "interruption", "progress"))
-# the shared vocabulary and plumbing at the top of the package import none of the stages above them
-STAGES = tuple(f"helpers.{m}" for m in ("data", "indicators", "chapters", "report")) + ORCHESTRATION
+# the shared vocabulary and plumbing at the top of the package (which may use one another) import none of the
+# stages, nor what drives a build
+STAGES = tuple(f"helpers.{m}" for m in ("data", "indicators", "chapters", "report", "build", "cli", "batch",
+                                        "territoires", "preview", "lab"))
 TOP = {"fmt": STAGES, "config": STAGES, "errors": STAGES, "lineage": STAGES, "narration": STAGES,
        "sortie": STAGES, "interruption": STAGES, "progress": STAGES, "cache": STAGES,
        # the parameters know the chapters' registry (keys and labels; light, no pandas), nothing else of them

@@ -10,8 +10,7 @@ import sys
 
 from helpers import config
 from helpers.errors import DataError, ParamError, RapportError
-
-NBSP = "\u00a0"
+from helpers.fmt import NBSP
 
 
 def years(text: str) -> list[str]:

@@ -53,7 +53,7 @@ def folder_for(out: Path) -> Path:
     return Path(out).parent / DOSSIER
 
 
-def _atomic_write(target: Path, data: bytes) -> None:
+def atomic_write(target: Path, data: bytes) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
@@ -118,7 +118,7 @@ class Fingerprints:
             merged.update(self.known)
         merged = {k: v for k, v in merged.items() if os.path.exists(k)}
         try:
-            _atomic_write(self.path, json.dumps(merged, sort_keys=True).encode())
+            atomic_write(self.path, json.dumps(merged, sort_keys=True).encode())
         except OSError:  # the cache is an optimisation: a read-only folder only makes the next build slower
             pass
 
@@ -254,7 +254,7 @@ class Cache:
             return
         try:
             data = Path(executed).read_bytes()
-            _atomic_write(self._dir(chapter) / f"{key}.{hashlib.sha256(data).hexdigest()}.ipynb", data)
+            atomic_write(self._dir(chapter) / f"{key}.{hashlib.sha256(data).hexdigest()}.ipynb", data)
             self.prune(chapter)
         except OSError:  # a folder we cannot write: the build goes on without cache
             pass
@@ -272,7 +272,7 @@ class Cache:
         if self.folder is None:
             return
         try:
-            _atomic_write(self._dir(chapter) / f"texte-{prose_key}.json", json.dumps({"cle": key}).encode())
+            atomic_write(self._dir(chapter) / f"texte-{prose_key}.json", json.dumps({"cle": key}).encode())
         except OSError:
             pass
 

@@ -57,7 +57,7 @@ class FrenchArgumentParser(argparse.ArgumentParser):
 
 
 log = logging.getLogger("rapport")
-NBSP = "\u00a0"  # French typography: no-break space before « : ; ! ? »
+NBSP = fmt.NBSP  # French typography: no-break space before « : ; ! ? »
 
 
 QUIET_HELP = "n’afficher que les erreurs"

@@ -36,11 +36,12 @@ import socket
 import sys
 from pathlib import Path
 
+from .cache import atomic_write
 from .errors import ParamError, RapportError, display_path
+from .fmt import NBSP as ESP  # the no-break space: before « : ; ! ? », inside guillemets
 
 MARQUE = ".rapport-caf.json"  # marker file of every folder a build creates
 OUTIL = "rapport build"
-ESP = "\u00a0"  # no-break space (French typography: before « : ; ! ? » and inside guillemets)
 # a build's own folders next to the output: .NAME.KIND-PID-HEX (previous layout: .NAME.KIND-PID, no marker)
 _INTERNE = re.compile(r"\.(?P<nom>.+)\.(?P<genre>partiel|publie|ancien|lien)-(?P<pid>\d+)(?:-[0-9a-f]+)?")
 _ANCIEN_RAPPORT = re.compile(r"rapport-\d{4}(?:-[a-z0-9_-]+)?\.(?:html|pdf)")
@@ -417,12 +418,10 @@ def _marquer_publie(folder: Path) -> None:
     replaced it may be removed. Best effort (an unmarked folder is removed once its build's process is gone)."""
     info = lire_marque(folder) or proprietaire()
     info.setdefault("publie", dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
-    tmp = folder / f"{MARQUE}.tmp"
-    try:
-        tmp.write_text(json.dumps(info, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-        os.replace(tmp, folder / MARQUE)  # never a half-written marker
+    try:  # never a half-written marker
+        atomic_write(folder / MARQUE, (json.dumps(info, ensure_ascii=False, indent=1) + "\n").encode("utf-8"))
     except OSError:
-        tmp.unlink(missing_ok=True)
+        pass
 
 
 def _remplacer_dossier(lien: Path, out: Path) -> Path | None:

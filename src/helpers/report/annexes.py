@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import hashlib
 import html
 import importlib.metadata as md
 import platform
@@ -14,19 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from helpers import config, fmt
+from helpers.cache import sha256_file
 from helpers.params import Resolved, describe
 from helpers.report.templating import macro, render
 
 PACKAGES = ["pandas", "numpy", "matplotlib", "seaborn", "papermill", "nbconvert", "weasyprint", "pydantic",
             "pandera", "babel", "geopandas"]
-
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _fmt_value(v: float, kind: str) -> str:
@@ -386,7 +378,7 @@ class Provenance:
             except md.PackageNotFoundError:
                 pass
         params = [[k, _param_value(k, getattr(resolved.params, k)), public_text(o)] for k, _, o in describe(resolved)]
-        rows = [[public_path(f), str(Path(f).stat().st_size), sha256(Path(f))] for f in sorted(set(files))]
+        rows = [[public_path(f), str(Path(f).stat().st_size), sha256_file(Path(f))] for f in sorted(set(files))]
         return cls(resolved.params.year, resolved.params.caf_name, started, duration_s, commit, dirty, params, rows,
                    versions, vintages(resolved.params.year, contexts or {}))
 
