@@ -34,6 +34,41 @@ def test_only_markdown_cells_with_expressions_become_code():
     assert nb.cells[1].cell_type == "markdown"  # the source notebook is left as it is
 
 
+def test_a_conditional_markdown_cell_is_printed_only_when_its_condition_holds():
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("<!-- si disponible -->\n## Les postes\n\n{eval}`v.n` postes.", id="a"),
+                nbformat.v4.new_markdown_cell("<!--si disponible-->\nSans expression.", id="b"),
+                nbformat.v4.new_markdown_cell("Toujours là, <!-- si jamais --> en cours de phrase.", id="c")]
+    out = expressions_to_code(nb)
+    assert [c.cell_type for c in out.cells] == ["code", "code", "markdown"]  # a comment inside a cell: not a condition
+    for disponible in (True, False):
+        shown: list[str] = []
+        page = Page("essai")
+        page._show = shown.append
+        namespace = {"page": page, "disponible": disponible, "v": lineage.Valeurs({"n": "3"})}
+        for cell in out.cells[:2]:
+            exec(cell.source, namespace)  # noqa: S102 (what the kernel runs)
+        html = "".join(shown)
+        if disponible:
+            assert "Les postes</h2>" in html and "3 postes." in html and "Sans expression." in html
+            assert "si disponible" not in html and "<!--" not in html
+        else:
+            assert html == ""
+
+
+def test_a_conditional_cell_is_executed_so_its_edit_is_not_plain_prose(tmp_path):
+    from helpers.narration import code_digest
+
+    def digest(text: str) -> str:
+        nb = nbformat.v4.new_notebook()
+        nb.cells = [nbformat.v4.new_markdown_cell(text, id="a")]
+        nbformat.write(nb, tmp_path / "n.ipynb")
+        return code_digest(tmp_path / "n.ipynb")
+
+    assert digest("Une phrase.") == digest("Une autre phrase.")  # plain prose: outputs reused
+    assert digest("<!-- si disponible -->\nUne phrase.") != digest("<!-- si disponible -->\nUne autre phrase.")
+
+
 def test_values_are_escaped_braces_kept_and_illustrative_paragraphs_marked():
     illus = lineage.Valeur("12", [lineage.Lu("registre", "Caf", "registre des postes", illustratif=True)])
     v = lineage.Valeurs({"nom": "<b>CA</b> & co", "postes": illus, "n": 3})
@@ -56,10 +91,16 @@ def test_values_show_without_quotes_in_jupyterlab():
     assert pretty(v.foyers) == "122 955" and v["foyers"] == "122 955"
 
 
-def test_the_portrait_sentence_lives_in_a_markdown_cell():
-    nb = json.loads((ROOT / "notebooks" / "01_portrait.ipynb").read_text(encoding="utf-8"))
+@pytest.mark.parametrize("notebook, sentence", [
+    ("01_portrait", "comptait **{eval}`v.foyers` foyers allocataires**"),
+    ("02_ctg", "la démarche est déployée sur **{eval}`v.epci_couverts` des {eval}`v.epci_total` EPCI**"),
+    ("03_cooperation", "**{eval}`v.professionnels` professionnels**"),
+    ("04_territoire", "soit **{eval}`v.personnes` personnes couvertes**"),
+])
+def test_each_chapter_s_main_sentence_lives_in_a_markdown_cell(notebook, sentence):
+    nb = json.loads((ROOT / "notebooks" / f"{notebook}.ipynb").read_text(encoding="utf-8"))
     md = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown"]
-    assert any("comptait **{eval}`v.foyers` foyers allocataires**" in s for s in md)
+    assert any(sentence in s for s in md)
 
 
 def test_an_edited_markdown_cell_shows_in_the_executed_notebook(tmp_path):

@@ -57,7 +57,7 @@ def _chapter(out: Path) -> str:
 def _plain_markdown_index(folder: Path) -> int:
     nb = nbformat.read(folder / NB, as_version=4)
     return next(i for i, c in enumerate(nb.cells)
-                if c.cell_type == "markdown" and not narration.has_expressions(c.source) and i > 0)
+                if c.cell_type == "markdown" and not narration.executed(c.source) and i > 0)
 
 
 def test_digest_ignores_plain_prose_only(notebooks):

@@ -4,7 +4,11 @@ values). Papermill executes code cells only: before a build executes a notebook,
 holds such an expression becomes a code cell that asks the page to render it (`page.markdown`), at the
 same place, so that the sentence is filled with the values computed by the cells above it, escaped, and
 marked illustrative when one of them is (their lineage). A Markdown cell without an expression stays as it
-is (nbconvert renders it)."""
+is (nbconvert renders it).
+
+A Markdown cell that opens with « <!-- si EXPRESSION --> » (an HTML comment: JupyterLab does not show it) is
+printed only when EXPRESSION is true in the notebook's namespace (« <!-- si disponible --> »: the chapter's
+register is there): such a cell is executed too, as `if EXPRESSION: page.markdown(…)`."""
 from __future__ import annotations
 
 import re
@@ -14,6 +18,7 @@ if TYPE_CHECKING:  # nbformat imports jsonschema and its format checkers (about 
     import nbformat  # by an unchanged build
 
 ROLE = re.compile(r"\{eval\}`([^`\n]+)`")
+CONDITION = re.compile(r"\A\s*<!--\s*si\s+(?P<expr>.+?)\s*-->[ \t]*\n?")
 TAG = "narration"  # the tag of a code cell made from a Markdown cell
 
 
@@ -21,16 +26,30 @@ def has_expressions(source: str) -> bool:
     return bool(ROLE.search(source))
 
 
+def condition(source: str) -> tuple[str | None, str]:
+    """The cell's condition (« <!-- si disponible --> » on its first line) and its text without it."""
+    m = CONDITION.match(source)
+    return (m.group("expr"), source[m.end():]) if m else (None, source)
+
+
+def executed(source: str) -> bool:
+    """A Markdown cell the build executes (an expression, or a condition), rather than leaves to nbconvert."""
+    return has_expressions(source) or condition(source)[0] is not None
+
+
 def expressions_to_code(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """The notebook to execute: each Markdown cell with an {eval} expression replaced, in place, by a code
-    cell `page.markdown(<its text>, globals())`, tagged « narration », its Markdown kept in its metadata."""
+    """The notebook to execute: each Markdown cell with an {eval} expression or a condition replaced, in place, by
+    a code cell `page.markdown(<its text>, globals())` (under `if <condition>:`), tagged « narration », its
+    Markdown kept in its metadata."""
     import nbformat
 
     out = nbformat.from_dict(nb)
     cells = []
     for cell in out.cells:
-        if cell.cell_type == "markdown" and has_expressions(cell.source):
-            code = nbformat.v4.new_code_cell(f"page.markdown({cell.source!r}, globals())",
+        if cell.cell_type == "markdown" and executed(cell.source):
+            expr, text = condition(cell.source)
+            call = f"page.markdown({text!r}, globals())"
+            code = nbformat.v4.new_code_cell(call if expr is None else f"if {expr}:\n    {call}",
                                              metadata={"tags": [TAG], "rapport": {"markdown": cell.source}})
             if "id" in cell:
                 code["id"] = cell["id"]
@@ -50,7 +69,7 @@ def executable(src, folder):
     import nbformat
 
     nb = nbformat.read(src, as_version=4)
-    if not any(c.cell_type == "markdown" and has_expressions(c.source) for c in nb.cells):
+    if not any(c.cell_type == "markdown" and executed(c.source) for c in nb.cells):
         return Path(src)
     path = Path(folder) / f"narration-{uuid.uuid4().hex[:8]}-{Path(src).name}"
     nbformat.write(expressions_to_code(nb), path)
@@ -78,12 +97,12 @@ def _text(source) -> str:
 
 
 def _plain_prose(cell) -> bool:
-    return cell["cell_type"] == "markdown" and not has_expressions(_text(cell["source"]))
+    return cell["cell_type"] == "markdown" and not executed(_text(cell["source"]))
 
 
 def code_digest(src) -> str:
     """The notebook `src` but for its plain prose: code cells (source and tags), Markdown cells that hold an
-    expression, and the place of every cell. Two notebooks with the same digest differ only in Markdown cells
+    expression or a condition, and the place of every cell. Two notebooks with the same digest differ only in Markdown cells
     without expressions: their executed outputs are the same."""
     import hashlib
     import json

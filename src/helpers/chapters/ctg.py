@@ -279,6 +279,12 @@ def _ampleur(ratio: float) -> str:
     return ""
 
 
+def valeurs_petite_enfance(ctx: Context) -> lineage.Valeurs:
+    """The childcare paragraph's values (and the first theme's sentence), as attributes for the notebook's
+    Markdown (« {eval}`pe.pe_dep` »)."""
+    return lineage.Valeurs({**petite_enfance_valeurs(ctx), **premiere_thematique(ctx)})
+
+
 def premiere_thematique(ctx: Context) -> dict[str, str]:
     """« La petite enfance est la première thématique des CTG. », only when it is (ex aequo or not) the most
     frequent theme of the conventions in force, with the register's lineage (its mark)."""

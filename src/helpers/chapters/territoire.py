@@ -72,7 +72,7 @@ def classement(ctx: Context) -> pd.DataFrame:
 
 
 @once
-def valeurs(ctx: Context) -> dict[str, str]:
+def valeurs(ctx: Context) -> lineage.Valeurs:
     # the département's totals of the year alone: the portrait's own year also reads the family extract,
     # which no figure of a territory shows (nor should its source line or its mark reach them)
     t, dep = totaux(ctx), portrait.totaux(ctx, ctx.year)
@@ -100,7 +100,7 @@ def valeurs(ctx: Context) -> dict[str, str]:
         "evol": (f" ({fmt.variation(t.foyers / prev.foyers - 1, 1, True)} en un an)"
                  if prev is not None and prev.foyers else ""),
     })
-    return v
+    return lineage.Valeurs(v)  # also as attributes, for the notebook's Markdown (« {eval}`v.foyers` »)
 
 
 def rang_explique(rang: int, n: int) -> str:
