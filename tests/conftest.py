@@ -17,19 +17,24 @@ def plain(text: str) -> str:
     return text.replace("\u00a0", " ").replace("\u202f", " ")
 
 
-@pytest.fixture
-def capsys(capsys):
-    """pytest's capsys, whose readouterr() gives the messages with ordinary spaces (see `plain`);
-    `capsys.raw_readouterr()` gives them as printed (the typography tests)."""
-    raw = capsys.readouterr
+class Terminal:
+    """What a command printed, read through pytest's own capsys: `readouterr()` with ordinary spaces (see
+    `plain`), `raw_readouterr()` as printed (the typography tests)."""
 
-    def readouterr():
-        r = raw()
+    def __init__(self, capsys) -> None:
+        self._capsys = capsys
+
+    def readouterr(self):
+        r = self._capsys.readouterr()
         return type(r)(plain(r.out), plain(r.err))
 
-    capsys.raw_readouterr = raw
-    capsys.readouterr = readouterr
-    return capsys
+    def raw_readouterr(self):
+        return self._capsys.readouterr()
+
+
+@pytest.fixture
+def terminal(capsys) -> Terminal:
+    return Terminal(capsys)
 
 
 @pytest.fixture

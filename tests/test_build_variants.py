@@ -45,13 +45,13 @@ def test_other_departement_without_register(tmp_path):
     assert "Aucun chiffre publié" in annex and "121\u202f067" not in annex  # never the Charente-Maritime's
 
 
-def test_departement_without_data_stops_before_any_kernel_with_the_fetch_command(tmp_path, monkeypatch, capsys):
+def test_departement_without_data_stops_before_any_kernel_with_the_fetch_command(tmp_path, monkeypatch, terminal):
     import helpers.build as build
 
     monkeypatch.setattr(build, "execute", lambda *a, **k: (_ for _ in ()).throw(AssertionError("noyau démarré")))
     out = tmp_path / "out"
     code = cli.main(["-q", "build", "--year", "2023", "--departement", "33", "--out", str(out)])
-    err = capsys.readouterr().err
+    err = terminal.readouterr().err
     assert code == 1
     assert "aucune donnée Cafdata pour le département 33" in err
     assert "rapport fetch --year 2023 --departement 33" in err
@@ -81,7 +81,7 @@ def test_export_with_technical_and_national_rows_builds_and_says_so(real_cafdata
     assert "40 foyers en décembre 2023" in sources
 
 
-def test_register_error_stops_build_before_any_kernel(tmp_path, monkeypatch, capsys):
+def test_register_error_stops_build_before_any_kernel(tmp_path, monkeypatch, terminal):
     import helpers.build as build
 
     monkeypatch.setattr(build, "execute", lambda *a, **k: (_ for _ in ()).throw(AssertionError("noyau démarré")))
@@ -91,7 +91,7 @@ def test_register_error_stops_build_before_any_kernel(tmp_path, monkeypatch, cap
     path.write_text(path.read_text(encoding="utf-8").replace("2023-06-19", "2023-02-30"), encoding="utf-8")
     out = tmp_path / "out"
     code = cli.main(["-q", "build", "--year", "2023", "--set", f"registers_dir={reg}", "--out", str(out)])
-    err = capsys.readouterr().err
+    err = terminal.readouterr().err
     assert code == 1
     assert "ctg.csv, ligne 12, colonne « date_signature » : date invalide" in err
     assert not out.exists()

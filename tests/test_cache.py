@@ -25,7 +25,7 @@ def _record(out: Path) -> dict:
 
 
 @pytest.mark.e2e
-def test_changed_register_reruns_only_its_chapter_and_cached_chapters_are_identical(tmp_path, capsys, monkeypatch):
+def test_changed_register_reruns_only_its_chapter_and_cached_chapters_are_identical(tmp_path, terminal, monkeypatch):
     registers = tmp_path / "registres"
     shutil.copytree(ROOT / "data" / "registers", registers)
     out = tmp_path / "sorties" / "2023"
@@ -37,9 +37,9 @@ def test_changed_register_reruns_only_its_chapter_and_cached_chapters_are_identi
 
     # nothing changed: nothing is done, the published report is untouched
     before = tree(out.parent)
-    capsys.readouterr()
+    terminal.readouterr()
     assert _build(out, registers) == 0
-    said = capsys.readouterr().out
+    said = terminal.readouterr().out
     assert "rien n’a changé depuis la dernière construction :" in said
     assert tree(out.parent) == before
 
@@ -114,7 +114,7 @@ def test_year_and_departement_lists():
     assert "17" in batch.departements("all")
 
 
-def test_batch_goes_on_past_failures_and_lists_them(tmp_path, capsys, monkeypatch):
+def test_batch_goes_on_past_failures_and_lists_them(tmp_path, terminal, monkeypatch):
     """2019 has no parameters, 2022 fails in its data check: both listed, the others built (kernels faked)."""
     from helpers import build as build_mod
 
@@ -137,7 +137,7 @@ def test_batch_goes_on_past_failures_and_lists_them(tmp_path, capsys, monkeypatc
     monkeypatch.setattr(build_mod, "check", check)
     code = cli.main(["-q", "build", "--year", "2019,2021-2023", "--chapters", "cooperation", "--formats", "html",
                      "--out", str(tmp_path)])
-    cap = capsys.readouterr()
+    cap = terminal.readouterr()
     assert code == 1
     assert "Échecs (2 sur 4)" in cap.err
     assert "2019 : erreur de paramètre" in cap.err and "2022 : erreur dans les données" in cap.err
@@ -145,7 +145,7 @@ def test_batch_goes_on_past_failures_and_lists_them(tmp_path, capsys, monkeypatc
     assert f"écrit : {tmp_path / '2021' / 'x.html'}" in cap.out and f"écrit : {tmp_path / '2023' / 'x.html'}" in cap.out
 
 
-def test_several_departements_go_to_their_own_folders(tmp_path, capsys, monkeypatch):
+def test_several_departements_go_to_their_own_folders(tmp_path, terminal, monkeypatch):
     from helpers import build as build_mod
     seen = []
 
@@ -161,9 +161,9 @@ def test_several_departements_go_to_their_own_folders(tmp_path, capsys, monkeypa
     assert seen[-2:] == [config.OUTPUTS_DIR / "2022", config.OUTPUTS_DIR / "2023"]
 
 
-def test_bad_year_list_is_a_parameter_error(capsys):
+def test_bad_year_list_is_a_parameter_error(terminal):
     assert cli.main(["build", "--year", "2024-2021"]) == 2
-    assert "à l’envers" in capsys.readouterr().err
+    assert "à l’envers" in terminal.readouterr().err
     assert cli.main(["build", "--year", "2023", "--jobs", "0"]) == 2
 
 
@@ -191,6 +191,6 @@ def test_progress_plain_lines_when_piped_and_live_block_on_a_terminal(caplog):
     assert not Progress(enabled=False, stream=screen).live
 
 
-def test_executor_must_be_a_dask_address(capsys):
+def test_executor_must_be_a_dask_address(terminal):
     assert cli.main(["build", "--year", "2023", "--executor", "spark://x:1"]) == 2
-    assert "dask://HÔTE:PORT attendu" in capsys.readouterr().err
+    assert "dask://HÔTE:PORT attendu" in terminal.readouterr().err

@@ -116,7 +116,7 @@ def test_executed_notebooks_received_the_parameters(built):
     assert "prepared = None" in injected[0].source and "pickle" not in injected[0].source
 
 
-def test_failing_chapter_publishes_nothing(built, tmp_path, monkeypatch, capsys):
+def test_failing_chapter_publishes_nothing(built, tmp_path, monkeypatch, terminal):
     nbdir = tmp_path / "notebooks"
     shutil.copytree(config.NOTEBOOKS_DIR, nbdir)
     nb = nbformat.read(nbdir / "02_ctg.ipynb", as_version=4)
@@ -125,7 +125,7 @@ def test_failing_chapter_publishes_nothing(built, tmp_path, monkeypatch, capsys)
     monkeypatch.setattr(config, "NOTEBOOKS_DIR", nbdir)
     before = {p.name: p.stat().st_mtime_ns for p in built.iterdir()}
     code = cli.main(["-q", "build", "--year", "2023", "--out", str(built), "--formats", "html"])
-    err = capsys.readouterr().err
+    err = terminal.readouterr().err
     assert code == 1
     assert "« ctg »" in err and "cellule 5" in err and "ValueError : panne simulée" in err
     partial = re.search(r"Notebook partiel enregistré : (\S+)", err).group(1)

@@ -175,10 +175,10 @@ def assert_untouched(out: Path, before: dict[str, bytes]) -> None:
 # ---------------------------------------------------------------- success
 
 
-def test_success_writes_files_manifest_and_command(server, tmp_path, capsys):
+def test_success_writes_files_manifest_and_command(server, tmp_path, terminal):
     out = tmp_path / "cache"
     assert run(server, out) == 0
-    captured = capsys.raw_readouterr()
+    captured = terminal.raw_readouterr()
     printed = captured.out
 
     # the Cafdata exports and the communes are kept exactly as received
@@ -322,13 +322,13 @@ def test_one_failure_then_success(server, tmp_path, path, first):
 # ---------------------------------------------------------------- failures leave the cache untouched
 
 
-def test_http_500_always(server, tmp_path, capsys):
+def test_http_500_always(server, tmp_path, terminal):
     out = tmp_path / "cache"
     out.mkdir()
     before = previous_cache(out)
     server.script.set(COM_PATH, {"status": 500, "body": b"erreur interne"})
     assert run(server, out) == 1
-    err = capsys.raw_readouterr().err
+    err = terminal.raw_readouterr().err
     url = f"{server.url}{COM_PATH}?delimiter=%3B&with_bom=true&where=startswith%28numcomdo,%20%2217%22%29"
     assert fr(f"Échec du téléchargement de s_ben_com_f_17.csv ({url}) après 3 essais : erreur HTTP 500") in err
     assert server.script.count(COM_PATH) == 3
@@ -336,7 +336,7 @@ def test_http_500_always(server, tmp_path, capsys):
     assert_untouched(out, before)
 
 
-def test_timeout(server, tmp_path, capsys):
+def test_timeout(server, tmp_path, terminal):
     out = tmp_path / "cache"
     out.mkdir()
     before = previous_cache(out)
@@ -346,42 +346,42 @@ def test_timeout(server, tmp_path, capsys):
                      "--out", str(out), "--timeout", "0.5", "--retries", "2"])
     assert code == 1
     assert time.monotonic() - t0 < 4
-    err = capsys.raw_readouterr().err
+    err = terminal.raw_readouterr().err
     assert f"Échec du téléchargement de communes_17.geojson ({server.url}/departements/17/communes?" in err
     assert fr("après 2 essais : délai d’attente dépassé (0,5 s)") in err
     assert server.script.count(COMMUNES_PATH) == 2
     assert_untouched(out, before)
 
 
-def test_truncated_body(server, tmp_path, capsys):
+def test_truncated_body(server, tmp_path, terminal):
     out = tmp_path / "cache"
     out.mkdir()
     before = previous_cache(out)
     server.script.set(EPCIS_PATH, {**geojson("epcis_17.geojson"), "truncate": True})
     assert run(server, out) == 1
-    err = capsys.raw_readouterr().err
+    err = terminal.raw_readouterr().err
     assert f"Échec du téléchargement de epci_17.geojson ({server.url}/epcis?codeDepartement=17&" in err
     assert fr("après 3 essais : réponse incomplète") in err
     assert server.script.count(EPCIS_PATH) == 3
     assert_untouched(out, before)
 
 
-def test_client_error_is_not_retried(server, tmp_path, capsys):
+def test_client_error_is_not_retried(server, tmp_path, terminal):
     out = tmp_path / "cache"
     server.script.set(DEP_PATH, {"status": 400, "body": b'{"error_code": "ODSQLError", "message": "champ inconnu"}'})
     assert run(server, out) == 1
-    err = capsys.raw_readouterr().err
+    err = terminal.raw_readouterr().err
     assert "Échec du téléchargement de s_ben_dep_17.csv (" in err and fr("erreur HTTP 400 : champ inconnu") in err
     assert server.script.count(DEP_PATH) == 1
     assert not out.exists() and list(tmp_path.iterdir()) == []
 
 
-def test_year_without_december(server, tmp_path, capsys):
+def test_year_without_december(server, tmp_path, terminal):
     out = tmp_path / "cache"
     out.mkdir()
     before = previous_cache(out)
     assert run(server, out, year="2024") == 1
-    err = capsys.raw_readouterr().err
+    err = terminal.raw_readouterr().err
     assert "Décembre 2024 est absent de s_ben_dep_17.csv" in err
     assert fr("mois présents : de 2022-11 à 2023-12") in err
     assert "environ six mois après sa fin" in err
@@ -389,16 +389,16 @@ def test_year_without_december(server, tmp_path, capsys):
     assert_untouched(out, before)
 
 
-def test_year_must_be_an_integer(server, tmp_path, capsys):
+def test_year_must_be_an_integer(server, tmp_path, terminal):
     out = tmp_path / "cache"
     assert run(server, out, year="abc") == 2
-    err = capsys.raw_readouterr().err
+    err = terminal.raw_readouterr().err
     assert "Erreur de paramètre" in err and "l’année doit être un nombre entier" in err and fr("« abc »") in err
     assert server.script.requests == []
     assert not out.exists()
 
 
-def test_failure_while_replacing_restores_previous_cache(server, tmp_path, monkeypatch, capsys):
+def test_failure_while_replacing_restores_previous_cache(server, tmp_path, monkeypatch, terminal):
     out = tmp_path / "cache"
     out.mkdir()
     before = previous_cache(out)
@@ -416,18 +416,18 @@ def test_failure_while_replacing_restores_previous_cache(server, tmp_path, monke
     assert run(server, out) == 1
     assert calls["n"] > 6  # the renames made were undone
     assert calls["manifest during swap"] is False  # no manifest beside a half-replaced set of files
-    assert "le cache précédent a été rétabli" in capsys.raw_readouterr().err
+    assert "le cache précédent a été rétabli" in terminal.raw_readouterr().err
     assert_untouched(out, before)
 
 
-def test_messages_use_french_typography(server, tmp_path, capsys):
+def test_messages_use_french_typography(server, tmp_path, terminal):
     assert fetch._fr("Erreur : « abc » ; encore ? oui !") == "Erreur\u00a0: «\u00a0abc\u00a0»\u202f; encore\u202f? oui\u202f!"
     assert fetch._fr(fetch._fr("a : b")) == "a\u00a0: b"
     assert fetch._fr("https://x.fr/?a=1;b=2") == "https://x.fr/?a=1;b=2"
     assert run(server, tmp_path / "cache") == 0
     server.script.set(COM_PATH, {"status": 500, "body": b""})
     assert run(server, tmp_path / "cache") == 1
-    captured = capsys.raw_readouterr()
+    captured = terminal.raw_readouterr()
     # the prefixes "rapport : " and "Erreur : " are the command line's (cli.py), the rest is this module's
     text = re.sub(r"^(rapport|Erreur)[ \u00a0]: ", "", captured.out + captured.err, flags=re.M)
     assert "\u00a0: " in text and re.search(r" [:;!?](\s|$)|« | »", text) is None
@@ -447,13 +447,13 @@ QUOTA_HEADERS = {"X-RateLimit-Limit": "1000", "X-RateLimit-Remaining": "0",
     (COM_PATH, {"status": 429, "body": b"Too Many Requests", "ctype": "text/plain",  # headers only, mid-run
                 "headers": QUOTA_HEADERS}),
 ], ids=["corps-opendatasoft", "en-tetes-seuls"])
-def test_daily_quota_exhausted_stops_at_once_with_the_reset_time(server, tmp_path, capsys, path, answer):
+def test_daily_quota_exhausted_stops_at_once_with_the_reset_time(server, tmp_path, terminal, path, answer):
     out = tmp_path / "cache"
     out.mkdir()
     before = previous_cache(out)
     server.script.set(path, answer)
     assert run(server, out) == 1
-    err = capsys.raw_readouterr().err
+    err = terminal.raw_readouterr().err
     name = "s_ben_dep_17.csv" if path == DEP_PATH else "s_ben_com_f_17.csv"
     assert fr(f"Quota quotidien d’appels de 127.0.0.1:{server.server_address[1]} épuisé (1\u202f000 appels par jour) : "
               f"{name} ({server.url}{path}?") in err
@@ -467,10 +467,10 @@ def test_daily_quota_exhausted_stops_at_once_with_the_reset_time(server, tmp_pat
     assert_untouched(out, before)
 
 
-def test_daily_quota_without_reset_time_says_when_quotas_reset(server, tmp_path, capsys):
+def test_daily_quota_without_reset_time_says_when_quotas_reset(server, tmp_path, terminal):
     server.script.set(DEP_PATH, {"status": 429, "body": b'{"limit_time_unit": "day", "error": "Too many requests"}'})
     assert run(server, tmp_path / "cache") == 1
-    err = capsys.raw_readouterr().err
+    err = terminal.raw_readouterr().err
     assert fr("Le service n’a pas dit quand il sera rétabli (Opendatasoft remet les quotas à zéro chaque jour à "
               "minuit UTC).") in err
     assert server.script.count(DEP_PATH) == 1 and not (tmp_path / "cache").exists()
@@ -487,10 +487,10 @@ def test_plain_429_is_retried_after_the_wait_asked(server, tmp_path, monkeypatch
     assert (out / "cafdata/s_ben_dep_17.csv").read_bytes() == fixture("s_ben_dep_17.csv")
 
 
-def test_429_asking_for_a_long_wait_stops(server, tmp_path, capsys):
+def test_429_asking_for_a_long_wait_stops(server, tmp_path, terminal):
     server.script.set(EPCIS_PATH, {"status": 429, "body": b"", "headers": {"Retry-After": "7200"}})
     assert run(server, tmp_path / "cache") == 1
-    err = capsys.raw_readouterr().err
+    err = terminal.raw_readouterr().err
     assert "Échec du téléchargement de epci_17.geojson (" in err
     assert fr("erreur HTTP 429 : le service demande d’attendre jusqu’à 15\u00a0mars\u00a02026 à 12\u00a0h\u00a030") in err
     assert server.script.count(EPCIS_PATH) == 1
@@ -540,24 +540,24 @@ def manifest_of(out: Path) -> dict:
     return json.loads((out / "manifest.json").read_text(encoding="utf-8"))
 
 
-def test_service_still_serving_last_year_after_april_is_said(server, tmp_path, monkeypatch, capsys):
+def test_service_still_serving_last_year_after_april_is_said(server, tmp_path, monkeypatch, terminal):
     monkeypatch.setattr(fetch, "_now", lambda: NOW.replace(month=7))
     out = tmp_path / "cache"
     assert run(server, out) == 0
-    err = capsys.raw_readouterr().err
+    err = terminal.raw_readouterr().err
     assert "de janvier à avril" not in err
     assert fr("Attention : en 2026, l’API Découpage administratif sert encore la géographie 2025, lue dans la réponse "
               "(populations des communes identiques à celles en vigueur en 2025, data/reference/communes.csv).") in err
     assert (out / "geo/communes_17_2025.geojson").is_file()
 
 
-def test_epci_list_a_year_behind_the_communes_takes_the_dgcl_populations(server, tmp_path, capsys):
+def test_epci_list_a_year_behind_the_communes_takes_the_dgcl_populations(server, tmp_path, terminal):
     """The service's communes are those of 2025 but its EPCI list (and populations) that of 2024:
     the 2025 populations come from the DGCL table, and the manifest keeps the service's figure."""
     server.script.set(EPCIS_PATH, with_populations("epcis_17.geojson", {"200036473": 60641, "241700434": 178217}))
     out = tmp_path / "cache"
     assert run(server, out) == 0
-    err = capsys.raw_readouterr().err
+    err = terminal.raw_readouterr().err
     m = manifest_of(out)
     assert (m["millesime_geographie"], m["millesime_communes_service"], m["millesime_epci_service"]) == (2025, 2025, 2024)
     assert [(e["population"], e["population_service"], e["source_population"]) for e in m["epci"]] == [
@@ -570,14 +570,14 @@ def test_epci_list_a_year_behind_the_communes_takes_the_dgcl_populations(server,
     assert ref.epci_year(2025)[0].set_index("siren").population_municipale["241700434"] == 181057
 
 
-def test_populations_of_no_known_year_are_the_services_and_the_year_unverified(server, tmp_path, capsys):
+def test_populations_of_no_known_year_are_the_services_and_the_year_unverified(server, tmp_path, terminal):
     """A geography newer than the reference tables (2026 figures): the calendar year is recorded as
     unverified and the EPCI populations are the service's, with their source."""
     server.script.set(COMMUNES_PATH, with_populations("communes_17.geojson", {"17300": 80511, "17415": 25170}))
     server.script.set(EPCIS_PATH, with_populations("epcis_17.geojson", {"200036473": 60702, "241700434": 182404}))
     out = tmp_path / "cache"
     assert run(server, out) == 0
-    captured = capsys.raw_readouterr()
+    captured = terminal.raw_readouterr()
     m = manifest_of(out)
     assert (m["millesime_geographie"], m["millesime_geographie_verifie"]) == (2026, False)
     assert m["millesime_communes_service"] is None and m["millesime_epci_service"] is None
@@ -642,12 +642,12 @@ def serve_974(server) -> None:
     s.set(EPCIS_PATH, geojson("epcis_974.geojson"))
 
 
-def test_fetch_la_reunion_caches_the_export_and_reads_back_the_real_rows(server, tmp_path, capsys):
+def test_fetch_la_reunion_caches_the_export_and_reads_back_the_real_rows(server, tmp_path, terminal):
     serve_974(server)
     out = tmp_path / "cache974"
     assert cli.main(["fetch", "--year", "2022", "--departement", "974", "--cafdata-url", server.url,
                      "--geo-url", server.url, "--out", str(out), "--timeout", "2"]) == 0
-    printed = capsys.raw_readouterr().out
+    printed = terminal.raw_readouterr().out
     for dataset in ("s_ben_dep", "s_ben_com_f", "s_ben_epci_f"):  # kept exactly as served
         assert (out / f"cafdata/{dataset}_974.csv").read_bytes() == fixture(f"{dataset}_974.csv")
     assert server.script.query(DEP_PATH)["where"] == ['numdep="974"']
@@ -729,7 +729,7 @@ def epcis_answer(**types) -> bytes:
     return json.dumps(data, ensure_ascii=False).encode("utf-8")
 
 
-def test_epci_type_is_the_served_field_and_guessed_only_when_absent(server, tmp_path, capsys):
+def test_epci_type_is_the_served_field_and_guessed_only_when_absent(server, tmp_path, terminal):
     out = tmp_path / "cache"
     # served type: used as is, even where the name would say otherwise
     server.script.set(EPCIS_PATH, ok(epcis_answer(**{"241700434": "CU"}), "application/geo+json"))
@@ -737,7 +737,7 @@ def test_epci_type_is_the_served_field_and_guessed_only_when_absent(server, tmp_
     summary = (out / "geo/epci_17.csv").read_text(encoding="utf-8").splitlines()
     assert summary[0] == "siren,nom,type,population,annee_vigueur,source,origine_type"
     assert summary[2].startswith("241700434,CA de La Rochelle,CU,") and summary[2].endswith(fr(",champ « type » de l’API"))
-    assert "Type des EPCI" not in capsys.raw_readouterr().out
+    assert "Type des EPCI" not in terminal.raw_readouterr().out
     # no type in the answer: guessed from the name, and the summary says so
     server.script.set(EPCIS_PATH, ok(epcis_answer(**{"241700434": None}), "application/geo+json"))
     assert run(server, out) == 0
@@ -747,6 +747,6 @@ def test_epci_type_is_the_served_field_and_guessed_only_when_absent(server, tmp_
     assert summary[2].endswith(fr(",déduit du nom (champ « type » absent de la réponse)"))
     assert fr("Type des EPCI : 1 EPCI sans type utilisable dans la réponse de l’API, type déduit du nom ou de "
             "data/reference/epci.csv (241700434 : CA, déduit du nom (champ « type » absent de la réponse)).") \
-        in capsys.raw_readouterr().out
+        in terminal.raw_readouterr().out
     geo = json.loads((out / "geo/epci_17.geojson").read_text(encoding="utf-8"))
     assert [f["properties"]["type"] for f in geo["features"]] == ["CA", "CA"]

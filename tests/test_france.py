@@ -166,12 +166,12 @@ def test_communes_nouvelles_december_data_on_the_reference_geography(tmp_path):
     assert sorted(c17.code) == ["17268", "17334"]
 
 
-def test_mayotte_is_refused_before_any_kernel(monkeypatch, capsys, tmp_path):
+def test_mayotte_is_refused_before_any_kernel(monkeypatch, terminal, tmp_path):
     import helpers.build as build
 
     monkeypatch.setattr(build, "execute", lambda *a, **k: (_ for _ in ()).throw(AssertionError("noyau démarré")))
     assert cli.main(["build", "--year", "2023", "--departement", "976", "--out", str(tmp_path / "o")]) == 1
-    err = capsys.readouterr().err
+    err = terminal.readouterr().err
     assert "Mayotte n’a pas de Caf" in err and "CSSM" in err and "aucune ligne pour le 976" in err
     assert not (tmp_path / "o").exists()
 
@@ -183,7 +183,7 @@ def test_population_vintage_is_said_when_the_years_is_not_shipped():
     assert "la plus récente" not in portrait.valeurs(_ctx("17"))["phrase_couverture"]
 
 
-def test_missing_registers_and_extract_are_named_and_check_tells_the_same(capsys):
+def test_missing_registers_and_extract_are_named_and_check_tells_the_same(terminal):
     ctx = _ctx("2A", "ctg")
     assert not ctx.registres_disponibles()
     line = registre_a_remplir(ctx.p, "ctg")
@@ -192,7 +192,7 @@ def test_missing_registers_and_extract_are_named_and_check_tells_the_same(capsys
                     "registres de data/registers/17/).")
     assert "postes_cooperation.csv" in registre_a_remplir(ctx.p, "cooperation")
     assert cli.main(["check", "--year", "2023", "--departement", "2A"]) == 0  # a remark, not a failure
-    out = capsys.readouterr().out
+    out = terminal.readouterr().out
     assert f"Remarque : {line}" in out and "data/registers/2A/reunions_reseau.csv" in out
     p = _ctx("2A")
     assert "data/extraits/2A/configuration_familiale_2A.csv" in portrait.extrait_absent(p)

@@ -62,7 +62,7 @@ def test_broken_boundaries_are_named(geo, case, expected):
     assert any(expected in str(p) for p in problems), problems
 
 
-def test_broken_outlines_are_refused_never_skipped(geo, tmp_path, capsys):
+def test_broken_outlines_are_refused_never_skipped(geo, tmp_path, terminal):
     """Present but wrong: refused by check and build alike, with the file and the feature; nothing published."""
     from helpers import cli
 
@@ -70,7 +70,7 @@ def test_broken_outlines_are_refused_never_skipped(geo, tmp_path, capsys):
     out = tmp_path / "out"
     for command in (["check"], ["build", "--out", str(out), "--formats", "html", "--chapters", "portrait"]):
         assert cli.main(["-q", *command, "--year", "2023", "--set", f"geo_dir={geo}"]) == 1
-        err = capsys.readouterr().err
+        err = terminal.readouterr().err
         assert "epci_17.geojson" in err and "géométrie absente pour siren" in err, err
         assert "contours présents mais inutilisables" in err
     assert not out.exists()

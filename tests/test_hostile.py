@@ -421,9 +421,9 @@ def arena(tmp_path, monkeypatch):
     return out, tmp, inputs
 
 
-def run(capsys, argv: list[str]) -> tuple[int, str, str]:
+def run(terminal, argv: list[str]) -> tuple[int, str, str]:
     code = cli.main(argv)
-    cap = capsys.readouterr()
+    cap = terminal.readouterr()
     return code, cap.out, cap.err
 
 
@@ -456,24 +456,24 @@ def assert_french(err: str) -> None:
 
 
 @pytest.mark.parametrize("case", CASES, ids=_id)
-def test_hostile_input(case, arena, capsys, monkeypatch):
+def test_hostile_input(case, arena, terminal, monkeypatch):
     out, tmp, inputs = arena
     extra = case.prepare(inputs)
     saved = {s: signal.getsignal(s) for s in (signal.SIGHUP, signal.SIGTERM, signal.SIGINT)}
     try:
-        _hostile_case(case, extra, out, tmp, capsys, monkeypatch)
+        _hostile_case(case, extra, out, tmp, terminal, monkeypatch)
     finally:
         for s, handler in saved.items():
             signal.signal(s, handler)
 
 
-def _hostile_case(case, extra, out, tmp, capsys, monkeypatch):
+def _hostile_case(case, extra, out, tmp, terminal, monkeypatch):
     if case.hook:
         case.hook(monkeypatch)
     before, notebooks = tree(out.parent), tree(config.NOTEBOOKS_DIR)
     results = {}
     for command in case.commands:
-        code, stdout, err = run(capsys, argv_for(case, command, extra, out))
+        code, stdout, err = run(terminal, argv_for(case, command, extra, out))
         if os.environ.get("HOSTILE_DECOUVRIR"):  # HOSTILE_DECOUVRIR=1 pytest -s: print what each case gives
             print(f"\n### {_id(case)} {command} -> {code}\n{err}{stdout}", file=sys.__stderr__)
             continue
@@ -516,7 +516,7 @@ def tiny_disk(tmp_path):
         subprocess.run(["umount", "-l", str(d)], capture_output=True)
 
 
-def test_full_disk_while_a_chapter_is_written(tiny_disk, tmp_path, monkeypatch, capsys):
+def test_full_disk_while_a_chapter_is_written(tiny_disk, tmp_path, monkeypatch, terminal):
     out = tiny_disk / "2023"
     fake_report(out, "<p>rapport publié</p>")
     tmp = tmp_path / "tmp"
@@ -529,7 +529,7 @@ def test_full_disk_while_a_chapter_is_written(tiny_disk, tmp_path, monkeypatch, 
                 f.write(b"x" * 50_000)
     monkeypatch.setattr(build_mod, "execute", execute)
     before, notebooks = tree(tiny_disk), tree(config.NOTEBOOKS_DIR)
-    code, _, err = run(capsys, ["-q", "build", "--year", "2023", "--chapters", "cooperation", "--formats", "html",
+    code, _, err = run(terminal, ["-q", "build", "--year", "2023", "--chapters", "cooperation", "--formats", "html",
                                 "--out", str(out)])
     assert code == 1, err
     assert_french(err)

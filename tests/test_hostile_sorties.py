@@ -23,9 +23,9 @@ ROOT = Path(__file__).resolve().parents[1]
 NB = "03_cooperation.ipynb"
 
 
-def run(capsys, *argv: str) -> tuple[int, str]:
+def run(terminal, *argv: str) -> tuple[int, str]:
     code = cli.main(["build", "--year", "2023", *FAST, *argv])
-    cap = capsys.readouterr()
+    cap = terminal.readouterr()
     return code, cap.out + cap.err
 
 
@@ -60,9 +60,9 @@ def test_a_cache_entry_is_stored_with_its_digest_and_checked(tmp_path, caplog, m
 
 @pytest.mark.e2e
 @pytest.mark.parametrize("damage", ["modifiee", "tronquee"])
-def test_a_damaged_cache_entry_is_executed_again_never_published(tmp_path, capsys, damage):
+def test_a_damaged_cache_entry_is_executed_again_never_published(tmp_path, terminal, damage):
     first = tmp_path / "a" / "2023"
-    assert run(capsys, "--out", str(first))[0] == 0
+    assert run(terminal, "--out", str(first))[0] == 0
     [entry] = entries(first)
     text = entry.read_text(encoding="utf-8")
     published = (first / "notebooks" / NB).read_text(encoding="utf-8")
@@ -73,7 +73,7 @@ def test_a_damaged_cache_entry_is_executed_again_never_published(tmp_path, capsy
     else:
         entry.write_bytes(entry.read_bytes()[: len(text) // 2])
     second = tmp_path / "a" / "2024-bis"  # another output beside it: same cache, no published record to trust
-    code, err = run(capsys, "--out", str(second))
+    code, err = run(terminal, "--out", str(second))
     assert code == 0, err
     assert "Erreur inattendue" not in err and "NotJSONError" not in err
     assert "cache : l’entrée du chapitre « cooperation »" in err and "réexécuté" in err
@@ -97,10 +97,10 @@ def pdf_links(pdf: Path) -> list[str]:
 # --- the record: « rien n'a changé » only when the published files are the ones published ---------------
 
 @pytest.mark.e2e
-def test_the_unchanged_fast_path_checks_the_published_files(tmp_path, capsys):
+def test_the_unchanged_fast_path_checks_the_published_files(tmp_path, terminal):
     out = tmp_path / "2023"
     pdf = ["--formats", "html,pdf"]
-    assert run(capsys, "--out", str(out), *pdf)[0] == 0
+    assert run(terminal, "--out", str(out), *pdf)[0] == 0
     record = cache.read_record(out)
     assert set(record["fichiers"]) >= {"rapport-2023.pdf", "rapport-2023.html", f"notebooks/{NB}", "provenance.html"}
     assert record["fichiers"]["rapport-2023.pdf"] == cache.sha256_file(out / "rapport-2023.pdf")
@@ -108,21 +108,21 @@ def test_the_unchanged_fast_path_checks_the_published_files(tmp_path, capsys):
     assert "provenance.html" in links
     assert not [u for u in links if ".partiel-" in u or u.startswith("file:") or str(tmp_path) in u], links
     t = time.monotonic()
-    code, err = run(capsys, "--out", str(out), *pdf)
+    code, err = run(terminal, "--out", str(out), *pdf)
     assert code == 0 and "est à jour" in err
     assert time.monotonic() - t < 5  # the fast path loads no data and starts no kernel (1 s on an idle machine)
 
     (out / "rapport-2023.pdf").unlink()  # deleted by hand
-    code, err = run(capsys, "--out", str(out), *pdf)
+    code, err = run(terminal, "--out", str(out), *pdf)
     assert code == 0 and "est à jour" not in err and (out / "rapport-2023.pdf").is_file()
 
     page = out / "rapport-2023.html"
     good = page.read_bytes()
     page.write_bytes(good.replace(b"</body>", b"<p>ajout</p></body>"))  # edited in place, by hand
-    code, err = run(capsys, "--out", str(out), *pdf)
+    code, err = run(terminal, "--out", str(out), *pdf)
     assert code == 0 and "est à jour" not in err
     assert b"<p>ajout</p>" not in (out / "rapport-2023.html").read_bytes()
-    assert run(capsys, "--out", str(out), *pdf)[1].count("est à jour") == 1
+    assert run(terminal, "--out", str(out), *pdf)[1].count("est à jour") == 1
 
 
 # --- nothing left behind by a dead build ----------------------------------------------------------------
@@ -133,7 +133,7 @@ def _dead_pid() -> int:
     return p.pid
 
 
-def test_the_fast_path_first_cleans_what_dead_builds_left(tmp_path, monkeypatch, capsys):
+def test_the_fast_path_first_cleans_what_dead_builds_left(tmp_path, monkeypatch, terminal):
     out = tmp_path / "2023"
     monkeypatch.setattr(build_mod, "_unchanged", lambda r: "rien n’a changé (essai)")  # the fast path, always
     dead = _dead_pid()
@@ -145,13 +145,13 @@ def test_the_fast_path_first_cleans_what_dead_builds_left(tmp_path, monkeypatch,
     kernels.mkdir(exist_ok=True)
     (kernels / "contexte.pickle").write_bytes(b"x")
     (kernels / sortie.MARQUE).write_text(json.dumps({"outil": "rapport build", "pid": dead}), encoding="utf-8")
-    code, err = run(capsys, "--out", str(out))
+    code, err = run(terminal, "--out", str(out))
     assert code == 0 and "rien n’a changé (essai)" in err
     assert not stale.exists() and not kernels.exists()
 
 
 @pytest.mark.parametrize("prefix", ["rapport-noyaux-", "rapport-apercu-", "rapport-territoires-"])
-def test_every_command_cleans_the_temporary_folders_of_dead_processes(tmp_path, monkeypatch, capsys, prefix):
+def test_every_command_cleans_the_temporary_folders_of_dead_processes(tmp_path, monkeypatch, terminal, prefix):
     tmp = Path(build_mod.tempfile.gettempdir())
     dead = _dead_pid()
     stale, live, foreign = tmp / f"{prefix}{dead}-mort", tmp / f"{prefix}{os.getpid()}-vivant", tmp / f"{prefix}autre"
@@ -168,7 +168,7 @@ def test_every_command_cleans_the_temporary_folders_of_dead_processes(tmp_path, 
             subprocess.run(["rm", "-rf", str(d)], check=False)
 
 
-def test_a_refused_preview_creates_nothing(tmp_path, monkeypatch, capsys):
+def test_a_refused_preview_creates_nothing(tmp_path, monkeypatch, terminal):
     import socket
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     monkeypatch.setattr(build_mod.tempfile, "tempdir", None)  # TMPDIR read again
@@ -179,7 +179,7 @@ def test_a_refused_preview_creates_nothing(tmp_path, monkeypatch, capsys):
         for argv in (["--port", str(taken)], ["--port", "80"], ["--year", "20x3"], ["--chapters", "inconnu"]):
             args = ["preview", "--no-browser", *(["--year", "2023"] if "--year" not in argv else []), *argv]
             code = cli.main(args)
-            err = capsys.readouterr().err
+            err = terminal.readouterr().err
             assert code == 2, err
             assert "Traceback" not in err
             assert list(tmp_path.iterdir()) == [], argv

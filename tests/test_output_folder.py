@@ -15,7 +15,7 @@ from helpers import build as build_mod
 from helpers import cli, config, interruption, sortie
 
 ROOT = Path(__file__).resolve().parents[1]
-NBSP = " "  # the captured messages have ordinary spaces (conftest.capsys)
+NBSP = " "  # the captured messages have ordinary spaces (conftest.terminal)
 
 
 @pytest.fixture
@@ -27,50 +27,50 @@ def no_kernel(monkeypatch):
     monkeypatch.setattr(build_mod, "check", boom)
 
 
-def refused(capsys, args: list[str]) -> str:
+def refused(terminal, args: list[str]) -> str:
     code = cli.main(["-q", "build", "--year", "2023", *FAST, *args])
-    err = capsys.readouterr().err
+    err = terminal.readouterr().err
     assert code == 2, err
     assert err.startswith("Erreur de paramètre") and "Traceback" not in err
     return err
 
 
-def test_out_at_a_non_empty_working_folder_is_refused_and_left_identical(tmp_path, capsys, no_kernel):
+def test_out_at_a_non_empty_working_folder_is_refused_and_left_identical(tmp_path, terminal, no_kernel):
     work = tmp_path / "travail"
     (work / "sous-dossier").mkdir(parents=True)
     (work / "notes.txt").write_text("à garder\n", encoding="utf-8")
     (work / "sous-dossier" / "tableau.csv").write_bytes(b"a;b\n1;2\n")
     before, siblings = tree(tmp_path), sorted(os.listdir(tmp_path))
-    err = refused(capsys, ["--out", str(work)])
+    err = refused(terminal, ["--out", str(work)])
     assert f"n’est pas un dossier de rapport (il contient{NBSP}: notes.txt, sous-dossier/)" in err
     assert f"«{NBSP}{work}{NBSP}»" in err
     assert tree(tmp_path) == before and sorted(os.listdir(tmp_path)) == siblings
 
 
-def test_out_at_dot_is_refused(tmp_path, capsys, no_kernel, monkeypatch):
+def test_out_at_dot_is_refused(tmp_path, terminal, no_kernel, monkeypatch):
     work = tmp_path / "travail"
     work.mkdir()
     (work / "exports.csv").write_text("x\n", encoding="utf-8")
     monkeypatch.chdir(work)
     before = tree(tmp_path)
-    err = refused(capsys, ["--out", "."])
+    err = refused(terminal, ["--out", "."])
     assert "n’est pas un dossier de rapport" in err
     assert tree(tmp_path) == before
 
 
-def test_out_at_the_project_root_is_refused(capsys, no_kernel, monkeypatch):
+def test_out_at_the_project_root_is_refused(terminal, no_kernel, monkeypatch):
     monkeypatch.chdir(ROOT)
     siblings = sorted(os.listdir(ROOT.parent))
-    err = refused(capsys, ["--out", "."])
+    err = refused(terminal, ["--out", "."])
     assert f"est le dossier du projet{NBSP}:" in err
     assert sorted(os.listdir(ROOT.parent)) == siblings
 
 
-def test_out_at_a_file_is_refused_and_the_file_kept(tmp_path, capsys, no_kernel):
+def test_out_at_a_file_is_refused_and_the_file_kept(tmp_path, terminal, no_kernel):
     f = tmp_path / "rapport.html"
     f.write_text("<p>mon fichier</p>", encoding="utf-8")
     before = tree(tmp_path)
-    err = refused(capsys, ["--out", str(f)])
+    err = refused(terminal, ["--out", str(f)])
     assert "est un fichier, pas un dossier" in err
     assert tree(tmp_path) == before
 
@@ -80,57 +80,57 @@ def test_out_at_a_file_is_refused_and_the_file_kept(tmp_path, capsys, no_kernel)
     ("exports/rapport", "est à l’intérieur du dossier des exports Cafdata (cafdata_dir)"),
     (".", "contient le dossier des exports Cafdata (cafdata_dir)"),
 ])
-def test_out_at_in_or_around_the_cafdata_input_is_refused(tmp_path, capsys, no_kernel, where, expected):
+def test_out_at_in_or_around_the_cafdata_input_is_refused(tmp_path, terminal, no_kernel, where, expected):
     import shutil
 
     exports = tmp_path / "exports"
     shutil.copytree(config.DATA_DIR / "demo", exports)
     before = tree(tmp_path)
-    err = refused(capsys, ["--set", f"cafdata_dir={exports}", "--out", str((tmp_path / where).resolve())])
+    err = refused(terminal, ["--set", f"cafdata_dir={exports}", "--out", str((tmp_path / where).resolve())])
     assert expected in err, err
     assert tree(tmp_path) == before
 
 
-def test_out_inside_the_notebooks_or_data_folder_is_refused(capsys, no_kernel):
+def test_out_inside_the_notebooks_or_data_folder_is_refused(terminal, no_kernel):
     before = tree(config.NOTEBOOKS_DIR)
-    err = refused(capsys, ["--out", str(config.NOTEBOOKS_DIR / "sortie")])
+    err = refused(terminal, ["--out", str(config.NOTEBOOKS_DIR / "sortie")])
     assert "à l’intérieur du dossier des notebooks" in err
     assert tree(config.NOTEBOOKS_DIR) == before
-    err = refused(capsys, ["--out", str(config.DATA_DIR / "registers" / "sortie")])
+    err = refused(terminal, ["--out", str(config.DATA_DIR / "registers" / "sortie")])
     assert "à l’intérieur du dossier des registres (registers_dir)" in err
 
 
-def test_out_at_a_foreign_symlink_is_refused(tmp_path, capsys, no_kernel):
+def test_out_at_a_foreign_symlink_is_refused(tmp_path, terminal, no_kernel):
     target = tmp_path / "ailleurs"
     target.mkdir()
     (tmp_path / "lien").symlink_to(target)
     before = tree(tmp_path)
-    err = refused(capsys, ["--out", str(tmp_path / "lien")])
+    err = refused(terminal, ["--out", str(tmp_path / "lien")])
     assert "lien symbolique qui n’a pas été créé" in err
     assert tree(tmp_path) == before
 
 
-def test_a_foreign_echec_folder_is_refused_before_it_could_be_replaced(tmp_path, capsys, no_kernel):
+def test_a_foreign_echec_folder_is_refused_before_it_could_be_replaced(tmp_path, terminal, no_kernel):
     (tmp_path / "2023.echec").mkdir()
     (tmp_path / "2023.echec" / "brouillon.docx").write_bytes(b"PK")
     before = tree(tmp_path)
-    err = refused(capsys, ["--out", str(tmp_path / "2023")])
+    err = refused(terminal, ["--out", str(tmp_path / "2023")])
     assert "2023.echec" in err
     assert tree(tmp_path) == before
 
 
-def test_report_of_the_previous_layout_with_extra_files_is_refused(tmp_path, capsys, no_kernel):
+def test_report_of_the_previous_layout_with_extra_files_is_refused(tmp_path, terminal, no_kernel):
     old = tmp_path / "2023"
     (old / "notebooks").mkdir(parents=True)
     (old / "rapport-2023.html").write_text("<p>ancien</p>", encoding="utf-8")
     (old / "mes-notes.txt").write_text("à garder", encoding="utf-8")
     before = tree(tmp_path)
-    refused(capsys, ["--out", str(old)])
+    refused(terminal, ["--out", str(old)])
     assert tree(tmp_path) == before
 
 
 @pytest.mark.parametrize("with_notebooks", [False, True], ids=["pdf-seuls", "pdf-html-notebooks"])
-def test_an_archive_of_reports_the_tool_never_wrote_is_refused_and_kept(tmp_path, capsys, no_kernel, with_notebooks):
+def test_an_archive_of_reports_the_tool_never_wrote_is_refused_and_kept(tmp_path, terminal, no_kernel, with_notebooks):
     """Issue 24, item 4: content that looks like reports proves nothing; without the marker the folder is not ours
     (before: taken for the previous layout, moved aside by the first build and deleted by the next)."""
     archive = tmp_path / "archives"
@@ -143,7 +143,7 @@ def test_an_archive_of_reports_the_tool_never_wrote_is_refused_and_kept(tmp_path
         (archive / "notebooks" / "01_portrait.ipynb").write_text("{}", encoding="utf-8")
     before = tree(tmp_path)
     for _ in range(2):  # the second build used to delete what the first had moved aside
-        err = refused(capsys, ["--out", str(archive)])
+        err = refused(terminal, ["--out", str(archive)])
         assert "n’est pas un dossier de rapport" in err and sortie.MARQUE in err
         assert tree(tmp_path) == before
     assert not sortie.est_rapport(archive)

@@ -76,7 +76,7 @@ def test_bad_yaml_file(tmp_path):
     ["build", "--year", "2023", "--chapters", "portrait,nimporte"],
     ["build", "--year", "2023", "--set", "departement=999"],
 ])
-def test_cli_refuses_bad_parameters_with_exit_2_before_any_kernel(argv, monkeypatch, tmp_path, capsys):
+def test_cli_refuses_bad_parameters_with_exit_2_before_any_kernel(argv, monkeypatch, tmp_path, terminal):
     import helpers.build as build
 
     def boom(*a, **k):
@@ -85,19 +85,19 @@ def test_cli_refuses_bad_parameters_with_exit_2_before_any_kernel(argv, monkeypa
     monkeypatch.setattr(build, "execute", boom)
     code = cli.main([*argv, "--out", str(tmp_path / "out")])
     assert code == 2
-    err = capsys.readouterr().err
+    err = terminal.readouterr().err
     assert "Erreur de paramètre" in err
     assert not (tmp_path / "out").exists()
 
 
-def test_cli_help_is_french(capsys):
+def test_cli_help_is_french(terminal):
     with pytest.raises(SystemExit):
         cli.main(["build", "--help"])
-    out = capsys.readouterr().out
+    out = terminal.readouterr().out
     assert "utilisation" in out and "afficher cette aide" in out and "année du rapport" in out
 
 
-def test_command_line_in_french_without_patching_argparse(capsys):
+def test_command_line_in_french_without_patching_argparse(terminal):
     import argparse
     import gettext
 
@@ -108,21 +108,21 @@ def test_command_line_in_french_without_patching_argparse(capsys):
     assert argparse._ is gettext.gettext  # the argparse module is left untouched for the whole process
     with _pytest.raises(SystemExit) as e:
         cli.main(["build"])
-    err = capsys.readouterr().err
+    err = terminal.readouterr().err
     assert e.value.code == 2 and "utilisation : rapport build" in err
     assert "rapport build : erreur : arguments obligatoires manquants : --year" in err
     with _pytest.raises(SystemExit):
         cli.main(["build", "--help"])
-    out = capsys.readouterr().out
+    out = terminal.readouterr().out
     assert "options :" in out and "afficher cette aide et quitter" in out and "portrait,ctg,cooperation" in out
 
 
-def test_messages_of_the_command_line_keep_french_typography(capsys, tmp_path):
-    """As printed (not through the test's plain capsys): no-break spaces before « : », inside « »."""
+def test_messages_of_the_command_line_keep_french_typography(terminal, tmp_path):
+    """As printed (not through the test's plain terminal): no-break spaces before « : », inside « »."""
     from helpers import cli
 
     assert cli.main(["check", "--year", "2023", "--params", str(tmp_path / "absent.yaml")]) == 2
-    err = capsys.raw_readouterr().err
+    err = terminal.raw_readouterr().err
     assert "Erreur de paramètre\u00a0:" in err and "absent.yaml\u00a0: fichier introuvable" in err
     assert "No such file" not in err
 

@@ -146,16 +146,16 @@ def test_posts_as_of(ref):
     assert row.etp_10000_hab == pytest.approx(1.5 / row.population_municipale * 10000)
 
 
-def test_rapport_check_reports_every_problem(regdir, capsys):
+def test_rapport_check_reports_every_problem(regdir, terminal):
     from helpers import cli
 
     edit(regdir / "ctg.csv", "2021-06-28", "28/06/2021")
     edit(regdir / "postes_cooperation.csv", "P002;241700434;thématique;0.8", "P002;241700434;pilotage;0.8")
     code = cli.main(["check", "--year", "2023", "--set", f"registers_dir={regdir.parent}"])
-    err = capsys.readouterr().err
+    err = terminal.readouterr().err
     assert code == 1
     assert "2 problèmes" in err
     assert "ctg.csv, ligne" in err and "colonne « date_signature »" in err
     assert "postes_cooperation.csv, ligne 3, colonne « type_poste » : valeur inconnue" in err
     assert cli.main(["check", "--year", "2023"]) == 0
-    assert "Aucun problème" in capsys.readouterr().out
+    assert "Aucun problème" in terminal.readouterr().out

@@ -86,9 +86,9 @@ def test_a_failed_portrait_is_listed_in_the_index():
     assert "portrait n’a pas pu être construit" in page and "&lt;b&gt;Aunis" in page and "<b>" not in page
 
 
-def test_unknown_epci_refused_before_anything(capsys, tmp_path):
+def test_unknown_epci_refused_before_anything(terminal, tmp_path):
     assert cli.main(["-q", "territoires", "--year", "2023", "--epci", "123456789", "--out", str(tmp_path / "t")]) == 2
-    assert "SIREN inconnu pour le département 17" in capsys.readouterr().err
+    assert "SIREN inconnu pour le département 17" in terminal.readouterr().err
     assert not (tmp_path / "t").exists()
 
 
@@ -225,13 +225,13 @@ def test_several_departements_link_to_their_report_from_dep_and_national_folders
 
 
 @pytest.mark.e2e
-def test_territoires_of_several_departements_go_past_a_refused_one(tmp_path, capsys):
+def test_territoires_of_several_departements_go_past_a_refused_one(tmp_path, terminal):
     """17 and 976 (no Caf): the 17's portraits and the national index are published, Mayotte's row says why,
     and the command exits with 1; every link of the national index resolves."""
     base = tmp_path / "territoires"
     assert cli.main(["-q", "territoires", "--year", "2023", "--departement", "17,976", "--epci", RE,
                      "--out", str(base)]) == 1
-    assert "Mayotte" in capsys.readouterr().out
+    assert "Mayotte" in terminal.readouterr().out
     index = base / "france" / "2023" / "index.html"
     soup = BeautifulSoup(index.read_text(encoding="utf-8"), "html.parser")
     assert "CSSM" in soup.get_text() and "1 portrait" in soup.get_text()
@@ -240,8 +240,8 @@ def test_territoires_of_several_departements_go_past_a_refused_one(tmp_path, cap
     assert (base / "17" / "2023" / "index.html").is_file() and not (base / "976").exists()
 
 
-def test_epci_unknown_in_every_departement_refused(capsys, tmp_path):
+def test_epci_unknown_in_every_departement_refused(terminal, tmp_path):
     assert cli.main(["-q", "territoires", "--year", "2023", "--departement", "17,2A", "--epci", "123456789",
                      "--out", str(tmp_path / "t")]) == 2
-    assert "SIREN inconnu pour les départements 17, 2A" in capsys.readouterr().err
+    assert "SIREN inconnu pour les départements 17, 2A" in terminal.readouterr().err
     assert not (tmp_path / "t").exists()

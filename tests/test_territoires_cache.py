@@ -50,12 +50,12 @@ def _published(out: Path) -> dict:
 
 
 @pytest.mark.e2e
-def test_unchanged_portraits_run_nothing_and_a_change_runs_them_again(tmp_path, monkeypatch, capsys):
+def test_unchanged_portraits_run_nothing_and_a_change_runs_them_again(tmp_path, monkeypatch, terminal):
     registers = tmp_path / "registres" / "17"  # registers_dir holds a folder per département
     shutil.copytree(ROOT / "data" / "registers" / "17", registers)
     out = tmp_path / "territoires" / "2023"
     assert _run(out, "--set", f"registers_dir={registers.parent}") == 0
-    capsys.readouterr()
+    terminal.readouterr()
     before = _published(out)
 
     executed = []
@@ -63,7 +63,7 @@ def test_unchanged_portraits_run_nothing_and_a_change_runs_them_again(tmp_path, 
     monkeypatch.setattr(build_mod, "execute", lambda *a, **k: (executed.append(a[0]), real(*a, **k))[1])
     # nothing changed: no kernel, nothing rewritten
     assert _run(out, "--set", f"registers_dir={registers.parent}") == 0
-    assert "rien n’a changé" in capsys.readouterr().out
+    assert "rien n’a changé" in terminal.readouterr().out
     assert not executed and _published(out) == before
 
     # a published file edited by hand: the folder is published again, from the portrait kept in the cache
@@ -115,6 +115,6 @@ def test_unchanged_portraits_run_nothing_and_a_change_runs_them_again(tmp_path, 
     assert executed == ["territoire"]
 
 
-def test_territoires_executor_must_be_a_dask_address(capsys):
+def test_territoires_executor_must_be_a_dask_address(terminal):
     assert cli.main(["territoires", "--year", "2023", "--executor", "spark://x:1"]) == 2
-    assert "dask://HÔTE:PORT attendu" in capsys.readouterr().err
+    assert "dask://HÔTE:PORT attendu" in terminal.readouterr().err
