@@ -40,11 +40,11 @@ def test_epci_commentary_states_the_table(portrait_ctx):
         return
     df = t[2]
     text = _said(res)
-    assert fmt.pourcent(df.taux_couverture.max()) in text and fmt.pourcent(df.taux_couverture.min()) in text
-    gap = round(100 * df.taux_couverture.max()) - round(100 * df.taux_couverture.min())
+    assert fmt.pourcent(df.part_habitants_couverts.max()) in text and fmt.pourcent(df.part_habitants_couverts.min()) in text
+    gap = round(100 * df.part_habitants_couverts.max()) - round(100 * df.part_habitants_couverts.min())
     assert f"écart de {fmt.nombre(gap)} point" in text  # points, never « % », for a gap between shares
     whole = df.indnbp_ndur.sum() / df.population_municipale.sum()
-    above = int((df.taux_couverture.map(lambda x: round(100 * x)) > round(100 * whole)).sum())
+    above = int((df.part_habitants_couverts.map(lambda x: round(100 * x)) > round(100 * whole)).sum())
     assert ("aucun EPCI" in text) if above == 0 else (f"{'un seul' if above == 1 else fmt.nombre(above)} des" in text)
     assert "moyenne" not in text and "((" not in text and "))" not in text
 

@@ -70,7 +70,7 @@ def test_nine_departements_ship_real_files_whose_codes_match_the_reference(dep):
     assert geo.validate() == []
     assert set(geo.communes(2024).code) == set(ref.communes.code_commune)
     cov = ind.coverage_by_epci(caf, ref, 2023)
-    assert not cov.empty and cov.taux_couverture.notna().all()
+    assert not cov.empty and cov.part_habitants_couverts.notna().all()
     assert cov.indfoy_ndur.sum() == totals(caf, 2023).foyers  # every commune in one EPCI, once
 
 

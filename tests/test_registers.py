@@ -44,7 +44,7 @@ def test_default_registers_give_the_published_2023_counts(ref):
     c = ind.ctg_year(reg, ref, 2023)
     assert (len(c.covered), c.n_epci) == (12, 13)
     assert len(c.signed) == 5 and len(c.new) == 5
-    assert round(c.share_covered, 3) == 0.950  # computed, not forced to the published 96 %
+    assert round(c.part_habitants_ctg, 3) == 0.950  # computed, not forced to the published 96 %
     k = ind_coop.coop_year(reg, ref, 2023)
     assert k.professionals == 71
     assert round(k.fte, 1) == 48.6

@@ -209,9 +209,9 @@ def test_several_departements_link_to_their_report_from_dep_and_national_folders
     link = rapport_departement(out, 2023, "2A")
     assert link == "../../../2A/2023/rapport-2023.html" and (out / link).is_file()
     national = tmp_path / "outputs" / "territoires" / "france" / "2023"
-    bilans = [Bilan("2A", "Corse-du-Sud", portraits=7, personnes="55 005", taux="33 %", rapport=link),
+    bilans = [Bilan("2A", "Corse-du-Sud", portraits=7, personnes="55 005", part_habitants_couverts="33 %", rapport=link),
               Bilan("976", erreur="Département 976 (Mayotte) : aucun rapport de Caf ne peut être construit."),
-              Bilan("17", "Charente-Maritime", portraits=13, echecs=1, personnes="271 945", taux="41 %")]
+              Bilan("17", "Charente-Maritime", portraits=13, echecs=1, personnes="271 945", part_habitants_couverts="41 %")]
     assert _publish_national(national, bilans, 2023) is True
     assert _publish_national(national, bilans, 2023) is False  # unchanged: nothing written
     soup = BeautifulSoup((national / "index.html").read_text(encoding="utf-8"), "html.parser")

@@ -32,12 +32,12 @@ class Result:
     nom: str
     fichier: str = ""  # base name: <siren>-<short-name>
     personnes: str = ""
-    taux: str = ""
+    part_habitants_couverts: str = ""
     erreur: str | None = None
     secondes: float = 0.0
     pages: int = 0  # of its own PDF
     dep_personnes: str = ""  # the département's figures, for the index's département row
-    dep_taux: str = ""
+    dep_part_habitants_couverts: str = ""
     illustratif: bool = False  # the portrait shows a figure marked illustrative
     cle: str = ""  # its build's key
 
@@ -151,9 +151,9 @@ def _collect(r, written, folder: Path, nom: str) -> tuple[Result, str]:
         from helpers.chapters import territoire
 
         full = territoire.valeurs(ctx)
-        v = {k: full[k] for k in ("personnes", "taux", "dep_personnes", "dep_taux")}
+        v = {k: full[k] for k in ("personnes", "part_habitants_couverts", "dep_personnes", "dep_part_habitants_couverts")}
         kept = {"cle": key, "valeurs": v}  # the PDF below is made again: no page count kept
-    res.personnes, res.taux, res.dep_personnes, res.dep_taux = v["personnes"], v["taux"], v["dep_personnes"], v["dep_taux"]
+    res.personnes, res.part_habitants_couverts, res.dep_personnes, res.dep_part_habitants_couverts = v["personnes"], v["part_habitants_couverts"], v["dep_personnes"], v["dep_part_habitants_couverts"]
     page = (r.out / f"rapport-{r.resolved.params.year}-territoire.html").read_text(encoding="utf-8")
     res.illustratif = "marque-illustratif" in page
     pdf = folder / f"{siren}.pdf"
@@ -177,8 +177,8 @@ def _keep(folder: Path, res: Result, key: str) -> None:
     pdf = folder / f"{res.siren}.pdf"
     memo.write_text(json.dumps({"cle": key, "pages": res.pages, "pdf": cache.sha256_file(pdf),
                                 "socle": cache.sha256_file(socle_path(pdf)),
-                                "valeurs": {"personnes": res.personnes, "taux": res.taux,
-                                            "dep_personnes": res.dep_personnes, "dep_taux": res.dep_taux}},
+                                "valeurs": {"personnes": res.personnes, "part_habitants_couverts": res.part_habitants_couverts,
+                                            "dep_personnes": res.dep_personnes, "dep_part_habitants_couverts": res.dep_part_habitants_couverts}},
                                ensure_ascii=False), encoding="utf-8")
 
 
@@ -204,7 +204,7 @@ class Departement:
     """The département's row of the index: its name, persons covered and rate, and its report if published."""
     nom: str
     personnes: str
-    taux: str
+    part_habitants_couverts: str
     rapport: str | None = None  # relative link to the département's report, when it exists
     illustratif: bool = False  # some figure of the portraits reads illustrative register rows
 
@@ -282,12 +282,12 @@ def _index(results: list[Result], year: int, caf: str, departement: Departement 
             rows.append([r.nom, Markup('<span class="echec">Échec{}: {}</span>').format(fmt.NBSP, r.erreur.splitlines()[0]),
                          "–", "–"])
         else:
-            rows.append([Markup('<a href="{}.html">{}</a>').format(r.fichier, r.nom), r.personnes, r.taux,
+            rows.append([Markup('<a href="{}.html">{}</a>').format(r.fichier, r.nom), r.personnes, r.part_habitants_couverts,
                          Markup('<a href="{}.pdf">PDF</a>').format(r.fichier)])
     if departement is not None:
         name = (Markup('<a href="{}">{}</a>').format(departement.rapport, departement.nom) if departement.rapport
                 else departement.nom)
-        rows.append([Markup("<strong>{}</strong>").format(name), departement.personnes, departement.taux, "–"])
+        rows.append([Markup("<strong>{}</strong>").format(name), departement.personnes, departement.part_habitants_couverts, "–"])
     title = f"Portraits des EPCI {year} — {caf}"
     soup = BeautifulSoup(render("territoires.html.j2", title=title, description=title, css=_css(), year=year, caf=caf,
                                 rows=rows, failed=sum(1 for r in results if r.erreur), departement=departement),
@@ -347,7 +347,7 @@ def _departement(results: list[Result], p, out: Path) -> Departement | None:
         return None
     row = departement_row(p.departement, p.reference_dir)
     return Departement(row["nom"] if row else f"Département {p.departement}", done[0].dep_personnes,
-                       done[0].dep_taux, rapport_departement(out, p.year, p.departement),
+                       done[0].dep_part_habitants_couverts, rapport_departement(out, p.year, p.departement),
                        any(r.illustratif for r in done))
 
 
@@ -415,7 +415,7 @@ class Bilan:
     portraits: int = 0
     echecs: int = 0
     personnes: str = ""
-    taux: str = ""
+    part_habitants_couverts: str = ""
     rapport: str | None = None
     erreur: str | None = None
 
@@ -563,7 +563,7 @@ def _publish(plan: Plan, results: list[Result], t0: float, quiet: bool = False) 
     dep = _departement(results, p, out)
     failed = [r for r in results if r.erreur]
     bilan = Bilan(p.departement, dep.nom if dep else _nom_departement(p), "", len(results) - len(failed), len(failed),
-                  dep.personnes if dep else "", dep.taux if dep else "", dep.rapport if dep else None)
+                  dep.personnes if dep else "", dep.part_habitants_couverts if dep else "", dep.rapport if dep else None)
     # the folder as a whole: what each portrait's build key says, the order, and the département's report link
     key = cache.sha256_text(json.dumps([cache.code_digest(), [(r.siren, r.cle or None, r.erreur) for r in results],
                                         dep.rapport if dep else None], ensure_ascii=False))
@@ -635,7 +635,7 @@ def _national_index(bilans: list[Bilan], year: int) -> str:
         portraits = Markup('<a href="{}">{}</a>').format(b.index, fmt.pluriel(b.portraits, "portrait"))
         if b.echecs:
             portraits += Markup(' <span class="echec">({} en échec)</span>').format(b.echecs)
-        rows.append([b.nom, b.code, portraits, b.personnes or "–", b.taux or "–",
+        rows.append([b.nom, b.code, portraits, b.personnes or "–", b.part_habitants_couverts or "–",
                      Markup('<a href="{}">Rapport</a>').format(b.rapport) if b.rapport else "–"])
     title = f"Portraits des EPCI {year} — France"
     n = sum(b.portraits for b in bilans)

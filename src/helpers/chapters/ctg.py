@@ -73,8 +73,8 @@ def _valeurs(ctx: Context) -> dict[str, str]:
     v.update({
         "epci_couverts": fmt.nombre(n_cov),
         "epci_total": fmt.nombre(c.n_epci),
-        "part_habitants": fmt.pourcent(c.share_covered),
-        "part_habitants_var": fmt.points(c.share_covered - prev.share_covered),
+        "part_habitants_ctg": fmt.pourcent(c.part_habitants_ctg),
+        "part_habitants_ctg_var": fmt.points(c.part_habitants_ctg - prev.part_habitants_ctg),
         "signees": fmt.nombre(len(c.signed)),
         "signees_mot": "nouvelle CTG" if len(c.new) < 2 else "nouvelles CTG",
         "nouvelles": fmt.nombre(len(c.new)),
@@ -136,8 +136,8 @@ def chiffres_cles(ctx: Context):
     covered = lineage.Valeur(f"{v['epci_couverts']} / {v['epci_total']}", lineage.of(v["epci_couverts"]))
     return [
         (covered, "EPCI couverts par une CTG", "" if illus else f"{v['epci_couverts_prec']} fin {ctx.year - 1}"),
-        (v["part_habitants"], "des habitants vivent dans un EPCI couvert",
-         "" if illus else f"{v['part_habitants_var']} en un an"),
+        (v["part_habitants_ctg"], "des habitants vivent dans un EPCI couvert",
+         "" if illus else f"{v['part_habitants_ctg_var']} en un an"),
         (v["signees"], f"{'CTG signées' if n_signed > 1 else 'CTG signée'} en {ctx.year}", detail_signed),
         (v["fin_annee"], f"{'conventions arrivées' if n_end > 1 else 'convention arrivée'} à échéance en {ctx.year}",
          ", ".join(ending.nom.dropna())),
@@ -146,7 +146,7 @@ def chiffres_cles(ctx: Context):
 
 def kept_values(ctx: Context) -> dict[str, float]:
     c = annee(ctx)
-    return {"epci_couverts_ctg": len(c.covered), "part_habitants_couverts_ctg": c.share_covered,
+    return {"epci_couverts_ctg": len(c.covered), "part_habitants_couverts_ctg": c.part_habitants_ctg,
             "ctg_signees_annee": len(c.signed)}
 
 

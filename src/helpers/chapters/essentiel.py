@@ -38,7 +38,7 @@ def _headline(ctx) -> Message | None:
         text += f" ({fmt.variation(t.foyers / prev.foyers - 1, 1, True)} en un an)"
     if y.population:
         text += (f" ; avec leur famille, {fmt.nombre(t.personnes)} personnes sont couvertes par la Caf, "
-                 f"{fmt.pourcent(y.share_covered)} des habitants")
+                 f"{fmt.pourcent(y.part_habitants_couverts)} des habitants")
     return Message("effectifs", text + ".", "portrait", "tab-evolution", "tableau", bool(ctx.cafdata.illustrative))
 
 
@@ -79,7 +79,7 @@ def _epci(ctx) -> Message | None:
     table = ind.coverage_by_epci(ctx.cafdata, ctx.reference, ctx.year)
     if table.empty:
         return None
-    e = rules.extremes(table, "taux_couverture")
+    e = rules.extremes(table, "part_habitants_couverts")
     if e is None:
         return None
     text = (f"Part des habitants couverts par la Caf selon les EPCI : de {fmt.pourcent(e.lowest_value)} "
@@ -121,7 +121,7 @@ def _ctg(ctx) -> Message | None:
     who = (f"Les {fmt.nombre(n)} EPCI sont couverts" if n == c.n_epci and n > 1 else
            f"{fmt.nombre(n)} des {fmt.nombre(c.n_epci)} EPCI " + ("est couvert" if n < 2 else "sont couverts"))
     text = (f"{who} par une convention territoriale globale au "
-            f"{fmt.date_longue(dt.date(ctx.year, 12, 31))}, soit {fmt.pourcent(c.share_covered)} des habitants.")
+            f"{fmt.date_longue(dt.date(ctx.year, 12, 31))}, soit {fmt.pourcent(c.part_habitants_ctg)} des habitants.")
     return Message("ctg", text, "ctg", "tab-ctg-statut", "tableau", ctg.illustratif(ctx))
 
 

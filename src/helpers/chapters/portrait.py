@@ -68,7 +68,7 @@ def _valeurs(ctx: Context) -> dict[str, str]:
     v.update({
         "foyers": fmt.nombre(t.foyers),
         "personnes": fmt.nombre(t.personnes),
-        "part_habitants": fmt.pourcent(y.share_covered),
+        "part_habitants_couverts": fmt.pourcent(y.part_habitants_couverts),
         "population": fmt.nombre(y.population),
         "annee_population": str(y.population_year),
         "millesime_population": str(y.population_year - 3),
@@ -94,12 +94,12 @@ def _valeurs(ctx: Context) -> dict[str, str]:
         v["sans_enfant_evol"] = f" ({v['sans_enfant_var']} en un an)" if has_prev else ""
     # the published figures are compared in Annexe 2 only when the edition's file gives some
     v["renvoi_publies"] = " (voir l’annexe 2)" if ctx.p.published else ""
-    share = y.share_covered
+    share = y.part_habitants_couverts
     if y.population:
         words = ind.couverture_mots(share)
         v["phrase_couverture"] = (
             (f", c’est-à-dire {words} du département" if words else "")
-            + f" ({v['part_habitants']} de ses {v['population']} habitants, population municipale en vigueur en "
+            + f" ({v['part_habitants_couverts']} de ses {v['population']} habitants, population municipale en vigueur en "
               f"{v['annee_population']}{millesime_note(ctx, y.population_year)})")
     else:
         v["phrase_couverture"] = " (la population légale du département n’est pas disponible dans les données de référence)"
@@ -153,7 +153,7 @@ def chiffres_cles(ctx: Context) -> list[tuple]:
         (v["personnes"], "personnes couvertes", (f"{v['personnes_var']} en un an" if has_prev else "") + how),
     ]
     if y.population:
-        items.append((v["part_habitants"], "des habitants couverts par la Caf",
+        items.append((v["part_habitants_couverts"], "des habitants couverts par la Caf",
                       f"population municipale {v['annee_population']}"))
     if y.share_without_children is not None:
         items.append((v["sans_enfant"], "des foyers allocataires sans enfant",
@@ -166,7 +166,7 @@ def kept_values(ctx: Context) -> dict[str, float]:
     y = annee(ctx)
     out = {"foyers_allocataires": float(y.totals.foyers), "personnes_couvertes": float(y.totals.personnes)}
     if y.population:
-        out["part_habitants_caf"] = y.share_covered
+        out["part_habitants_caf"] = y.part_habitants_couverts
     if y.share_without_children is not None:
         out["part_sans_enfant"] = y.share_without_children
     return out
@@ -362,17 +362,17 @@ def tableau_epci(ctx: Context):
         "Foyers allocataires": df.indfoy_ndur.map(fmt.nombre),
         "Personnes couvertes": df.indnbp_ndur.map(fmt.nombre),
         "Population municipale": df.population_municipale.map(fmt.nombre),
-        "Part des habitants couverts": df.taux_couverture.map(fmt.pourcent),
+        "Part des habitants couverts": df.part_habitants_couverts.map(fmt.pourcent),
     })
     foy, pers, pop = df.indfoy_ndur.sum(), df.indnbp_ndur.sum(), df.population_municipale.sum()
     if len(df) == 1:  # Paris: one EPCI, no total row and no ranking
         only = df.iloc[0]
-        return out, f"Un seul EPCI : {only.nom} ({fmt.pourcent(only.taux_couverture)}).", df
+        return out, f"Un seul EPCI : {only.nom} ({fmt.pourcent(only.part_habitants_couverts)}).", df
     out.loc[len(out)] = [f"Ensemble des {len(df)} EPCI", fmt.nombre(foy), fmt.nombre(pers), fmt.nombre(pop),
                          fmt.pourcent(pers / pop if pop else float("nan"))]
     hi, lo = df.iloc[0], df.iloc[-1]
-    resume = (f"Part des habitants couverts la plus élevée : {hi.nom} ({fmt.pourcent(hi.taux_couverture)}) ; "
-              f"la plus basse : {lo.nom} ({fmt.pourcent(lo.taux_couverture)}) ; ensemble des EPCI : "
+    resume = (f"Part des habitants couverts la plus élevée : {hi.nom} ({fmt.pourcent(hi.part_habitants_couverts)}) ; "
+              f"la plus basse : {lo.nom} ({fmt.pourcent(lo.part_habitants_couverts)}) ; ensemble des EPCI : "
               f"{fmt.pourcent(pers / pop if pop else float('nan'))}.")
     return out, resume, df
 
@@ -435,8 +435,8 @@ def _communes_rates(ctx: Context):
         g["code"] = g.code.replace(dict(zip(later.code_ancien, later.code_nouveau)))
         g = g.dissolve(by="code", aggfunc={"population": "sum"}).reset_index()
     g = g.merge(com[["code", "indnbp_ndur"]], on="code", how="left")
-    g["taux"] = g.indnbp_ndur / g.population
-    g.loc[g.population.isna() | (g.population < SMALL_COMMUNE), "taux"] = float("nan")
+    g["part_habitants_couverts"] = g.indnbp_ndur / g.population
+    g.loc[g.population.isna() | (g.population < SMALL_COMMUNE), "part_habitants_couverts"] = float("nan")
     return g
 
 
@@ -444,7 +444,7 @@ def _communes_rates(ctx: Context):
 def _bounds(ctx: Context):
     """Class limits shared by the EPCI and commune maps (quantiles of the communes)."""
     g = _communes_rates(ctx)
-    return None if g is None or g.taux.notna().sum() < 10 else charts.class_bounds(g.taux.dropna())
+    return None if g is None or g.part_habitants_couverts.notna().sum() < 10 else charts.class_bounds(g.part_habitants_couverts.dropna())
 
 
 @sourced
@@ -453,34 +453,34 @@ def carte_epci(ctx: Context):
     if t is None:
         return None
     _, _, df = t
-    if df.taux_couverture.nunique() < 2:  # one territory (Paris): a map compares nothing
+    if df.part_habitants_couverts.nunique() < 2:  # one territory (Paris): a map compares nothing
         return None
-    g = ctx.epci_outlines(df[["siren", "nom", "taux_couverture"]])
+    g = ctx.epci_outlines(df[["siren", "nom", "part_habitants_couverts"]])
     if g is None:
         return None
-    fig = charts.choropleth(g, "taux_couverture", "Personnes couvertes / population", names="nom",
+    fig = charts.choropleth(g, "part_habitants_couverts", "Personnes couvertes / population", names="nom",
                             bounds=_bounds(ctx))
     hi, lo = df.iloc[0], df.iloc[-1]
-    alt = (f"Carte des {len(df)} EPCI colorés selon la part des habitants couverts par la Caf, de {fmt.pourcent(lo.taux_couverture)} "
-           f"({lo.nom}) à {fmt.pourcent(hi.taux_couverture)} ({hi.nom}).")
+    alt = (f"Carte des {len(df)} EPCI colorés selon la part des habitants couverts par la Caf, de {fmt.pourcent(lo.part_habitants_couverts)} "
+           f"({lo.nom}) à {fmt.pourcent(hi.part_habitants_couverts)} ({hi.nom}).")
     return fig, alt
 
 
 @sourced
 def carte_communes(ctx: Context):
     g = _communes_rates(ctx)
-    if g is None or g.taux.nunique() < 2:  # one commune (Paris): a map compares nothing
+    if g is None or g.part_habitants_couverts.nunique() < 2:  # one commune (Paris): a map compares nothing
         return None
     outline = ctx.epci_outlines(ctx.reference.epci_names(ctx.year)[["siren", "nom"]])
     if outline is not None:
         outline["nom"] = outline.nom.fillna(outline.siren)
-    fig = charts.choropleth(g, "taux", "Personnes couvertes / population", outline=outline,
+    fig = charts.choropleth(g, "part_habitants_couverts", "Personnes couvertes / population", outline=outline,
                             outline_names="nom" if outline is not None else None, bounds=_bounds(ctx),
                             missing_label=f"sans donnée ou moins de {fmt.nombre(SMALL_COMMUNE)} habitants")
-    known = g.dropna(subset=["taux"])
+    known = g.dropna(subset=["part_habitants_couverts"])
     alt = (f"Carte des {len(g)} communes colorées selon la part des habitants couverts par la Caf, "
-           f"médiane {fmt.pourcent(known.taux.median())}, de {fmt.pourcent(known.taux.min())} à "
-           f"{fmt.pourcent(known.taux.max())} ; {len(g) - len(known)} communes sans donnée ou de moins de "
+           f"médiane {fmt.pourcent(known.part_habitants_couverts.median())}, de {fmt.pourcent(known.part_habitants_couverts.min())} à "
+           f"{fmt.pourcent(known.part_habitants_couverts.max())} ; {len(g) - len(known)} communes sans donnée ou de moins de "
            f"{fmt.nombre(SMALL_COMMUNE)} habitants.")
     return fig, alt
 
@@ -676,20 +676,20 @@ def commentaire_epci(ctx: Context) -> tuple[str, dict] | None:
     if t is None:
         return None
     _, _, df = t
-    df = df.dropna(subset=["taux_couverture"])
+    df = df.dropna(subset=["part_habitants_couverts"])
     if len(df) < 2:
         return None
     pop = df.population_municipale.sum()
     whole = df.indnbp_ndur.sum() / pop if pop else float("nan")
-    hi, lo = df.loc[df.taux_couverture.idxmax()], df.loc[df.taux_couverture.idxmin()]
-    above = int((df.taux_couverture.map(lambda x: round(100 * x)) > round(100 * whole)).sum())
-    v = {"max": fmt.pourcent(hi.taux_couverture), "max_nom": fmt.nom_court(hi.nom),
-         "min": fmt.pourcent(lo.taux_couverture), "min_nom": fmt.nom_court(lo.nom), "ecart": fmt.nombre(round(100 * hi.taux_couverture) - round(100 * lo.taux_couverture)),
+    hi, lo = df.loc[df.part_habitants_couverts.idxmax()], df.loc[df.part_habitants_couverts.idxmin()]
+    above = int((df.part_habitants_couverts.map(lambda x: round(100 * x)) > round(100 * whole)).sum())
+    v = {"max": fmt.pourcent(hi.part_habitants_couverts), "max_nom": fmt.nom_court(hi.nom),
+         "min": fmt.pourcent(lo.part_habitants_couverts), "min_nom": fmt.nom_court(lo.nom), "ecart": fmt.nombre(round(100 * hi.part_habitants_couverts) - round(100 * lo.part_habitants_couverts)),
          "ensemble": fmt.pourcent(whole), "n": fmt.nombre(len(df)),
          "au_dessus": ("aucun EPCI ne dépasse" if above == 0 else
                        f"{'un seul' if above == 1 else fmt.nombre(above)} des {fmt.nombre(len(df))} EPCI "
                        f"{'dépasse' if above == 1 else 'dépassent'}")}
-    points = "point" if abs(round(100 * hi.taux_couverture) - round(100 * lo.taux_couverture)) < 2 else "points"
+    points = "point" if abs(round(100 * hi.part_habitants_couverts) - round(100 * lo.part_habitants_couverts)) < 2 else "points"
     template = ("La part des habitants couverts va de {min} ({min_nom}) à {max} ({max_nom}), soit un écart de "
                 "{ecart} " + points + " ; {au_dessus} celle de l’ensemble des EPCI ({ensemble}).")
     return template, ctx.tagged(v, reads)
@@ -702,7 +702,7 @@ def commentaire_communes(ctx: Context) -> tuple[str, dict] | None:
         g = _communes_rates(ctx)
     if g is None:
         return None
-    known = g.taux.dropna()
+    known = g.part_habitants_couverts.dropna()
     if len(known) < 8:
         return None
     q1, med, q3 = known.quantile([0.25, 0.5, 0.75])

@@ -85,7 +85,7 @@ def valeurs(ctx: Context) -> lineage.Valeurs:
     v.update({
         "nom": nom(ctx), "siren": siren(ctx),
         "foyers": fmt.nombre(t.foyers), "personnes": fmt.nombre(t.personnes),
-        "population": fmt.nombre(me.population_municipale), "taux": fmt.pourcent(me.taux_couverture),
+        "population": fmt.nombre(me.population_municipale), "part_habitants_couverts": fmt.pourcent(me.part_habitants_couverts),
         "rang": fmt.ordinal(rang), "n_epci": fmt.nombre(len(table)),
         "rang_explique": rang_explique(rang, len(table)),
         "phrase_rang": (f"ce qui le place au {fmt.ordinal(rang)} rang sur {fmt.nombre(len(table))} EPCI du département "
@@ -94,7 +94,7 @@ def valeurs(ctx: Context) -> lineage.Valeurs:
         "communes": fmt.nombre(t.n_rows),
         "phrase_communes": _phrase_communes(t.n_rows, entier(ctx)),
         "dep_foyers": fmt.nombre(dep.foyers), "dep_personnes": fmt.nombre(dep.personnes),
-        "dep_taux": fmt.pourcent(dep.personnes / dep_population) if dep_population else "n.d.",
+        "dep_part_habitants_couverts": fmt.pourcent(dep.personnes / dep_population) if dep_population else "n.d.",
         "part_dep": fmt.pourcent(t.personnes / dep.personnes, 1),
         "arrondi": fmt.nombre(t.rounding_bound),
         "evol": (f" ({fmt.variation(t.foyers / prev.foyers - 1, 1, True)} en un an)"
@@ -137,8 +137,8 @@ def chiffres_cles(ctx: Context) -> list[tuple]:
     v = valeurs(ctx)
     items = [(v["foyers"], "foyers allocataires", f"département : {v['dep_foyers']}"),
              (v["personnes"], "personnes couvertes", f"{v['part_dep']} de celles du département"),
-             (v["taux"], "des habitants couverts par la Caf",
-              f"département : {v['dep_taux']} ; {v['rang_explique']}")]
+             (v["part_habitants_couverts"], "des habitants couverts par la Caf",
+              f"département : {v['dep_part_habitants_couverts']} ; {v['rang_explique']}")]
     pe = petite_enfance(ctx)
     if pe is not None:
         items.append((fmt.nombre(pe["epci"], 1), "places d’accueil pour 100 enfants de moins de 3 ans",
@@ -181,8 +181,8 @@ def communes(ctx: Context) -> pd.DataFrame:
     pops = ctx.geo.commune_populations(ctx.year) if ctx.geo is not None else None
     if pops is not None:
         c = c.drop(columns=["population"]).merge(pops[["code", "population"]], on="code", how="left")
-    c["taux"] = c.indnbp_ndur / c.population
-    c.loc[c.population.isna() | (c.population < SMALL_COMMUNE), "taux"] = float("nan")
+    c["part_habitants_couverts"] = c.indnbp_ndur / c.population
+    c.loc[c.population.isna() | (c.population < SMALL_COMMUNE), "part_habitants_couverts"] = float("nan")
     return c.sort_values("nom").reset_index(drop=True)
 
 
@@ -195,7 +195,7 @@ def tableau_communes(ctx: Context):
         "Population municipale": c.population.map(show),
         "Foyers allocataires": c.indfoy_ndur.map(show),
         "Personnes couvertes": c.indnbp_ndur.map(show),
-        "Part des habitants couverts": c.taux.map(lambda x: "–" if pd.isna(x) else fmt.pourcent(x)),
+        "Part des habitants couverts": c.part_habitants_couverts.map(lambda x: "–" if pd.isna(x) else fmt.pourcent(x)),
     })
     if len(c) > 1:  # the EPCI's total: sums of the rows above (the population of the communes with one)
         pop, foy, pers = c.population.sum(min_count=1), c.indfoy_ndur.sum(min_count=1), c.indnbp_ndur.sum(min_count=1)
@@ -214,17 +214,17 @@ def carte_communes(ctx: Context):
         return None
     c = communes(ctx)
     shapes = ctx.geo.communes(ctx.year + 1)
-    g = shapes[shapes.code.isin(set(c.code))][["code", "geometry"]].merge(c[["code", "nom", "taux"]], on="code")
+    g = shapes[shapes.code.isin(set(c.code))][["code", "geometry"]].merge(c[["code", "nom", "part_habitants_couverts"]], on="code")
     if g.empty:
         return None
     villes = villes_principales(c)
     towns = g[g.code.isin(set(villes.code))]
-    fig = charts.choropleth(g, "taux", "Personnes couvertes / population",
+    fig = charts.choropleth(g, "part_habitants_couverts", "Personnes couvertes / population",
                             missing_label=f"moins de {fmt.nombre(SMALL_COMMUNE)} habitants ou sans donnée",
                             outline=towns, outline_names="nom")
-    known = g.dropna(subset=["taux"])
+    known = g.dropna(subset=["part_habitants_couverts"])
     alt = (f"Carte des {len(g)} communes de l’EPCI colorées selon la part des habitants couverts par la Caf"
-           + (f", de {fmt.pourcent(known.taux.min())} à {fmt.pourcent(known.taux.max())}" if not known.empty else "")
+           + (f", de {fmt.pourcent(known.part_habitants_couverts.min())} à {fmt.pourcent(known.part_habitants_couverts.max())}" if not known.empty else "")
            + f" ; {len(g) - len(known)} communes sans taux"
            + (f" ; communes nommées : {', '.join(towns.nom)}." if not towns.empty else "."))
     return fig, alt
@@ -437,7 +437,7 @@ def comparaisons(ctx: Context) -> pd.DataFrame:
     dep = portrait.totaux(ctx, ctx.year)
     dep_population = int(ctx.reference.epci_year(ctx.year)[0].population_municipale.sum())
     rows.append({"indicateur": "Part des habitants couverts par la Caf", "unite": "part",
-                 "epci": float(me.taux_couverture), "departement": dep.personnes / dep_population
+                 "epci": float(me.part_habitants_couverts), "departement": dep.personnes / dep_population
                  if dep_population else None, "region": None, "france": None})
     if ctx.year - 1 in ctx.cafdata.years():
         mine = ind_portrait.benefit_groups(totaux(ctx), totaux(ctx, ctx.year - 1)).set_index("groupe")

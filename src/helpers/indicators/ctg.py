@@ -51,7 +51,7 @@ class CtgYear:
         return int(self.with_populations()[0].population_municipale.sum())
 
     @property
-    def share_covered(self) -> float:
+    def part_habitants_ctg(self) -> float:
         return self.population_covered / self.population_total if self.population_total else float("nan")
 
 

@@ -18,7 +18,7 @@ class PortraitYear:
     previous: Totals | None
     population: int
     population_year: int
-    share_covered: float  # personnes couvertes / population
+    part_habitants_couverts: float  # personnes couvertes / population (the Caf's coverage)
     share_without_children: float | None
     share_without_children_previous: float | None
 
@@ -103,8 +103,8 @@ def coverage_by_epci(data: CafData, ref: Reference, year: int) -> pd.DataFrame:
     if vals is None:
         return pd.DataFrame()
     out = base.merge(vals, on="siren", how="left")
-    out["taux_couverture"] = out.indnbp_ndur / out.population_municipale
-    return out.sort_values("taux_couverture", ascending=False).reset_index(drop=True)
+    out["part_habitants_couverts"] = out.indnbp_ndur / out.population_municipale
+    return out.sort_values("part_habitants_couverts", ascending=False).reset_index(drop=True)
 
 
 def index_series(s: DepSeries, base_year: int, up_to: int) -> pd.DataFrame:
