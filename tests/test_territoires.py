@@ -245,3 +245,26 @@ def test_epci_unknown_in_every_departement_refused(terminal, tmp_path):
                      "--out", str(tmp_path / "t")]) == 2
     assert "SIREN inconnu pour les départements 17, 2A" in terminal.readouterr().err
     assert not (tmp_path / "t").exists()
+
+
+def test_the_rate_beside_the_persons_covered_rests_on_the_same_rows(tmp_path):
+    """An EPCI file rounded on its own (here 3 000 more persons for the Île de Ré than its communes' sum) never
+    gives the portrait a rate that the persons and inhabitants printed beside it contradict."""
+    import shutil
+
+    from helpers import fmt
+    from helpers.chapters import context, territoire
+
+    for f in (ROOT / "data" / "demo").glob("s_ben_*"):
+        shutil.copy(f, tmp_path)
+    epci = tmp_path / "s_ben_epci_f_17.csv"
+    rows = [line.split(";") for line in epci.read_text(encoding="utf-8-sig").splitlines()]
+    for r in rows:
+        if r[0] == "2023-12" and r[1] == RE:
+            r[4] = str(int(r[4]) + 3000)
+    epci.write_text("\ufeff" + "\n".join(";".join(r) for r in rows) + "\n", encoding="utf-8")
+    ctx = context.open_chapter("territoire", 2023, "17", None, {"territoire": RE, "cafdata_dir": str(tmp_path)}, None)
+    v, t = territoire.valeurs(ctx), territoire.totaux(ctx)
+    population = float(v["population"].replace("\u202f", "").replace(" ", ""))
+    assert ctx.cafdata.epci is not None and v["personnes"] == fmt.nombre(t.personnes)
+    assert v["part_habitants_couverts"] == fmt.pourcent(t.personnes / population)

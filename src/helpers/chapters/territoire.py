@@ -67,8 +67,10 @@ def totaux(ctx: Context, year: int | None = None) -> Totals:
 
 @once
 def classement(ctx: Context) -> pd.DataFrame:
-    """Every EPCI of the département with its coverage rate, highest first (the portrait's table)."""
-    return ind_portrait.coverage_by_epci(ctx.cafdata, ctx.reference, ctx.year)
+    """Every EPCI of the département with its coverage rate, highest first, from the sums of its communes: the
+    portrait's foyers and personnes are those sums, its rate and rank rest on the same rows (an EPCI file, when
+    there is one, is rounded on its own)."""
+    return ind_portrait.coverage_by_epci(ctx.cafdata, ctx.reference, ctx.year, communes_only=True)
 
 
 @once

@@ -9,6 +9,7 @@ import pandas as pd
 from helpers.data.cafdata import BENEFIT_GROUPS, CafData, Totals, communes_year, totals
 from helpers.data.reference import Reference
 from helpers.data.series import DepSeries
+from helpers.indicators.territoire import members  # the one rule for the composition of the EPCI
 
 
 @dataclass(frozen=True)
@@ -80,23 +81,21 @@ def benefit_groups(t: Totals, previous: Totals | None) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def coverage_by_epci(data: CafData, ref: Reference, year: int) -> pd.DataFrame:
-    """Foyers, personnes couvertes and coverage rate by EPCI (EPCI file if present, else the
-    sum of its communes on the geography of January year+1)."""
+def coverage_by_epci(data: CafData, ref: Reference, year: int, communes_only: bool = False) -> pd.DataFrame:
+    """Foyers, personnes couvertes and coverage rate by EPCI (EPCI file if present, else the sum of its
+    communes on the geography of January year+1). `communes_only`: the sum of the communes even when an EPCI
+    file is there (the EPCI portraits, whose figures are those sums: their rate and rank on the same rows)."""
     epci, _ = ref.epci_year(year)
     base = epci[["siren", "nom", "population_municipale"]].copy()
     vals = None
-    if data.epci is not None:
+    if data.epci is not None and not communes_only:
         f = data.epci.december(year)
         if not f.empty:
             vals = f.rename(columns={"code": "siren"})[["siren", "indfoy_ndur", "indnbp_ndur"]]
     if vals is None and data.com is not None:
         com = communes_year(data, ref, year)
-        comp = ref.communes
-        if not comp.empty and not com.empty:
-            years = sorted(comp.annee_vigueur.unique())
-            near = min(years, key=lambda y: abs(y - (year + 1)))
-            m = comp[comp.annee_vigueur == near][["code_commune", "siren_epci"]]
+        m = members(ref, year)[["code_commune", "siren_epci"]]
+        if not m.empty and not com.empty:
             com = com.merge(m, left_on="code", right_on="code_commune", how="inner")
             vals = com.groupby("siren_epci", as_index=False)[["indfoy_ndur", "indnbp_ndur"]].sum().rename(
                 columns={"siren_epci": "siren"})
