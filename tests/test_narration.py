@@ -22,11 +22,16 @@ def _render(source: str, namespace: dict) -> str:
     return "".join(out)
 
 
-def test_only_markdown_cells_with_expressions_become_code():
+def _notebook(*cells):
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_markdown_cell("## Titre sans expression", id="a"),
-                nbformat.v4.new_markdown_cell("Il y a {eval}`v.foyers` foyers.", id="b"),
-                nbformat.v4.new_code_cell("x = 1", id="c")]
+    nb.cells = list(cells)
+    return nb
+
+
+def test_only_markdown_cells_with_expressions_become_code():
+    nb = _notebook(nbformat.v4.new_markdown_cell("## Titre sans expression", id="a"),
+                   nbformat.v4.new_markdown_cell("Il y a {eval}`v.foyers` foyers.", id="b"),
+                   nbformat.v4.new_code_cell("x = 1", id="c"))
     out = expressions_to_code(nb)
     assert [c.cell_type for c in out.cells] == ["markdown", "code", "code"]
     assert out.cells[1].id == "b" and "narration" in out.cells[1].metadata.tags
@@ -35,11 +40,10 @@ def test_only_markdown_cells_with_expressions_become_code():
 
 
 def test_a_conditional_markdown_cell_is_printed_only_when_its_condition_holds():
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_markdown_cell("<!-- si disponible -->\n## Les postes\n\n{eval}`v.n` postes.", id="a"),
-                nbformat.v4.new_markdown_cell("<!--si disponible-->\nSans expression.", id="b"),
-                nbformat.v4.new_markdown_cell("Toujours là, <!-- si jamais --> en cours de phrase.", id="c")]
-    out = expressions_to_code(nb)
+    out = expressions_to_code(_notebook(
+        nbformat.v4.new_markdown_cell("<!-- si disponible -->\n## Les postes\n\n{eval}`v.n` postes.", id="a"),
+        nbformat.v4.new_markdown_cell("<!--si disponible-->\nSans expression.", id="b"),
+        nbformat.v4.new_markdown_cell("Toujours là, <!-- si jamais --> en cours de phrase.", id="c")))
     assert [c.cell_type for c in out.cells] == ["code", "code", "markdown"]  # a comment inside a cell: not a condition
     for disponible in (True, False):
         shown: list[str] = []
@@ -60,9 +64,7 @@ def test_a_conditional_cell_is_executed_so_its_edit_is_not_plain_prose(tmp_path)
     from helpers.narration import code_digest
 
     def digest(text: str) -> str:
-        nb = nbformat.v4.new_notebook()
-        nb.cells = [nbformat.v4.new_markdown_cell(text, id="a")]
-        nbformat.write(nb, tmp_path / "n.ipynb")
+        nbformat.write(_notebook(nbformat.v4.new_markdown_cell(text, id="a")), tmp_path / "n.ipynb")
         return code_digest(tmp_path / "n.ipynb")
 
     assert digest("Une phrase.") == digest("Une autre phrase.")  # plain prose: outputs reused

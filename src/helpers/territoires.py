@@ -42,6 +42,10 @@ class Result:
     cle: str = ""  # its build's key
 
 
+# a portrait's figures shown in the index (its row and the département's), kept between runs with its build key
+INDEX_VALUES = ("personnes", "part_habitants_couverts", "dep_personnes", "dep_part_habitants_couverts")
+
+
 _PR_SET_PDEATHSIG = 1
 
 
@@ -151,17 +155,18 @@ def _collect(r, written, folder: Path, nom: str) -> tuple[Result, str]:
         from helpers.chapters import territoire
 
         full = territoire.valeurs(ctx)
-        v = {k: full[k] for k in ("personnes", "part_habitants_couverts", "dep_personnes", "dep_part_habitants_couverts")}
+        v = {k: full[k] for k in INDEX_VALUES}
         kept = {"cle": key, "valeurs": v}  # the PDF below is made again: no page count kept
-    res.personnes, res.part_habitants_couverts, res.dep_personnes, res.dep_part_habitants_couverts = v["personnes"], v["part_habitants_couverts"], v["dep_personnes"], v["dep_part_habitants_couverts"]
+    for k in INDEX_VALUES:
+        setattr(res, k, v[k])
     page = (r.out / f"rapport-{r.resolved.params.year}-territoire.html").read_text(encoding="utf-8")
     res.illustratif = "marque-illustratif" in page
     pdf = folder / f"{siren}.pdf"
     from helpers.report.pdf import socle_path
 
-    socle = socle_path(pdf)  # what the combined PDF is made of
-    intact = (pdf.is_file() and not pdf.is_symlink() and cache.sha256_file(pdf) == kept.get("pdf")
-              and socle.is_file() and not socle.is_symlink() and cache.sha256_file(socle) == kept.get("socle"))
+    # its PDF and its socle (what the combined PDF is made of), as kept: else both are laid out again
+    intact = all(f.is_file() and not f.is_symlink() and cache.sha256_file(f) == kept.get(name)
+                 for name, f in (("pdf", pdf), ("socle", socle_path(pdf))))
     res.pages = kept.get("pages", 0) if intact else 0  # 0: its PDF is made (again)
     return res, key
 
@@ -177,8 +182,7 @@ def _keep(folder: Path, res: Result, key: str) -> None:
     pdf = folder / f"{res.siren}.pdf"
     memo.write_text(json.dumps({"cle": key, "pages": res.pages, "pdf": cache.sha256_file(pdf),
                                 "socle": cache.sha256_file(socle_path(pdf)),
-                                "valeurs": {"personnes": res.personnes, "part_habitants_couverts": res.part_habitants_couverts,
-                                            "dep_personnes": res.dep_personnes, "dep_part_habitants_couverts": res.dep_part_habitants_couverts}},
+                                "valeurs": {k: getattr(res, k) for k in INDEX_VALUES}},
                                ensure_ascii=False), encoding="utf-8")
 
 
@@ -296,8 +300,8 @@ def _index(results: list[Result], year: int, caf: str, departement: Departement 
     return str(soup)
 
 
-def _combined_pdf(results: list[Result], folder: Path, year: int, caf: str, front: dict | None = None,
-                  socles: Path | None = None) -> Path:
+def _combined_pdf(results: list[Result], folder: Path, socles: Path, year: int, caf: str,
+                  front: dict | None = None) -> Path:
     """All portraits in one PDF, after a cover, a contents page giving each one's first page and a method note.
     `front`: the cover's `published` date, `date_obs` and `departement` name; `socles`: the folder of the
     portraits' socles (`SIREN.socle.pdf`, report/pdf.py), whose pages are numbered from their place in the whole
@@ -334,8 +338,7 @@ def _combined_pdf(results: list[Result], folder: Path, year: int, caf: str, fron
     buf = io.BytesIO()
     toc.write_pdf(buf)
     target = folder / f"portraits-{year}.pdf"
-    where = socles if socles is not None else folder
-    pdf.combined(buf.getvalue(), [(r.nom, pdf.socle_path(where / f"{r.siren}.pdf")) for r in ok], target)
+    pdf.combined(buf.getvalue(), [(r.nom, pdf.socle_path(socles / f"{r.siren}.pdf")) for r in ok], target)
     return target
 
 
@@ -587,9 +590,9 @@ def _publish(plan: Plan, results: list[Result], t0: float, quiet: bool = False) 
         if any(not r.erreur for r in results):
             from datetime import date
 
-            _combined_pdf(results, staging, p.year, p.caf_name,
+            _combined_pdf(results, staging, folder, p.year, p.caf_name,
                           {"published": fmt.date_longue(date.today()), "departement": dep.nom if dep else "",
-                           "date_obs": fmt.date_longue(p.observation_date)}, socles=folder)
+                           "date_obs": fmt.date_longue(p.observation_date)})
         files = sorted(f.name for f in staging.iterdir() if not f.name.startswith("."))
         cache.write_record(staging, key, {r.siren: {"cle": r.cle} for r in results if r.cle}, ["html", "pdf"], files)
         for f in staging.iterdir():

@@ -12,6 +12,7 @@ from helpers.data import series as ind_series
 from helpers.data.cafdata import communes_year, totals
 from helpers.errors import display_path
 from helpers.indicators import portrait as ind
+from helpers.indicators import territoire as ind_territoire
 from helpers.lineage import sourced
 from helpers.params import departement_row
 from helpers.report import charts
@@ -411,7 +412,7 @@ def extrait_absent(ctx: Context) -> str | None:
             "composition des familles et la part des foyers sans enfant ne sont pas présentées.")
 
 
-SMALL_COMMUNE = 200  # inhabitants: below, a rate of counts rounded to 5 means little
+SMALL_COMMUNE = ind_territoire.SMALL_COMMUNE
 
 
 @once
@@ -435,8 +436,7 @@ def _communes_rates(ctx: Context):
         g["code"] = g.code.replace(dict(zip(later.code_ancien, later.code_nouveau)))
         g = g.dissolve(by="code", aggfunc={"population": "sum"}).reset_index()
     g = g.merge(com[["code", "indnbp_ndur"]], on="code", how="left")
-    g["part_habitants_couverts"] = g.indnbp_ndur / g.population
-    g.loc[g.population.isna() | (g.population < SMALL_COMMUNE), "part_habitants_couverts"] = float("nan")
+    g["part_habitants_couverts"] = ind_territoire.part_commune(g.indnbp_ndur, g.population)
     return g
 
 

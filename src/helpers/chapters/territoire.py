@@ -23,7 +23,7 @@ from helpers.report import charts
 SPEC = ChapterSpec(key="territoire", notebook="04_territoire.ipynb", title="portrait d’un EPCI",
                    reads=("cafdata", "registers", "childcare", "series", "national"), labels={},
                    registers=("ctg", "postes"), registers_by_territory=True)  # its EPCI's rows: _ctg_rows, postes
-SMALL_COMMUNE = portrait.SMALL_COMMUNE
+SMALL_COMMUNE = ind.SMALL_COMMUNE
 
 
 def disponible(ctx: Context) -> bool:
@@ -183,8 +183,7 @@ def communes(ctx: Context) -> pd.DataFrame:
     pops = ctx.geo.commune_populations(ctx.year) if ctx.geo is not None else None
     if pops is not None:
         c = c.drop(columns=["population"]).merge(pops[["code", "population"]], on="code", how="left")
-    c["part_habitants_couverts"] = c.indnbp_ndur / c.population
-    c.loc[c.population.isna() | (c.population < SMALL_COMMUNE), "part_habitants_couverts"] = float("nan")
+    c["part_habitants_couverts"] = ind.part_commune(c.indnbp_ndur, c.population)
     return c.sort_values("nom").reset_index(drop=True)
 
 

@@ -6,6 +6,14 @@ import pandas as pd
 from helpers.data.cafdata import CafData, communes_year
 from helpers.data.reference import Reference
 
+SMALL_COMMUNE = 200  # inhabitants: below, a rate of counts rounded to 5 means little
+
+
+def part_commune(personnes: pd.Series, population: pd.Series) -> pd.Series:
+    """Each commune's share of inhabitants covered by the Caf; none where its population is unknown or under
+    SMALL_COMMUNE (the one place of that rule, for the report's map and the EPCI portraits)."""
+    return (personnes / population).where(population.notna() & (population >= SMALL_COMMUNE))
+
 
 def members(ref: Reference, year: int) -> pd.DataFrame:
     """Member communes of every EPCI on the geography of January year+1 (nearest composition available)."""
